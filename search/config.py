@@ -1,0 +1,53 @@
+"""Engine settings: one frozen dataclass of defaults, saved into each index's manifest."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+DEFAULT_MODEL = "usem3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the engine, with its default.
+
+    Index-shaping settings (model, chunking, ANN threshold) are saved with the index;
+    query-time settings (fusion, alpha, window) can be overridden per query.
+    """
+
+    model: str = DEFAULT_MODEL
+    # Encoder threads; 0 means one per core. More threads than cores costs ~15x here.
+    threads: int = 0
+    batch_size: int = 64
+    # Paragraph shaping: longer paragraphs are split at sentence ends, shorter merged.
+    max_paragraph_chars: int = 1500
+    min_paragraph_words: int = 6
+    # Dense index: exact search below this many vectors, HNSW at or above it.
+    ann_threshold: int = 50_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 384
+    # Hybrid fusion defaults (chosen by bench/quality.py; see docs/benchmarks.md).
+    fusion: str = "weighted"
+    alpha: float = 0.55
+    rrf_k: int = 60
+    window: int = 100
+    max_query_chars: int = 2000
+    page_size: int = 10
+    max_page_size: int = 100
+
+    def resolved_threads(self) -> int:
+        return self.threads if self.threads > 0 else (os.cpu_count() or 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,43 @@
+"""Domain errors. Each carries a message meant for the user, naming the fix where there is one."""
+
+from __future__ import annotations
+
+
+class SearchError(Exception):
+    """Base of every error the engine reports to users."""
+
+
+class InvalidQuery(SearchError):
+    """The query or one of its parameters is not acceptable (empty, too long, bad filter)."""
+
+
+class SeedsNotFound(SearchError):
+    """The seeds folder does not exist or is not a folder."""
+
+
+class UnreadableFile(SearchError):
+    """A seed file cannot be turned into articles; the message says why."""
+
+
+class IndexMissing(SearchError):
+    """No index has been built in the given folder yet."""
+
+
+class IndexCorrupt(SearchError):
+    """The index on disk is damaged; rebuilding it is the fix."""
+
+
+class IndexIncompatible(SearchError):
+    """The index was built with another model or format than the one asked for."""
+
+
+class IndexBusy(SearchError):
+    """Another process is already writing this index."""
+
+
+class ModelUnavailable(SearchError):
+    """The embedding model cannot be loaded (unknown name, missing files, no network)."""
+
+
+class ArticleNotFound(SearchError):
+    """No article with that id is in the index."""
