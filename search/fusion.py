@@ -1,0 +1,126 @@
+"""Pure functions that merge the keyword and the semantic ranking into one.
+
+Both take each side's ranked candidates (best first) and return `Fused` items, best first,
+with ties broken by paragraph id so that pagination is stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .query import Candidate
+
+
+class FusionMethod(StrEnum):
+    RRF = "rrf"
+    WEIGHTED = "weighted"
+
+
+@dataclass(frozen=True)
+class Fused:
+    """A paragraph's fused score and how each side ranked it (ranks are 1-based)."""
+
+    pid: int
+    score: float
+    keyword_rank: int | None = None
+    keyword_score: float | None = None
+    semantic_rank: int | None = None
+    semantic_score: float | None = None
+
+
+def _ranked(candidates: Sequence[Candidate]) -> dict[int, tuple[int, float]]:
+    ranks: dict[int, tuple[int, float]] = {}
+    for rank, candidate in enumerate(candidates, start=1):
+        ranks.setdefault(candidate.pid, (rank, candidate.score))
+    return ranks
+
+
+def _merge(
+    keyword: Sequence[Candidate], semantic: Sequence[Candidate], scores: dict[int, float]
+) -> list[Fused]:
+    keyword_ranks, semantic_ranks = _ranked(keyword), _ranked(semantic)
+    fused = []
+    for pid, score in scores.items():
+        k_rank, k_score = keyword_ranks.get(pid, (None, None))
+        s_rank, s_score = semantic_ranks.get(pid, (None, None))
+        fused.append(Fused(pid, score, k_rank, k_score, s_rank, s_score))
+    fused.sort(key=lambda item: (-item.score, item.pid))
+    return fused
+
+
+def single(candidates: Sequence[Candidate], side: str) -> list[Fused]:
+    """One side's ranking as Fused items (for the keyword and semantic modes)."""
+    empty: Sequence[Candidate] = ()
+    keyword, semantic = (candidates, empty) if side == "keyword" else (empty, candidates)
+    scores = {pid: score for pid, (_, score) in _ranked(candidates).items()}
+    return _merge(keyword, semantic, scores)
+
+
+def reciprocal_rank(
+    keyword: Sequence[Candidate],
+    semantic: Sequence[Candidate],
+    k: int = 60,
+    semantic_weight: float = 0.5,
+) -> list[Fused]:
+    """Reciprocal rank fusion (Cormack, Clarke and Buettcher, SIGIR 2009).
+
+    score = (1 - w) / (k + keyword rank) + w / (k + semantic rank); with w = 0.5 this is
+    plain RRF scaled by one half. k = 60 is the paper's constant and Elasticsearch's default.
+    """
+    scores: dict[int, float] = {}
+    for weight, side in ((1.0 - semantic_weight, keyword), (semantic_weight, semantic)):
+        for pid, (rank, _score) in _ranked(side).items():
+            scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
+    return _merge(keyword, semantic, scores)
+
+
+def min_max(candidates: Sequence[Candidate]) -> dict[int, float]:
+    """Scores rescaled to [0, 1] within the list; a list of equal scores maps to 1."""
+    if not candidates:
+        return {}
+    high = max(c.score for c in candidates)
+    low = min(c.score for c in candidates)
+    spread = high - low
+    return {
+        pid: (score - low) / spread if spread > 0 else 1.0
+        for pid, (_, score) in _ranked(candidates).items()
+    }
+
+
+def weighted(
+    keyword: Sequence[Candidate],
+    semantic: Sequence[Candidate],
+    alpha: float,
+    keyword_only: Collection[int] = frozenset(),
+) -> list[Fused]:
+    """Convex combination of min-max normalized scores: alpha * semantic + (1 - alpha) * keyword.
+
+    A paragraph missing from one side gets 0 for that side. Paragraphs in `keyword_only`
+    are ones whose semantic score is not to be trusted (a language the encoder does not
+    cover): they are scored on the keyword side alone, at full weight.
+    """
+    keyword_norm, semantic_norm = min_max(keyword), min_max(semantic)
+    scores: dict[int, float] = {}
+    for pid in keyword_norm.keys() | semantic_norm.keys():
+        k_score = keyword_norm.get(pid, 0.0)
+        if pid in keyword_only:
+            scores[pid] = k_score
+        else:
+            scores[pid] = alpha * semantic_norm.get(pid, 0.0) + (1.0 - alpha) * k_score
+    return _merge(keyword, semantic, scores)
+
+
+def fuse(
+    method: FusionMethod,
+    keyword: Sequence[Candidate],
+    semantic: Sequence[Candidate],
+    alpha: float,
+    rrf_k: int = 60,
+    keyword_only: Collection[int] = frozenset(),
+) -> list[Fused]:
+    """Dispatch to the chosen fusion method; alpha is the semantic side's weight."""
+    if method is FusionMethod.RRF:
+        return reciprocal_rank(keyword, semantic, k=rrf_k, semantic_weight=alpha)
+    return weighted(keyword, semantic, alpha, keyword_only)

@@ -1,0 +1,336 @@
+"""Bring an index up to date with seeds/: one complete new generation per run, or none.
+
+Only added and changed files are read, chunked and embedded (and embeddings of unchanged
+paragraph texts come from the cache); removed files disappear. A file that cannot be read
+is reported and skipped; if an earlier version of it was indexed, that version stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .chunking import split_paragraphs
+from .config import Settings
+from .dense import HnswParams, build_hnsw, load_hnsw, save_hnsw
+from .documents import Article, Problem, SeedFile, read_articles, scan_seeds
+from .embedding import Encoder
+from .errors import IndexIncompatible, UnreadableFile
+from .keyword import KeywordDoc, KeywordIndex
+from .language import LanguageDetector, normalize_code
+from .store import EmbeddingCache, FileEntry, IndexStore, Manifest, generation_name
+
+# progress(stage, done, total): stages are "reading", "embedding", "keywords", "vectors".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IndexSummary:
+    """What one `search index` run did."""
+
+    added: int = 0  # articles
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0  # files
+    paragraphs_added: int = 0
+    paragraphs_removed: int = 0
+    paragraphs_embedded: int = 0  # not found in the embedding cache
+    problems: list[Problem] = field(default_factory=list)
+    generation: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def paragraphs_per_second(self) -> float:
+        return self.paragraphs_added / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["problems"] = [asdict(p) for p in self.problems]
+        data["paragraphs_per_second"] = round(self.paragraphs_per_second, 1)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+@dataclass(frozen=True)
+class _NewArticle:
+    file: SeedFile
+    article: Article
+    paragraphs: list[dict]  # records: pid, position, start, end, text, lang
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def update_index(
+    seeds_dir: Path,
+    index_dir: Path,
+    settings: Settings,
+    load_encoder: Callable[[], Encoder],
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    detector: LanguageDetector | None = None,
+) -> IndexSummary:
+    """Index seeds_dir into index_dir and switch readers to the result.
+
+    load_encoder is called only if something needs embedding. Raises IndexBusy when
+    another writer runs, SeedsNotFound, IndexIncompatible (model differs, no rebuild).
+    """
+    started = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    store = IndexStore(index_dir)
+    with store.writer_lock():
+        store.collect_garbage()
+        previous = None if rebuild else _previous_manifest(store)
+        if previous is not None and previous.model != settings.model:
+            raise IndexIncompatible(
+                f"{index_dir} was built with model {previous.model!r}, not {settings.model!r}:"
+                f" pass --model {previous.model} or --rebuild to re-embed everything"
+            )
+        summary = IndexSummary()
+        files, problems = scan_seeds(seeds_dir)
+        summary.problems.extend(problems)
+        run = _Run(store, seeds_dir, settings, previous, detector or LanguageDetector(), summary,
+                   report)
+        run.collect(files, problems)
+        if previous is not None and not run.has_changes():
+            summary.generation = previous.name
+            summary.seconds = time.perf_counter() - started
+            return summary
+        run.embed_and_write(load_encoder)
+        summary.generation = run.publish()
+        store.collect_garbage()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+
+def _previous_manifest(store: IndexStore) -> Manifest | None:
+    name = store.current_name()
+    return store.read_manifest(name) if name else None
+
+
+class _Run:
+    """The state of one index update, from the seed scan to the published generation."""
+
+    def __init__(self, store, seeds_dir, settings, previous, detector, summary, report) -> None:
+        self.store: IndexStore = store
+        self.seeds_dir: Path = seeds_dir
+        self.settings: Settings = settings
+        self.previous: Manifest | None = previous
+        self.detector: LanguageDetector = detector
+        self.summary: IndexSummary = summary
+        self.report: Progress = report
+        self.number = (previous.generation + 1) if previous else self._next_number()
+        self.segment = f"s{self.number:06d}"
+        self.next_pid = previous.next_pid if previous else 1
+        self.files: dict[str, FileEntry] = dict(previous.files) if previous else {}
+        self.new_articles: list[_NewArticle] = []
+        self.removed_paths: list[str] = []
+
+    def _next_number(self) -> int:
+        existing = [
+            int(p.name[1:7]) for p in self.store.generations.glob("g[0-9]*") if p.is_dir()
+        ] if self.store.generations.exists() else []
+        return max(existing, default=0) + 1
+
+    # -- what changed ----------------------------------------------------------------------
+    def collect(self, files: list[SeedFile], problems: list[Problem]) -> None:
+        seen = {f.path for f in files} | {p.path for p in problems}
+        self.removed_paths = [path for path in self.files if path not in seen]
+        for path in self.removed_paths:
+            self.summary.removed += len(self.files[path].articles)
+        self.summary.skipped = len(problems)
+        for number, seed_file in enumerate(files, start=1):
+            self.report("reading", number, len(files))
+            old = self.files.get(seed_file.path)
+            if old is not None and old.hash == seed_file.content_hash:
+                self.summary.unchanged += len(old.articles)
+                continue
+            try:
+                articles = read_articles(self.seeds_dir, seed_file)
+            except UnreadableFile as exc:
+                self.summary.problems.append(Problem(seed_file.path, str(exc)))
+                self.summary.skipped += 1
+                continue
+            if old is None:
+                self.summary.added += len(articles)
+            else:
+                self.summary.changed += len(articles)
+                self.removed_paths.append(seed_file.path)
+            for article in articles:
+                self.new_articles.append(
+                    _NewArticle(seed_file, article, self._paragraphs(article))
+                )
+
+    def has_changes(self) -> bool:
+        return bool(self.new_articles or self.removed_paths)
+
+    def _paragraphs(self, article: Article) -> list[dict]:
+        records = []
+        chunks = split_paragraphs(
+            article.text, self.settings.max_paragraph_chars, self.settings.min_paragraph_words
+        )
+        for chunk in chunks:
+            if article.lang:
+                lang = normalize_code(article.lang)
+            else:
+                lang = self.detector.detect(chunk.text)
+            records.append(
+                {"pid": self.next_pid, "position": chunk.position, "start": chunk.start,
+                 "end": chunk.end, "text": chunk.text, "lang": lang}
+            )
+            self.next_pid += 1
+        return records
+
+    # -- embedding, keyword and vector writing -----------------------------------------------
+    def embed_and_write(self, load_encoder: Callable[[], Encoder]) -> None:
+        paragraphs = [p for new in self.new_articles for p in new.paragraphs]
+        vectors, dim = self._embed(paragraphs, load_encoder)
+        self.dim = dim
+        records = [
+            {"article": asdict(new.article), "paragraphs": new.paragraphs}
+            for new in self.new_articles
+        ]
+        if records:
+            self.store.write_segment(self.segment, records, vectors)
+        self.summary.paragraphs_added = len(paragraphs)
+        self.tmp_dir = self.store.new_generation_dir(generation_name(self.number))
+        self._write_keywords()
+
+    def _embed(self, paragraphs: list[dict], load_encoder) -> tuple[np.ndarray, int]:
+        cache = EmbeddingCache(self.store.root / "cache" / "embeddings.sqlite", self.settings.model)
+        try:
+            hashes = [text_hash(p["text"]) for p in paragraphs]
+            known = cache.get_many(hashes)
+            missing = list(dict.fromkeys(h for h in hashes if h not in known))
+            texts = {h: p["text"] for h, p in zip(hashes, paragraphs, strict=True)}
+            dim = self.previous.dim if self.previous else None
+            if missing or dim is None:
+                encoder = load_encoder()
+                dim = encoder.info.dim
+                batch = max(self.settings.batch_size, 1) * 4
+                for start in range(0, len(missing), batch):
+                    chunk = missing[start : start + batch]
+                    found = encoder.encode([texts[h] for h in chunk], self.settings.batch_size)
+                    new = dict(zip(chunk, found, strict=True))
+                    cache.put_many(new)
+                    known.update(new)
+                    self.report("embedding", start + len(chunk), len(missing))
+            self.summary.paragraphs_embedded = len(missing)
+            vectors = np.zeros((len(paragraphs), dim), dtype=np.float32)
+            for row, h in enumerate(hashes):
+                vectors[row] = known[h]
+            return vectors, dim
+        finally:
+            cache.close()
+
+    def _write_keywords(self) -> None:
+        keyword_dir = self.tmp_dir / "keyword"
+        if self.previous is not None:
+            self.store.link_keyword_files(self.previous.name, self.tmp_dir)
+            index = KeywordIndex.open(keyword_dir, writable=True)
+        else:
+            index = KeywordIndex.create(keyword_dir)
+        try:
+            stale = self._stale_pids()
+            if stale:
+                index.remove(stale)
+            total = sum(len(new.paragraphs) for new in self.new_articles)
+            done = 0
+            for new in self.new_articles:
+                index.add(
+                    KeywordDoc(p["pid"], new.article.id, p["lang"], new.article.title, p["text"],
+                               new.article.date, new.article.source)
+                    for p in new.paragraphs
+                )
+                done += len(new.paragraphs)
+                self.report("keywords", done, total)
+            index.commit()
+        finally:
+            index.close()
+
+    def _stale_pids(self) -> list[int]:
+        """Paragraph ids of the previous versions of removed and changed files."""
+        if self.previous is None:
+            return []
+        stale_articles: dict[str, set[str]] = {}
+        for path in self.removed_paths:
+            entry = self.files[path]
+            stale_articles.setdefault(entry.segment, set()).update(entry.articles)
+        pids = []
+        for segment, article_ids in stale_articles.items():
+            for record in self.store.read_segment(segment):
+                if record["article"]["id"] in article_ids:
+                    pids.extend(p["pid"] for p in record["paragraphs"])
+        self.summary.paragraphs_removed = len(pids)
+        return pids
+
+    # -- the new generation ----------------------------------------------------------------
+    def publish(self) -> str:
+        for path in self.removed_paths:
+            self.files.pop(path, None)
+        by_file: dict[str, list[str]] = {}
+        for new in self.new_articles:
+            by_file.setdefault(new.file.path, []).append(new.article.id)
+            self.files[new.file.path] = FileEntry(
+                new.file.content_hash, self.segment, tuple(by_file[new.file.path])
+            )
+        segments = tuple(sorted({entry.segment for entry in self.files.values()}))
+        languages: Counter[str] = Counter()
+        paragraphs = 0
+        live = {seg: set() for seg in segments}
+        for entry in self.files.values():
+            live[entry.segment].update(entry.articles)
+        for segment in segments:
+            for record in self.store.read_segment(segment):
+                if record["article"]["id"] in live[segment]:
+                    paragraphs += len(record["paragraphs"])
+                    languages.update(p["lang"] for p in record["paragraphs"])
+        manifest = Manifest(
+            generation=self.number,
+            model=self.settings.model,
+            dim=self.dim,
+            settings=self.settings.to_dict(),
+            next_pid=self.next_pid,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            files=self.files,
+            segments=segments,
+            ann=self.previous.ann if self.previous else None,
+            articles=sum(len(entry.articles) for entry in self.files.values()),
+            paragraphs=paragraphs,
+            languages=dict(sorted(languages.items())),
+        )
+        manifest = replace(manifest, ann=self._ann_for(manifest))
+        self.store.publish(self.tmp_dir, manifest)
+        return manifest.name
+
+    def _ann_for(self, manifest: Manifest) -> str | None:
+        """Keep, build or drop the HNSW graph: built once the index reaches the threshold,
+        rebuilt when a quarter of the live vectors are outside it."""
+        if manifest.paragraphs < self.settings.ann_threshold:
+            return None
+        from .snapshot import live_vectors  # the reader's view of which vectors are live
+
+        pids, vectors = live_vectors(self.store, manifest)
+        if manifest.ann:
+            covered = faiss.vector_to_array(load_hnsw(self.store.segments / manifest.ann).id_map)
+            inside = np.isin(pids, covered)
+            if inside.sum() >= 0.75 * len(pids):
+                return manifest.ann
+        self.report("vectors", 0, len(pids))
+        params = HnswParams(
+            self.settings.hnsw_m, self.settings.hnsw_ef_construction, self.settings.hnsw_ef_search
+        )
+        name = f"ann-{manifest.name}.faiss"
+        save_hnsw(build_hnsw(pids, vectors, params), self.store.segments / name)
+        self.report("vectors", len(pids), len(pids))
+        return name
