@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -100,13 +101,13 @@ def update_index(
         files, problems = scan_seeds(seeds_dir)
         summary.problems.extend(problems)
         run = _Run(store, seeds_dir, settings, previous, detector or LanguageDetector(), summary,
-                   report)
+                   report, load_encoder)
         run.collect(files, problems)
         if previous is not None and not run.has_changes():
             summary.generation = previous.name
             summary.seconds = time.perf_counter() - started
             return summary
-        run.embed_and_write(load_encoder)
+        run.embed_and_write()
         summary.generation = run.publish()
         store.collect_garbage()
         summary.seconds = time.perf_counter() - started
@@ -121,7 +122,8 @@ def _previous_manifest(store: IndexStore) -> Manifest | None:
 class _Run:
     """The state of one index update, from the seed scan to the published generation."""
 
-    def __init__(self, store, seeds_dir, settings, previous, detector, summary, report) -> None:
+    def __init__(self, store, seeds_dir, settings, previous, detector, summary, report,
+                 load_encoder) -> None:
         self.store: IndexStore = store
         self.seeds_dir: Path = seeds_dir
         self.settings: Settings = settings
@@ -129,6 +131,7 @@ class _Run:
         self.detector: LanguageDetector = detector
         self.summary: IndexSummary = summary
         self.report: Progress = report
+        self._load_encoder: Callable[[], Encoder] = load_encoder
         self.number = (previous.generation + 1) if previous else self._next_number()
         self.segment = f"s{self.number:06d}"
         self.next_pid = previous.next_pid if previous else 1
@@ -171,14 +174,17 @@ class _Run:
                     _NewArticle(seed_file, article, self._paragraphs(article))
                 )
 
+    @cached_property
+    def encoder(self) -> Encoder:
+        return self._load_encoder()
+
     def has_changes(self) -> bool:
         return bool(self.new_articles or self.removed_paths)
 
     def _paragraphs(self, article: Article) -> list[dict]:
         records = []
-        chunks = split_paragraphs(
-            article.text, self.settings.max_paragraph_chars, self.settings.min_paragraph_words
-        )
+        max_chars = min(self.settings.max_paragraph_chars, self.encoder.info.max_chars)
+        chunks = split_paragraphs(article.text, max_chars, self.settings.min_paragraph_words)
         for chunk in chunks:
             if article.lang:
                 lang = normalize_code(article.lang)
@@ -192,9 +198,9 @@ class _Run:
         return records
 
     # -- embedding, keyword and vector writing -----------------------------------------------
-    def embed_and_write(self, load_encoder: Callable[[], Encoder]) -> None:
+    def embed_and_write(self) -> None:
         paragraphs = [p for new in self.new_articles for p in new.paragraphs]
-        vectors, dim = self._embed(paragraphs, load_encoder)
+        vectors, dim = self._embed(paragraphs)
         self.dim = dim
         records = [
             {"article": asdict(new.article), "paragraphs": new.paragraphs}
@@ -206,7 +212,7 @@ class _Run:
         self.tmp_dir = self.store.new_generation_dir(generation_name(self.number))
         self._write_keywords()
 
-    def _embed(self, paragraphs: list[dict], load_encoder) -> tuple[np.ndarray, int]:
+    def _embed(self, paragraphs: list[dict]) -> tuple[np.ndarray, int]:
         cache = EmbeddingCache(self.store.root / "cache" / "embeddings.sqlite", self.settings.model)
         try:
             hashes = [text_hash(p["text"]) for p in paragraphs]
@@ -215,7 +221,7 @@ class _Run:
             texts = {h: p["text"] for h, p in zip(hashes, paragraphs, strict=True)}
             dim = self.previous.dim if self.previous else None
             if missing or dim is None:
-                encoder = load_encoder()
+                encoder = self.encoder
                 dim = encoder.info.dim
                 batch = max(self.settings.batch_size, 1) * 4
                 for start in range(0, len(missing), batch):

