@@ -243,7 +243,7 @@ class _Run:
         keyword_dir = self.tmp_dir / "keyword"
         if self.previous is not None:
             self.store.link_keyword_files(self.previous.name, self.tmp_dir)
-            index = KeywordIndex.open(keyword_dir, writable=True)
+            index = KeywordIndex.open(keyword_dir)
         else:
             index = KeywordIndex.create(keyword_dir)
         try:
