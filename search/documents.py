@@ -172,7 +172,10 @@ def read_articles(seeds_dir: Path, seed_file: SeedFile) -> list[Article]:
     Raises UnreadableFile, whose message is a short reason, for binary or non-UTF-8 content,
     an empty file, malformed JSON, JSON without a usable text, and a file that vanished.
     """
-    text = _decode(_read_bytes(seeds_dir / seed_file.path))
+    path = seeds_dir / seed_file.path
+    if not _inside(seeds_dir.resolve(), path):  # replaced by an escaping symlink since the scan
+        raise UnreadableFile("symlink points outside the seeds folder")
+    text = _decode(_read_bytes(path))
     suffix = PurePosixPath(seed_file.path).suffix.lower()
     parse = _PARSERS.get(suffix)
     if parse is None:
@@ -557,8 +560,9 @@ def _read_html(path: str, text: str) -> list[Article]:
             warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
             warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
             soup = BeautifulSoup(text, "html.parser")
-        heading = soup.find("title") or soup.find("h1")
-        title = _one_line(_clean(heading.get_text())) if heading else ""
+        headings = (soup.find("title"), soup.find("h1"))
+        texts = (_one_line(_clean(tag.get_text())) for tag in headings if tag is not None)
+        title = next((text for text in texts if text), "")
         root = soup.find("article") or soup.find("main") or soup.find("body") or soup
         paragraphs = [_clean(p) for p in _html_paragraphs(root)]
     except RecursionError as exc:

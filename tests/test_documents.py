@@ -344,6 +344,12 @@ def test_deeply_nested_html_is_read(tmp_path):
     assert (article.title, article.text) == ("Deep", "bottom")
 
 
+def test_html_empty_title_falls_back_to_h1(tmp_path):
+    put(tmp_path, "a.html", "<title> </title><h1>Real</h1><p>Body text.</p>")
+    [article] = read(tmp_path, "a.html")
+    assert (article.title, article.text) == ("Real", "Body text.")
+
+
 def test_html_without_text_is_refused(tmp_path):
     page = "<title>T</title><script>x()</script><nav>menu</nav>"
     assert refusal(tmp_path, "a.html", page) == "no body text in the HTML"
@@ -448,6 +454,17 @@ def test_json_refusals(tmp_path, name, content, reason):
 @pytest.mark.parametrize("suffix", [".txt", ".md", ".html", ".json", ".jsonl"])
 def test_unreadable_content(tmp_path, content, reason, suffix):
     assert refusal(tmp_path, f"bad{suffix}", content) == reason
+
+
+def test_file_swapped_for_an_escaping_symlink_after_the_scan(tmp_path):
+    seeds = tmp_path / "seeds"
+    put(tmp_path, "outside.txt", "Secret\n\nbody")
+    put(seeds, "a.txt", "Title\n\nbody")
+    [seed_file], _ = scan_seeds(seeds)
+    (seeds / "a.txt").unlink()
+    (seeds / "a.txt").symlink_to(tmp_path / "outside.txt")
+    with pytest.raises(UnreadableFile, match="outside the seeds folder"):
+        read_articles(seeds, seed_file)
 
 
 def test_vanished_file(tmp_path):
