@@ -199,3 +199,53 @@ def stats(index_dir: Path, as_json: bool) -> None:
         f"{'approximate HNSW' if info.approximate else 'exact'} vector search)\n"
         f"articles    {info.articles}\nparagraphs  {info.paragraphs}\nlanguages   {languages}"
     )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port).")
+@index_option
+@click.option("--seeds", "seeds_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("seeds"), show_default=True,
+              help="Folder that POST /api/reindex and --watch index from.")
+@click.option("--watch", is_flag=True,
+              help="Poll the seeds folder every 2 s and re-index when files change.")
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Worker threads answering requests.")
+@_fail_cleanly
+def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
+          threads: int) -> None:
+    """Serve the search page and the JSON API (waitress, a production WSGI server).
+
+    The index and the model are loaded before the first request is accepted. Set
+    SEARCH_REINDEX_TOKEN to allow POST /api/reindex from other machines with that bearer
+    token; without it, only local callers may re-index.
+
+    Example: search serve --watch --port 8000
+    """
+    import logging
+
+    from waitress.server import create_server
+
+    from web import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    click.echo(f"loading {index_dir} and its model...", err=True)
+    app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch})
+    try:
+        server = create_server(app, host=host, port=port, threads=threads)
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"serving http://{shown}:{getattr(server, 'effective_port', port)}/"
+                   f"{' (watching ' + str(seeds_dir) + ')' if watch else ''}; Ctrl+C stops")
+        try:
+            server.run()
+        finally:
+            server.close()
+    finally:
+        app.extensions["search"].close()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -29,7 +30,7 @@ from .keyword import KeywordDoc, KeywordIndex
 from .language import LanguageDetector, normalize_code
 from .store import EmbeddingCache, FileEntry, IndexStore, Manifest, generation_name
 
-# progress(stage, done, total): stages are "reading", "embedding", "keywords", "vectors".
+# progress(stage, done, total): stages are "reading", "embedding" and "vectors" (HNSW build).
 Progress = Callable[[str, int, int], None]
 
 
@@ -199,18 +200,23 @@ class _Run:
 
     # -- embedding, keyword and vector writing -----------------------------------------------
     def embed_and_write(self) -> None:
+        """Embed and write vectors while the keyword index is written in a second thread:
+        the encoder's matrix code releases the GIL, so the two overlap on a multi-core CPU."""
         paragraphs = [p for new in self.new_articles for p in new.paragraphs]
-        vectors, dim = self._embed(paragraphs)
-        self.dim = dim
-        records = [
-            {"article": asdict(new.article), "paragraphs": new.paragraphs}
-            for new in self.new_articles
-        ]
-        if records:
-            self.store.write_segment(self.segment, records, vectors)
         self.summary.paragraphs_added = len(paragraphs)
         self.tmp_dir = self.store.new_generation_dir(generation_name(self.number))
-        self._write_keywords()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keywords") as pool:
+            keywords = pool.submit(self._write_keywords)
+            try:
+                vectors, self.dim = self._embed(paragraphs)
+                records = [
+                    {"article": asdict(new.article), "paragraphs": new.paragraphs}
+                    for new in self.new_articles
+                ]
+                if records:
+                    self.store.write_segment(self.segment, records, vectors)
+            finally:
+                keywords.result()
 
     def _embed(self, paragraphs: list[dict]) -> tuple[np.ndarray, int]:
         cache = EmbeddingCache(self.store.root / "cache" / "embeddings.sqlite", self.settings.model)
@@ -250,16 +256,12 @@ class _Run:
             stale = self._stale_pids()
             if stale:
                 index.remove(stale)
-            total = sum(len(new.paragraphs) for new in self.new_articles)
-            done = 0
             for new in self.new_articles:
                 index.add(
                     KeywordDoc(p["pid"], new.article.id, p["lang"], new.article.title, p["text"],
                                new.article.date, new.article.source)
                     for p in new.paragraphs
                 )
-                done += len(new.paragraphs)
-                self.report("keywords", done, total)
             index.commit()
         finally:
             index.close()

