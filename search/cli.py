@@ -226,6 +226,7 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
     Example: search serve --watch --port 8000
     """
     import logging
+    import signal
 
     from waitress.server import create_server
 
@@ -234,6 +235,11 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     click.echo(f"loading {index_dir} and its model...", err=True)
     app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch})
+
+    def stop(signum, frame):  # SIGTERM (service managers) stops as cleanly as Ctrl+C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server = create_server(app, host=host, port=port, threads=threads)
         shown = f"[{host}]" if ":" in host else host

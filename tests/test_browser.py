@@ -1,0 +1,180 @@
+"""Real headless Chromium against a real waitress server (selenium, no downloads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from web_fixtures import (
+    HOSTILE_ARTICLE,
+    PRISONER_PARAGRAPH,
+    SEED_ARTICLE,
+    LiveServer,
+    add_hostile_article,
+    build_fake_index,
+    make_app,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+QUERY = "Istanbul talks prisoner exchange"
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, "
+           "/usr/bin/chromedriver): apt-get install chromium chromium-driver",
+)
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(seed_index, real_encoder):
+    app = make_app(seed_index, real_encoder)
+    try:
+        with LiveServer(app) as live:
+            yield live
+    finally:
+        app.extensions["search"].close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-background-networking", "--disable-dev-shm-usage",
+                     "--window-size=1200,1000",
+                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # A driver path in Service means selenium never runs selenium-manager (no downloads).
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def _wait(driver, condition, timeout: float = 15):
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def _no_console_errors(driver) -> None:
+    """CSP violations and failed loads show up as SEVERE console entries."""
+    severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert severe == []
+
+
+def _no_alert(driver) -> None:
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018
+
+
+def test_search_highlight_filters_and_article(server, browser, tmp_path):
+    browser.get(server.url + "/")
+    box = browser.switch_to.active_element
+    assert box.get_attribute("id") == "q"  # autofocus
+    box.send_keys(QUERY + Keys.ENTER)
+    first = _wait(browser, ec.presence_of_element_located((By.CSS_SELECTOR, "li.hit")))
+    assert "q=Istanbul+talks+prisoner+exchange" in browser.current_url
+    paragraph = first.find_element(By.CSS_SELECTOR, "p.paragraph")
+    assert PRISONER_PARAGRAPH in paragraph.text
+    marked = {m.text.lower() for m in paragraph.find_elements(By.TAG_NAME, "mark")}
+    assert any(word.startswith("prisoner") for word in marked)
+    assert any(word.startswith("istanbul") for word in marked)
+    mark_colour = paragraph.find_element(By.TAG_NAME, "mark").value_of_css_property(
+        "background-color")
+    assert mark_colour not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert "semantic rank" in first.find_element(By.CSS_SELECTOR, ".why").text
+    summary = browser.find_element(By.ID, "results-heading").text
+    assert "paragraphs for" in summary
+    assert "ms" in browser.find_element(By.CSS_SELECTOR, ".took").text
+    assert "articles" in browser.find_element(By.CSS_SELECTOR, ".index-status").text
+    browser.save_screenshot(str(tmp_path / "results.png"))
+    _no_console_errors(browser)
+
+    # Keyword mode, chosen with the keyboard-reachable radio and the search button.
+    browser.find_element(By.CSS_SELECTOR, 'input[name="mode"][value="keyword"]').click()
+    browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+    _wait(browser, ec.url_contains("mode=keyword"))
+    assert browser.find_element(
+        By.CSS_SELECTOR, 'input[name="mode"][value="keyword"]').is_selected()
+    why = browser.find_element(By.CSS_SELECTOR, "li.hit .why").text
+    assert "keyword rank 1" in why and "not among the semantic" in why
+
+    # Only German paragraphs.
+    browser.find_element(By.CSS_SELECTOR, 'input[name="lang"][value="de"]').click()
+    browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+    _wait(browser, ec.url_contains("lang=de"))
+    langs = {p.get_attribute("lang")
+             for p in browser.find_elements(By.CSS_SELECTOR, "li.hit p.paragraph")}
+    assert langs == {"de"}
+    browser.save_screenshot(str(tmp_path / "results-keyword-de.png"))
+
+    # Back to the first results; open the best hit at its paragraph.
+    browser.get(server.url + "/?q=Istanbul+talks+prisoner+exchange")
+    link = browser.find_element(By.CSS_SELECTOR, "li.hit h3 a")
+    href = link.get_attribute("href")
+    assert f"/articles/{SEED_ARTICLE}#p" in href
+    link.click()
+    _wait(browser, ec.url_contains("/articles/"))
+    anchor = href.rsplit("#", 1)[1]
+    target = browser.execute_script("return document.querySelector(':target')")
+    assert target.get_attribute("id") == anchor
+    assert PRISONER_PARAGRAPH in target.text
+    other = browser.find_elements(By.CSS_SELECTOR, ".para:not(:target)")[0]
+    assert (target.value_of_css_property("background-color")
+            != other.value_of_css_property("background-color"))
+    top, height = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.top, window.innerHeight]",
+        target)
+    assert 0 <= top < height  # scrolled into view
+    browser.save_screenshot(str(tmp_path / "article.png"))
+    _no_console_errors(browser)
+
+
+def test_phone_width_has_no_sideways_scrolling(server, browser, tmp_path):
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(server.url + "/?q=" + "تبادل الأسرى في إسطنبول" + "&lang=ar")
+        paragraphs = browser.find_elements(By.CSS_SELECTOR, "li.hit p.paragraph")
+        assert paragraphs
+        for paragraph in paragraphs:
+            assert paragraph.get_attribute("dir") == "rtl"
+            assert paragraph.value_of_css_property("direction") == "rtl"
+        wide = browser.execute_script(
+            "return document.documentElement.scrollWidth > window.innerWidth")
+        assert not wide
+        browser.save_screenshot(str(tmp_path / "phone-rtl.png"))
+    finally:
+        browser.set_window_size(1200, 1000)
+
+
+def test_hostile_article_renders_as_inert_text(browser, tmp_path, seeds_copy, fake_encoder):
+    add_hostile_article(seeds_copy)
+    index_dir = build_fake_index(seeds_copy, tmp_path / "index", fake_encoder)
+    app = make_app(index_dir, fake_encoder, seeds_copy)
+    try:
+        with LiveServer(app) as live:
+            browser.get(f"{live.url}/articles/{HOSTILE_ARTICLE}")
+            _no_alert(browser)
+            title = browser.find_element(By.TAG_NAME, "h1").text
+            assert title == "Hostile <script>alert(1)</script> headline"
+            body = browser.find_element(By.CSS_SELECTOR, "article").text
+            assert "<img src=x onerror=alert(1)>" in body
+            assert browser.find_elements(By.CSS_SELECTOR, "article img, article script") == []
+            browser.get(f"{live.url}/?q=markets+weather+elections&mode=keyword")
+            _no_alert(browser)
+            hit_text = browser.find_element(By.CSS_SELECTOR, "li.hit").text
+            assert "<script>alert(1)</script>" in hit_text
+            assert browser.find_elements(By.CSS_SELECTOR, "li.hit img, li.hit script") == []
+            browser.save_screenshot(str(tmp_path / "hostile.png"))
+    finally:
+        app.extensions["search"].close()

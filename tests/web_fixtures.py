@@ -1,0 +1,100 @@
+"""Helpers shared by the web tests: apps over test indexes, and a real waitress server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from waitress import wasyncore
+from waitress.server import create_server
+
+from search.config import Settings
+from search.indexer import update_index
+from search.language import LanguageDetector
+from web import create_app
+
+PROJECT = Path(__file__).resolve().parent.parent
+SEEDS = PROJECT / "seeds"
+SEED_ARTICLE = "000_7c2908e13247d0b5.txt"
+PRISONER_PARAGRAPH = "the Istanbul negotiations will likely center on further prisoner exchanges"
+HOSTILE_ARTICLE = "world/hostile.txt"
+HOSTILE_TEXT = (
+    "Hostile <script>alert(1)</script> headline\n\n"
+    "This paragraph carries <script>alert(1)</script> and <img src=x onerror=alert(1)> inside "
+    "ordinary news text about markets, weather and elections.\n\n"
+    "A second paragraph talks about the harbour, the ferries and the new bridge over the river.\n"
+)
+
+
+def make_app(index_dir: Path, encoder, seeds_dir: Path = SEEDS, **config: Any):
+    """An app over index_dir whose engine uses `encoder` (so no model is loaded twice)."""
+    settings = {
+        "TESTING": True,
+        "INDEX_DIR": index_dir,
+        "SEEDS_DIR": seeds_dir,
+        "ENCODER_FACTORY": lambda model: encoder,
+        "REINDEX_TOKEN": None,
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+_DETECTOR = LanguageDetector()  # loads its model once, on first use
+
+
+def build_fake_index(seeds_dir: Path, index_dir: Path, encoder) -> Path:
+    """Index seeds_dir with the fast fake encoder."""
+    update_index(seeds_dir, index_dir, Settings(model="fake"), lambda: encoder,
+                 detector=_DETECTOR)
+    return index_dir
+
+
+def add_hostile_article(seeds_dir: Path) -> Path:
+    path = seeds_dir / HOSTILE_ARTICLE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HOSTILE_TEXT, encoding="utf-8")
+    return path
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05):
+    """Call check until it returns something true; that value, or AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+class LiveServer:
+    """The app served by waitress on a free loopback port, in a background thread."""
+
+    def __init__(self, app, threads: int = 4) -> None:
+        self.app = app
+        self._map: dict = {}
+        self.server = create_server(app, map=self._map, host="127.0.0.1", port=0,
+                                    threads=threads)
+        self.port = int(self.server.effective_port)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.run, name="waitress", daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        wait_for(self._accepts, timeout=5)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # Closed from inside the server's own loop thread: an empty socket map ends the loop.
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map, ignore_all=True))
+        self._thread.join(5)
+        self.server.task_dispatcher.shutdown()
+
+    def _accepts(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0

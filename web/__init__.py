@@ -1,0 +1,141 @@
+"""The web front end: a search page, an article page and a JSON API over one Engine.
+
+The app factory opens the index (and loads the model) once, before any request is served;
+views reach them through `services()`. The layer is thin: parse the request, call the
+engine, render or serialize, translate errors at the edge (see errors.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+from search.config import Settings
+from search.engine import Engine
+from search.indexer import IndexSummary, update_index
+from search.language import LanguageDetector
+from search.query import Query
+
+from .jobs import Reindexer, SeedsWatcher
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass
+class Services:
+    """What the views use: the engine, the reindex jobs and, with WATCH, the seeds watcher."""
+
+    engine: Engine
+    settings: Settings
+    reindexer: Reindexer
+    watcher: SeedsWatcher | None = None
+
+    def close(self) -> None:
+        """Stop the watcher, wait for a running reindex job, then close the index."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.reindexer.wait()
+        self.engine.close()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Make the app. `config` overrides the defaults below (tests pass their index here).
+
+    Keys besides Flask's own: INDEX_DIR, SEEDS_DIR, SETTINGS (search.config.Settings),
+    ENCODER_FACTORY (model name -> Encoder; None loads the index's model), LOAD_MODEL
+    (load the model and run one query now, so that the first request is fast), WATCH and
+    WATCH_INTERVAL (re-index when seeds change), REINDEX_TOKEN (defaults to
+    $SEARCH_REINDEX_TOKEN).
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(
+        INDEX_DIR="indexes",
+        SEEDS_DIR="seeds",
+        SETTINGS=None,
+        ENCODER_FACTORY=None,
+        LOAD_MODEL=True,
+        WATCH=False,
+        WATCH_INTERVAL=2.0,
+        REINDEX_TOKEN=os.environ.get("SEARCH_REINDEX_TOKEN") or None,
+        MAX_CONTENT_LENGTH=16 * 1024,
+    )
+    if config:
+        app.config.update(config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    app.extensions["search"] = _start_services(app)
+
+    from . import api, errors, pages
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    errors.register(app)
+
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+def services() -> Services:
+    return current_app.extensions["search"]
+
+
+def _start_services(app: Flask) -> Services:
+    settings = app.config["SETTINGS"] or Settings()
+    engine = Engine(
+        Path(app.config["INDEX_DIR"]), settings, encoder_factory=app.config["ENCODER_FACTORY"]
+    ).open()
+    try:
+        if app.config["LOAD_MODEL"]:
+            engine.encoder()
+            # One query loads the rest (language detection, keyword readers) before the
+            # first visitor's.
+            engine.search(Query("warm up", size=1))
+        update = seeds_updater(engine, Path(app.config["SEEDS_DIR"]), settings)
+        found = Services(engine, settings, Reindexer(update))
+        if app.config["WATCH"]:
+            found.watcher = SeedsWatcher(
+                Path(app.config["SEEDS_DIR"]), found.reindexer, engine.refresh,
+                interval=float(app.config["WATCH_INTERVAL"]),
+            )
+            found.watcher.start()
+    except BaseException:
+        engine.close()
+        raise
+    return found
+
+
+def seeds_updater(engine: Engine, seeds_dir: Path, settings: Settings
+                  ) -> Callable[[], IndexSummary]:
+    """An update of the engine's index from seeds_dir that reuses the engine's loaded model
+    and switches the engine to the new generation."""
+
+    detector = LanguageDetector()  # loaded on the first update, then reused
+
+    def update() -> IndexSummary:
+        # The index keeps the model it was built with; updating it with another would fail.
+        current = replace(settings, model=engine.stats().model)
+        summary = update_index(seeds_dir, engine.store.root, current, engine.encoder,
+                               detector=detector)
+        engine.refresh()
+        return summary
+
+    return update

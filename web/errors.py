@@ -1,0 +1,91 @@
+"""Errors translated at the edge: `{"error": "..."}` under /api, a friendly page elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from search.errors import (
+    ArticleNotFound,
+    IndexBusy,
+    IndexCorrupt,
+    IndexIncompatible,
+    IndexMissing,
+    InvalidQuery,
+    ModelUnavailable,
+    SearchError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    InvalidQuery: 400,
+    ArticleNotFound: 404,
+    IndexBusy: 409,
+    IndexMissing: 503,
+    IndexCorrupt: 503,
+    IndexIncompatible: 503,
+    ModelUnavailable: 503,
+}
+
+TITLES = {
+    400: "That search cannot be run",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Busy",
+    413: "Too large",
+    503: "The index is not available",
+}
+
+
+def wants_json() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str, headers=None):
+    """The one error shape: JSON for the API, the error page for the browser."""
+    if wants_json():
+        response = jsonify(error=message)
+    else:
+        title = TITLES.get(status, "Something went wrong")
+        response = render_template("error.html", status=status, title=title, message=message)
+    return response, status, headers or {}
+
+
+def status_of(exc: SearchError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500
+
+
+def handle_search_error(exc: SearchError):
+    status = status_of(exc)
+    if status >= 500:
+        log.error("%s: %s", type(exc).__name__, exc)
+    return error_response(status, str(exc))
+
+
+def handle_http_error(exc: HTTPException):
+    if exc.code is None or exc.code < 400:  # redirects raised as exceptions pass through
+        return exc
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    message = exc.description or exc.name
+    if exc.code == 404 and wants_json() and request.url_rule is None:
+        message = f"no such endpoint: {request.method} {request.path}; see /api/openapi.json"
+    return error_response(exc.code, message, headers)
+
+
+def handle_unexpected(exc: Exception):
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return error_response(
+        500, "an unexpected error happened on the server; it has been logged"
+    )
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(SearchError, handle_search_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)

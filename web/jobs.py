@@ -1,0 +1,212 @@
+"""Index updates run by the server: reindex jobs (from the API) and the seeds watcher.
+
+Both go through one Reindexer, so at most one update runs at a time; the engine keeps
+answering queries from the old generation until the update publishes a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from search.errors import IndexBusy, SearchError
+from search.indexer import IndexSummary
+from search.serialize import summary_to_dict
+
+log = logging.getLogger(__name__)
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    trigger: str  # "api" or "watch"
+    status: JobStatus
+    created: str
+    started: str | None = None
+    finished: str | None = None
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    # The index was busy (another writer): worth retrying rather than giving up on.
+    busy: bool = field(default=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "trigger": self.trigger,
+            "status": self.status.value,
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+            "summary": self.summary,
+            "error": self.error,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Reindexer:
+    """Runs index updates one at a time and remembers the most recent jobs."""
+
+    def __init__(self, update: Callable[[], IndexSummary], keep: int = 50) -> None:
+        self._update = update
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._active: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, trigger: str = "api") -> Job:
+        """Start an update in the background; raises IndexBusy while another one runs."""
+        job = self._claim(trigger)
+        self._thread = threading.Thread(
+            target=self._execute, args=(job.id,), name=f"reindex-{job.id}", daemon=True
+        )
+        self._thread.start()
+        return job
+
+    def run(self, trigger: str = "watch") -> Job:
+        """Run an update in the calling thread; raises IndexBusy while another one runs."""
+        job = self._claim(trigger)
+        return self._execute(job.id)
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the background job started last, if any."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _claim(self, trigger: str) -> Job:
+        with self._lock:
+            if self._active is not None:
+                raise IndexBusy(
+                    f"reindex job {self._active} is already running; "
+                    f"follow it at /api/reindex/{self._active}"
+                )
+            job = Job(uuid.uuid4().hex[:12], trigger, JobStatus.QUEUED, _now())
+            self._jobs[job.id] = job
+            self._active = job.id
+            while len(self._jobs) > self._keep:
+                self._jobs.popitem(last=False)
+            return job
+
+    def _set(self, job_id: str, **changes: Any) -> Job:
+        with self._lock:
+            job = self._jobs[job_id] = replace(self._jobs[job_id], **changes)
+            if job.status in (JobStatus.DONE, JobStatus.FAILED):
+                self._active = None
+            return job
+
+    def _execute(self, job_id: str) -> Job:
+        self._set(job_id, status=JobStatus.RUNNING, started=_now())
+        try:
+            summary = self._update()
+        except SearchError as exc:
+            log.warning("reindex job %s failed: %s", job_id, exc)
+            return self._set(job_id, status=JobStatus.FAILED, finished=_now(), error=str(exc),
+                             busy=isinstance(exc, IndexBusy))
+        except Exception as exc:  # a job must end in a state, whatever went wrong
+            log.exception("reindex job %s failed unexpectedly", job_id)
+            return self._set(job_id, status=JobStatus.FAILED, finished=_now(),
+                             error=f"unexpected error: {type(exc).__name__}: {exc}")
+        for problem in summary.problems:
+            log.warning("reindex job %s skipped %s: %s", job_id, problem.path, problem.reason)
+        log.info("reindex job %s done: generation %s", job_id, summary.generation)
+        return self._set(job_id, status=JobStatus.DONE, finished=_now(),
+                         summary=summary_to_dict(summary))
+
+
+Signature = frozenset[tuple[str, int, int]]
+
+
+def seeds_signature(seeds_dir: Path) -> Signature:
+    """(path, size, mtime) of every visible file under seeds_dir: cheap to take, and it
+    changes whenever a file is added, removed, replaced or rewritten."""
+    found = set()
+    for folder, dirs, files in os.walk(seeds_dir, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                info = os.stat(path)
+            except OSError:  # vanished or a broken link; the indexer reports it
+                continue
+            found.add((os.path.relpath(path, seeds_dir), info.st_size, info.st_mtime_ns))
+    return frozenset(found)
+
+
+class SeedsWatcher:
+    """Polls seeds/ and runs an update through the Reindexer when its files change.
+
+    Every poll also lets the engine pick up a generation published by someone else (such
+    as `search index` in a terminal). Errors are logged and never stop the thread.
+    """
+
+    def __init__(self, seeds_dir: Path, reindexer: Reindexer, refresh: Callable[[], bool],
+                 interval: float = 2.0) -> None:
+        self.seeds_dir = seeds_dir
+        self.reindexer = reindexer
+        self.refresh = refresh
+        self.interval = interval
+        self._seen: Signature | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="seeds-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:
+                log.exception("seeds watcher: poll failed; trying again in %.1f s",
+                              self.interval)
+            self._stop.wait(self.interval)
+
+    def poll(self) -> Job | None:
+        """Check seeds/ once; returns the update job it ran, if it ran one.
+
+        The first poll always runs an update, so that files changed while the server was
+        down are picked up (an update with nothing to do is cheap).
+        """
+        self.refresh()
+        signature = seeds_signature(self.seeds_dir)
+        if signature == self._seen:
+            return None
+        try:
+            job = self.reindexer.run(trigger="watch")
+        except IndexBusy:
+            return None  # an API job is running; look again at the next poll
+        if not job.busy:
+            # After any other failure, wait for the next change rather than retry in a loop.
+            self._seen = signature
+        return job

@@ -1,0 +1,113 @@
+"""HTML pages: the search form and results, and one article with a paragraph targeted."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from flask import Blueprint, render_template, request, url_for
+
+from search.errors import InvalidQuery, SearchError
+from search.query import Mode
+
+from . import services
+from .params import MAX_PAGE, parse_query
+
+log = logging.getLogger(__name__)
+bp = Blueprint("pages", __name__)
+
+RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ku", "ps", "sd", "ug",
+                           "ur", "yi"})
+LANGUAGE_NAMES = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "bn": "Bengali", "ca": "Catalan",
+    "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
+    "es": "Spanish", "et": "Estonian", "fa": "Persian", "fi": "Finnish", "fr": "French",
+    "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "id": "Indonesian",
+    "it": "Italian", "ja": "Japanese", "ko": "Korean", "lt": "Lithuanian", "lv": "Latvian",
+    "ms": "Malay", "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese",
+    "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian", "sr": "Serbian",
+    "sv": "Swedish", "sw": "Swahili", "th": "Thai", "tl": "Tagalog", "tr": "Turkish",
+    "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese", "zh": "Chinese", "und": "Undetermined",
+}
+MODE_LABELS = {Mode.HYBRID: "Hybrid", Mode.KEYWORD: "Keyword", Mode.SEMANTIC: "Semantic"}
+
+
+def text_dir(lang: str | None) -> str:
+    """The dir attribute for text in `lang`: rtl where known, else let the browser decide."""
+    return "rtl" if lang in RTL_LANGUAGES else "auto"
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only web links from seed files become links (never javascript: or data:)."""
+    if url and url.lower().startswith(("http://", "https://")):
+        return url
+    return None
+
+
+@bp.app_context_processor
+def page_helpers() -> dict:
+    return {"text_dir": text_dir, "language_name": language_name, "safe_url": safe_url,
+            "index_status": _index_status()}
+
+
+def _index_status():
+    try:
+        return services().engine.stats()
+    except (SearchError, RuntimeError) as exc:  # the footer must never break a page
+        log.warning("index status unavailable: %s", exc)
+        return None
+
+
+@bp.get("/")
+def search():
+    """The search form; with ?q=..., the results under it. Works without JavaScript."""
+    found = services()
+    args = request.args
+    form = {
+        "q": args.get("q", ""),
+        "mode": args.get("mode") if args.get("mode") in set(Mode) else Mode.HYBRID.value,
+        "langs": args.getlist("lang"),
+    }
+    context = {"form": form, "modes": MODE_LABELS, "languages": _languages()}
+    if not form["q"].strip():
+        return render_template("search.html", blank="q" in args, **context)
+    try:
+        page = found.engine.search(parse_query(args, found.settings))
+    except InvalidQuery as exc:
+        return render_template("search.html", error=str(exc), **context), 400
+    return render_template("search.html", page=page, pages=_pagination(page), **context)
+
+
+def _languages() -> list[str]:
+    status = _index_status()
+    return sorted(status.languages) if status else []
+
+
+def _pagination(page) -> dict:
+    last = min(max(math.ceil(page.total / page.size), 1), MAX_PAGE)
+
+    def link(number: int) -> str:
+        args = request.args.copy()
+        args.setlist("page", [str(number)])
+        return url_for("pages.search", **args.to_dict(flat=False))
+
+    window = range(max(1, page.page - 3), min(last, page.page + 3) + 1)
+    return {
+        "last": last,
+        "first_rank": (page.page - 1) * page.size + 1,
+        "previous": link(page.page - 1) if page.page > 1 else None,
+        "next": link(page.page + 1) if page.page < last else None,
+        "last_link": link(last),
+        "numbers": [(n, link(n)) for n in window],
+    }
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str):
+    """One article, every paragraph in order; #p<position> targets (and highlights) one."""
+    view = services().engine.article(article_id)
+    return render_template("article.html", view=view)
