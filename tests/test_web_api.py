@@ -391,6 +391,7 @@ def test_watcher_makes_new_seeds_searchable_under_steady_queries(
 
             def query_steadily():
                 nonlocal requests
+                generations = []
                 while not seen_new.is_set() and time.monotonic() < stop:
                     with counting:
                         if requests >= 400:
@@ -402,8 +403,11 @@ def test_watcher_makes_new_seeds_searchable_under_steady_queries(
                     except (urllib.error.URLError, OSError, ValueError) as exc:
                         failures.append(repr(exc))
                         continue
+                    generations.append(body["generation"])
                     if any(h["article_id"] == "new/quokka.txt" for h in body["results"]):
                         seen_new.set()
+                if generations != sorted(generations):  # never back to an older one
+                    failures.append(f"generations out of order: {generations}")
 
             workers = [threading.Thread(target=query_steadily) for _ in range(3)]
             for worker in workers:

@@ -134,6 +134,14 @@ def test_pagination_keeps_the_query(client):
     assert 'rel="prev"' in second
 
 
+def test_unknown_parameters_are_ignored_and_not_carried_over(client):
+    args = [("q", QUERY), ("size", "2"), ("endpoint", "x"), ("_external", "1"),
+            ("_scheme", "ftp"), ("_anchor", "top")]
+    page = _page(client.get("/", query_string=args))
+    following = html.unescape(re.search(r'<a rel="next" href="([^"]+)">', page).group(1))
+    assert following == "/?q=Istanbul+talks+prisoner+exchange&size=2&page=2"
+
+
 def test_no_results_state(client):
     page = _page(client.get("/", query_string={"q": "zzqxjw", "mode": "keyword"}))
     assert "No results for" in page and "Nothing matched" in page

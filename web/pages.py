@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from urllib.parse import urlencode
 
 from flask import Blueprint, render_template, request, url_for
 
@@ -11,7 +12,7 @@ from search.errors import InvalidQuery, SearchError
 from search.query import Mode
 
 from . import services
-from .params import MAX_PAGE, parse_query
+from .params import MAX_PAGE, SEARCH_PARAMETERS, parse_query
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -90,10 +91,11 @@ def _languages() -> list[str]:
 def _pagination(page) -> dict:
     last = min(max(math.ceil(page.total / page.size), 1), MAX_PAGE)
 
+    # Only the search's own parameters are carried over (never url_for's _external etc.).
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k in SEARCH_PARAMETERS]
+
     def link(number: int) -> str:
-        args = request.args.copy()
-        args.setlist("page", [str(number)])
-        return url_for("pages.search", **args.to_dict(flat=False))
+        return url_for("pages.search") + "?" + urlencode([*kept, ("page", number)])
 
     window = range(max(1, page.page - 3), min(last, page.page + 3) + 1)
     return {

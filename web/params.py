@@ -16,6 +16,8 @@ from search.config import Settings
 from search.errors import InvalidQuery
 from search.query import Filters, Mode, Query
 
+SEARCH_PARAMETERS = ("q", "mode", "lang", "query_lang", "size", "fusion", "alpha", "date_from",
+                     "date_to", "one_per_article")  # and page
 MAX_PAGE = 1000  # deeper pages would make each side rank page * size candidates
 FUSIONS = ("weighted", "rrf")
 LANG_CODE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
