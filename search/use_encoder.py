@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,13 @@ class UniversalSentenceEncoder(InputModule):
         buffer("ln1_g", np.concatenate([d[f"ln_g{n}"] for n, _ in _ORDERS]))
         buffer("ln1_b", np.concatenate([d[f"ln_b{n}"] for n, _ in _ORDERS]))
         for n, _ in _ORDERS:
-            for key in ("w1", "b1", "w2", "b2"):
-                buffer(f"{key}_{n}", d[f"{key}_{n}"])
+            # w1 as one (256, n * 256) matrix, window positions side by side; w2 as n
+            # stacked (256, 256) blocks, one per window position.
+            blocks = d[f"w1_{n}"].reshape(n, _CNN_DIM, _CNN_DIM)
+            buffer(f"w1_{n}", blocks.transpose(1, 0, 2).reshape(_CNN_DIM, n * _CNN_DIM))
+            buffer(f"w2_{n}", d[f"w2_{n}"].reshape(n, _CNN_DIM, _CNN_DIM))
+            buffer(f"b1_{n}", d[f"b1_{n}"])
+            buffer(f"b2_{n}", d[f"b2_{n}"])
         for key in ("ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3"):
             buffer(key, d[key])
 
@@ -140,12 +146,17 @@ class UniversalSentenceEncoder(InputModule):
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Add ``sentence_embedding`` (n_texts, 512), L2-normalized, to ``features``."""
         ids, counts = features["token_ids"], features["token_counts"]
-        out = torch.empty((counts.numel(), EMBEDDING_DIM), dtype=torch.float32)
-        starts = torch.zeros_like(counts)
-        torch.cumsum(counts[:-1], 0, out=starts[1:])
-        for first, last in _groups(counts.tolist(), self.token_budget):
-            lo, hi = int(starts[first]), int(starts[last - 1] + counts[last - 1])
-            out[first:last] = self._encode_group(ids[lo:hi], counts[first:last])
+        summed = torch.empty((counts.numel(), EMBEDDING_DIM + len(_ORDERS) * _CNN_DIM))
+        if counts.numel():
+            tables = self._token_tables(ids)
+            starts = torch.zeros_like(counts)
+            torch.cumsum(counts[:-1], 0, out=starts[1:])
+            for first, last in _groups(counts.tolist(), self.token_budget):
+                lo, hi = int(starts[first]), int(starts[last - 1] + counts[last - 1])
+                summed[first:last] = self._summed_features(
+                    tables, tables.inverse[lo:hi], counts[first:last]
+                )
+        out = self._head(summed, counts)
         features["sentence_embedding"] = out
         return features
 
@@ -165,59 +176,109 @@ class UniversalSentenceEncoder(InputModule):
         self.save_config(output_path)
 
     # ---------- the network ----------
-    def _encode_group(self, ids: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-        n_texts, n_ids = counts.numel(), ids.numel()
+    def _token_tables(self, ids: torch.Tensor) -> _TokenTables:
+        """Everything that depends on one token alone, once per distinct token of the batch."""
+        uniq, inverse = torch.unique(ids, return_inverse=True)
+        n = uniq.numel()
+        emb = torch.empty((n + 1, EMBEDDING_DIM))
+        emb[n] = 0.0  # row n stands for gap rows
+        torch.mul(self.table[uniq], self.row_scale[uniq, None], out=emb[:n])
+        emb[:n] += self.row_lo[uniq, None]
+        x = torch.empty((n + 1, self.proj_w.shape[1]))
+        x[n] = 0.0
+        proj = torch.addmm(self.proj_b, emb[:n], self.proj_w)
+        x[:n] = F.layer_norm(proj, (proj.shape[1],), self.ln1_g, self.ln1_b, self.eps)
+        first_conv = []
+        for i, (order, left) in enumerate(_ORDERS):
+            # Row u holds x[u] @ w1[j] for each window position j, so the first conv of a
+            # window is a sum of rows gathered by id. The bias rides on the token's own
+            # position, which is never a gap for a real token.
+            terms = torch.empty((n + 1, order * _CNN_DIM))
+            terms[n] = 0.0
+            w1, b1 = getattr(self, f"w1_{order}"), getattr(self, f"b1_{order}")
+            torch.mm(x[:n, i * _CNN_DIM : (i + 1) * _CNN_DIM], w1, out=terms[:n])
+            terms[:n, left * _CNN_DIM : (left + 1) * _CNN_DIM] += b1
+            first_conv.append(terms.view(-1, _CNN_DIM))
+        norms = torch.linalg.vector_norm(emb, dim=1)
+        return _TokenTables(inverse, emb, emb.sum(1), norms.square_(), x, first_conv)
+
+    def _summed_features(
+        self, tables: _TokenTables, uid: torch.Tensor, counts: torch.Tensor
+    ) -> torch.Tensor:
+        """Per text: the sum over its tokens of the layer-normed 1280-wide features."""
+        n_texts, n_ids = counts.numel(), uid.numel()
+        zero_row = tables.emb.shape[0] - 1
+        # Flat layout: _GAP zero rows before every text and after the last one. "Inner" rows
+        # drop the _GAP rows at both ends; `rows` are the tokens' inner rows.
         text_of = torch.repeat_interleave(torch.arange(n_texts), counts)
-        # Row of each token in the flat layout: _GAP zero rows before every text and at the end.
-        rows = torch.arange(n_ids) + _GAP * (text_of + 1)
+        rows = torch.arange(n_ids) + _GAP * text_of
         length = n_ids + _GAP * (n_texts + 1)
-        mask = torch.zeros((length, 1), dtype=torch.float32)
-        mask[rows] = 1.0
+        inner_len = length - 2 * _GAP
+        # Distinct-token row of each flat row, padded by _GAP more gap rows at both ends.
+        padded = torch.full((length + 2 * _GAP,), zero_row, dtype=torch.int64)
+        padded[rows + 2 * _GAP] = uid
+        flat = padded[_GAP : _GAP + length]
+        gaps = (flat == zero_row).nonzero().squeeze(1)
+        x = tables.x[flat]
 
-        feats = torch.zeros((length, EMBEDDING_DIM + len(_ORDERS) * _CNN_DIM))
-        emb = self.table[ids].to(torch.float32)
-        emb *= self.row_scale[ids, None]
-        emb += self.row_lo[ids, None]
-        feats[rows, :EMBEDDING_DIM] = emb
+        convs = torch.empty((inner_len, len(_ORDERS) * _CNN_DIM))
+        for i, (order, left) in enumerate(_ORDERS):
+            cols = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
+            windows = padded.unfold(0, order, 1)[_GAP - left : _GAP - left + length]
+            windows = windows * order + torch.arange(order)
+            h = F.embedding_bag(windows, tables.first_conv[i], mode="sum")
+            h.relu_().add_(x[:, cols]).index_fill_(0, gaps, 0.0)
+            c = convs[:, cols]
+            w2, b2 = getattr(self, f"w2_{order}"), getattr(self, f"b2_{order}")
+            for j in range(order):
+                start = _GAP - left + j
+                c.addmm_(h[start : start + inner_len], w2[j], beta=1 if j else 0)
+            c.add_(b2).relu_().add_(h[_GAP : length - _GAP])
 
-        x = torch.addmm(self.proj_b, feats[:, :EMBEDDING_DIM], self.proj_w)
-        x = F.layer_norm(x, (x.shape[1],), self.ln1_g, self.ln1_b, self.eps)
-        x *= mask
-        for i, (n, left) in enumerate(_ORDERS):
-            xs = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
-            h = _ngram_conv(xs, getattr(self, f"w1_{n}"), getattr(self, f"b1_{n}"), n, left)
-            h.relu_().add_(xs).mul_(mask)
-            c = _ngram_conv(h, getattr(self, f"w2_{n}"), getattr(self, f"b2_{n}"), n, left)
-            c.relu_().add_(h)
-            off = EMBEDDING_DIM + i * _CNN_DIM
-            feats[:, off : off + _CNN_DIM] = c
-        feats = F.layer_norm(feats, (feats.shape[1],), self.ln_g, self.ln_b, self.eps)
-
-        sums = torch.zeros((n_texts, feats.shape[1])).index_add_(0, text_of, feats[rows])
+        # Layer norm over [embedding | convs] then a per-text sum, without building the
+        # 1280-wide rows: sum_t ln(f_t) = g * (sum_t r_t f_t - sum_t r_t m_t) + n * b, with
+        # m_t the row mean and r_t = 1 / sqrt(var_t + eps).
+        width = EMBEDDING_DIM + convs.shape[1]
+        row_sum = (tables.emb_sum[uid] + convs.sum(1)[rows]).double()
+        conv_sq = torch.linalg.vector_norm(convs, dim=1).square_()
+        row_sq = (tables.emb_sq[uid] + conv_sq[rows]).double()
+        mean = row_sum / width
+        r = (row_sq / width - mean.square() + self.eps).rsqrt()
+        weights = r.float()
+        offsets = torch.zeros_like(counts)
+        torch.cumsum(counts[:-1], 0, out=offsets[1:])
+        weighted = torch.cat(
+            [
+                F.embedding_bag(uid, tables.emb, offsets, mode="sum", per_sample_weights=weights),
+                F.embedding_bag(rows, convs, offsets, mode="sum", per_sample_weights=weights),
+            ],
+            dim=1,
+        )
+        shift = torch.zeros(n_texts, dtype=torch.float64).index_add_(0, text_of, r * mean)
         n_tok = counts.to(torch.float32)[:, None]
-        mean = (sums @ self.cnn_W + n_tok * self.cnn_b) / n_tok.sqrt()
-        y0 = (mean @ self.d0).relu_()
-        y1 = (mean @ self.p1 + y0 @ self.d1).relu_()
+        return (weighted - shift.float()[:, None]) * self.ln_g + n_tok * self.ln_b
+
+    def _head(self, summed: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Token sums to unit sentence vectors: projection, scaling, dense layers, tanh."""
+        n_tok = counts.to(torch.float32)[:, None]
+        pooled = (summed @ self.cnn_W + n_tok * self.cnn_b) / n_tok.sqrt()
+        y0 = (pooled @ self.d0).relu_()
+        y1 = (pooled @ self.p1 + y0 @ self.d1).relu_()
         y2 = (y1 @ self.d2).relu_()
         z = torch.tanh(y1 @ self.p3 + y2 @ self.d3)
         return z / z.norm(dim=1, keepdim=True).clamp_min(self.eps)
 
 
-def _ngram_conv(
-    x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, n: int, left: int
-) -> torch.Tensor:
-    """Window convolution over the flat layout: out[t] = b + sum_j x[t - left + j] @ w_j.
+@dataclass
+class _TokenTables:
+    """Per distinct token of a batch (last row: zeros, for gap rows)."""
 
-    Rows within _GAP of either end are gap rows and come out as zeros.
-    """
-    length, dim = x.shape
-    out = torch.zeros((length, w.shape[1]))
-    inner = out[_GAP : length - _GAP]
-    inner += b
-    for j in range(n):
-        start = _GAP - left + j
-        inner.addmm_(x[start : start + length - 2 * _GAP], w[j * dim : (j + 1) * dim])
-    return out
+    inverse: torch.Tensor  # distinct-token row of each token of the batch
+    emb: torch.Tensor  # dequantized embeddings
+    emb_sum: torch.Tensor  # their row sums and sums of squares, for the final layer norm
+    emb_sq: torch.Tensor
+    x: torch.Tensor  # layer-normed projection: the three branches' inputs side by side
+    first_conv: list[torch.Tensor]  # per branch: (rows * order, 256) first-conv terms
 
 
 def _groups(counts: list[int], budget: int) -> list[tuple[int, int]]:

