@@ -361,6 +361,12 @@ class KeywordIndex:
         with self._search_lock:
             return list(self._view.docs)
 
+    def pids(self) -> list[int]:
+        """The pid of every searchable paragraph, ascending; a pid stored twice appears twice."""
+        with self._search_lock:
+            stored = self._view.searcher.reader().all_stored_fields()
+            return sorted(int(fields["pid"]) for fields in stored)
+
     def search(
         self, text: str, query_lang: str | None, limit: int, filters: Filters | None = None
     ) -> list[Candidate]:
