@@ -80,7 +80,6 @@ def test_results_show_the_paragraph_highlighted_with_why_and_a_link(client):
     link = re.search(r'<a dir="auto" href="([^"]+)">([^<]+)</a>', first)
     assert link.group(1).startswith(f"/articles/{SEED_ARTICLE}#p")
     assert link.group(2) == "Zelensky Confirms Fresh Peace Talks with Russia Amid Ongoing Attacks"
-    assert '<time datetime="' in first or "Alliance News" in first
     assert "Alliance News" in first and "English" in first
     assert re.search(r'<p class="paragraph" lang="en" dir="auto">', first)
     assert re.search(r"keyword rank \d+", first) and re.search(r"semantic rank \d+", first)
