@@ -76,7 +76,16 @@ def live_vectors(store: IndexStore, manifest: Manifest) -> tuple[np.ndarray, np.
     vectors = np.concatenate(parts)
     if len(vectors) != len(pids):
         raise IndexCorrupt(f"{store.root}: vectors and paragraphs disagree; {REBUILD_HINT}")
+    if not unit_rows(vectors).all():  # bytes garbled inside a file whose header is intact
+        raise IndexCorrupt(f"{store.root}: the vector files are damaged; {REBUILD_HINT}")
     return np.array(pids, dtype=np.int64), vectors
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Which rows are finite and of length 1 (or all zero), as every encoder writes them."""
+    with np.errstate(over="ignore", invalid="ignore"):  # garbage overflows: it is not unit
+        norms = np.linalg.norm(np.asarray(vectors, dtype=np.float32), axis=1)
+        return (np.abs(norms - 1.0) <= 1e-3) | (norms == 0.0)
 
 
 class Snapshot:
