@@ -253,5 +253,40 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
         app.extensions["search"].close()
 
 
+@main.command()
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_fail_cleanly
+def check(index_dir: Path, as_json: bool) -> None:
+    """Verify that the manifest, paragraphs, vectors, keyword index and graph agree.
+
+    Prints one OK line and exits 0 when they do; otherwise lists each difference and exits 1
+    (the fix is `search index --rebuild`). Reads only and never loads the model.
+
+    Example: search check --index indexes
+    """
+    from dataclasses import asdict
+
+    from .check import check_index
+
+    report = check_index(index_dir)
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, **asdict(report)}, ensure_ascii=False, indent=2))
+    elif report.ok:
+        graph = f", graph of {report.graph_vectors}" if report.graph_vectors is not None else ""
+        click.echo(
+            f"OK {report.index_dir} {report.generation}: {report.articles} articles, "
+            f"{report.paragraphs} paragraphs in keyword index and vectors{graph} "
+            f"({report.model}, {report.dim}-d)"
+        )
+    else:
+        click.echo(f"{report.index_dir} ({report.generation or 'no generation'}): "
+                   f"{len(report.problems)} problem(s); run `search index --rebuild`")
+        for problem in report.problems:
+            click.echo(f"  - {problem}")
+    if not report.ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()
