@@ -31,7 +31,13 @@ class Settings:
     hnsw_ef_search: int = 384
     # Hybrid fusion defaults (chosen by bench/quality.py; see docs/benchmarks.md).
     fusion: str = "weighted"
-    alpha: float = 0.55
+    # Semantic weight within one language (and for languages the encoder does not cover).
+    alpha: float = 0.5
+    # Semantic weight between two different languages the encoder covers.
+    alpha_cross: float = 0.8
+    # Weight of the best passage's vector added to the query's for a second semantic search
+    # (dense pseudo-relevance feedback) that ranks paragraphs in other languages; 0: off.
+    feedback: float = 1.0
     rrf_k: int = 60
     window: int = 100
     max_query_chars: int = 2000

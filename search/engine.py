@@ -15,10 +15,19 @@ import regex
 from .config import Settings
 from .embedding import Encoder
 from .errors import ArticleNotFound, IndexIncompatible, InvalidQuery
-from .fusion import Fused, FusionMethod, fuse, single
+from .fusion import (
+    Fused,
+    FusionMethod,
+    feedback_vector,
+    fuse,
+    keyword_first,
+    language_weights,
+    single,
+    weighted,
+)
 from .highlight import highlight, snippet
-from .language import LanguageDetector, normalize_code
-from .query import Filters, Mode, Query, validate
+from .language import UNDETERMINED, LanguageDetector, normalize_code
+from .query import Candidate, Filters, Mode, Query, validate
 from .snapshot import ArticleRecord, ParagraphRecord, Snapshot
 from .store import IndexStore
 
@@ -278,12 +287,45 @@ class Engine:
             return single(keyword, "keyword")
         if q.mode is Mode.SEMANTIC:
             return single(semantic, "semantic")
+        if q.fusion is FusionMethod.RRF:
+            return fuse(q.fusion, keyword, semantic, q.alpha, self.settings.rrf_k)
+        # Language-aware weighted fusion; docs/benchmarks.md has the measurements behind it.
         covered = self.encoder().info.languages
-        keyword_only = frozenset(
-            c.pid for c in keyword
-            if covered is not None and snapshot.paragraphs[c.pid].lang not in covered
-        )
-        return fuse(q.fusion, keyword, semantic, q.alpha, self.settings.rrf_k, keyword_only)
+        lang = self._fusion_language(q)
+        if covered is not None and lang not in covered:
+            return keyword_first(keyword, semantic)
+
+        def fused_with(feedback: list[Candidate], feedback_pids: set[int]) -> list[Fused]:
+            pids = {c.pid for c in (*keyword, *semantic, *feedback)}
+            langs = {pid: snapshot.paragraphs[pid].lang for pid in pids}
+            weights = language_weights(langs, lang, q.alpha, self.settings.alpha_cross, covered)
+            return weighted(keyword, semantic, q.alpha, weights=weights, feedback=feedback,
+                            feedback_pids=feedback_pids)
+
+        fused = fused_with([], set())
+        if self.settings.feedback <= 0 or not fused:
+            return fused
+        # Dense pseudo-relevance feedback, for paragraphs in a third language only: the best
+        # passage's vector finds its translations, while the ranking within the query's and
+        # that passage's own languages (where it already stands first) is left alone.
+        top = snapshot.paragraphs[fused[0].pid]
+        if not set(snapshot.manifest.languages) - {lang, top.lang}:
+            return fused
+        passage = self.encoder().encode_query(top.text)
+        feedback = snapshot.dense.search(
+            feedback_vector(vector, passage, self.settings.feedback), window, allowed)
+        third = {c.pid for c in feedback
+                 if snapshot.paragraphs[c.pid].lang not in (lang, top.lang)}
+        return fused_with(feedback, third)
+
+    def _fusion_language(self, q: Understood) -> str:
+        """The query's language for fusion weights. Detection for the keyword side is limited
+        to the index's languages, which labels a German question over an English index as
+        English; fusion needs to know the question is German."""
+        if not q.lang_detected:
+            return q.lang
+        lang = self._detector.detect(q.text)
+        return q.lang if lang == UNDETERMINED else lang
 
     def _hit(self, fused: Fused, q: Understood, snapshot: Snapshot) -> Hit:
         paragraph = snapshot.paragraphs[fused.pid]

@@ -1,14 +1,17 @@
 """Pure functions that merge the keyword and the semantic ranking into one.
 
-Both take each side's ranked candidates (best first) and return `Fused` items, best first,
-with ties broken by paragraph id so that pagination is stable.
+Each takes each side's ranked candidates (best first) and returns `Fused` items, best first,
+with ties broken by paragraph id so that pagination is stable. How the defaults were chosen
+is in docs/benchmarks.md (measured by bench/quality.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+import numpy as np
 
 from .query import Candidate
 
@@ -38,9 +41,14 @@ def _ranked(candidates: Sequence[Candidate]) -> dict[int, tuple[int, float]]:
 
 
 def _merge(
-    keyword: Sequence[Candidate], semantic: Sequence[Candidate], scores: dict[int, float]
+    keyword: Sequence[Candidate],
+    semantic: Sequence[Candidate],
+    scores: dict[int, float],
+    semantic_ranks: dict[int, tuple[int, float]] | None = None,
 ) -> list[Fused]:
-    keyword_ranks, semantic_ranks = _ranked(keyword), _ranked(semantic)
+    keyword_ranks = _ranked(keyword)
+    if semantic_ranks is None:
+        semantic_ranks = _ranked(semantic)
     fused = []
     for pid, score in scores.items():
         k_rank, k_score = keyword_ranks.get(pid, (None, None))
@@ -94,22 +102,84 @@ def weighted(
     semantic: Sequence[Candidate],
     alpha: float,
     keyword_only: Collection[int] = frozenset(),
+    weights: Mapping[int, float] | None = None,
+    feedback: Sequence[Candidate] = (),
+    feedback_pids: Collection[int] = frozenset(),
 ) -> list[Fused]:
     """Convex combination of min-max normalized scores: alpha * semantic + (1 - alpha) * keyword.
 
     A paragraph missing from one side gets 0 for that side. Paragraphs in `keyword_only`
     are ones whose semantic score is not to be trusted (a language the encoder does not
-    cover): they are scored on the keyword side alone, at full weight.
+    cover): they are scored on the keyword side alone, at full weight. `weights` gives some
+    paragraphs their own semantic weight instead of alpha (see `language_weights`).
+
+    Paragraphs in `feedback_pids` take their semantic score from the `feedback` ranking (a
+    second semantic search, see `feedback_vector`) instead of the first one; the explanation
+    then shows their rank and score in that ranking.
     """
+    weights = weights or {}
     keyword_norm, semantic_norm = min_max(keyword), min_max(semantic)
+    feedback_norm = {pid: v for pid, v in min_max(feedback).items() if pid in feedback_pids}
     scores: dict[int, float] = {}
-    for pid in keyword_norm.keys() | semantic_norm.keys():
+    for pid in keyword_norm.keys() | semantic_norm.keys() | feedback_norm.keys():
         k_score = keyword_norm.get(pid, 0.0)
         if pid in keyword_only:
             scores[pid] = k_score
-        else:
-            scores[pid] = alpha * semantic_norm.get(pid, 0.0) + (1.0 - alpha) * k_score
-    return _merge(keyword, semantic, scores)
+            continue
+        source = feedback_norm if pid in feedback_pids else semantic_norm
+        weight = weights.get(pid, alpha)
+        scores[pid] = weight * source.get(pid, 0.0) + (1.0 - weight) * k_score
+    semantic_ranks = _ranked(semantic)
+    if feedback_norm:
+        semantic_ranks = {pid: r for pid, r in semantic_ranks.items() if pid not in feedback_pids}
+        semantic_ranks.update(
+            (pid, r) for pid, r in _ranked(feedback).items() if pid in feedback_pids
+        )
+    return _merge(keyword, semantic, scores, semantic_ranks)
+
+
+def language_weights(
+    langs: Mapping[int, str],
+    query_lang: str,
+    alpha: float,
+    alpha_cross: float,
+    covered: Collection[str] | None = None,
+) -> dict[int, float]:
+    """The semantic weight of each paragraph (pid -> language) for a query in `query_lang`.
+
+    Within one language both sides are strong and alpha balances them. Across two languages
+    the encoder covers, the keyword side only sees shared names and numbers, so the semantic
+    side gets the larger `alpha_cross`. For a paragraph in a language the encoder does not
+    cover (`covered`, None: all), its vector is weak evidence and alpha applies.
+    """
+    weights = {}
+    for pid, lang in langs.items():
+        across = lang != query_lang and (covered is None or lang in covered)
+        weights[pid] = alpha_cross if across else alpha
+    return weights
+
+
+def keyword_first(keyword: Sequence[Candidate], semantic: Sequence[Candidate]) -> list[Fused]:
+    """The keyword ranking (min-max scores), then the semantic-only paragraphs in their order
+    with score 0: for queries in a language the encoder does not cover, whose vectors rank
+    worse than the keyword side but still find something when no word matches."""
+    keyword_norm = min_max(keyword)
+    head = _merge(keyword, semantic, keyword_norm)
+    semantic_ranks = _ranked(semantic)
+    tail = [
+        Fused(pid, 0.0, None, None, rank, score)
+        for pid, (rank, score) in sorted(semantic_ranks.items(), key=lambda item: item[1][0])
+        if pid not in keyword_norm
+    ]
+    return head + tail
+
+
+def feedback_vector(query: np.ndarray, passage: np.ndarray, weight: float) -> np.ndarray:
+    """Dense pseudo-relevance feedback (Rocchio, 1971): the query vector plus `weight` times
+    the best passage's vector, renormalized to unit length."""
+    vector = np.asarray(query, dtype=np.float32) + weight * np.asarray(passage, dtype=np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else np.asarray(query, dtype=np.float32)
 
 
 def fuse(

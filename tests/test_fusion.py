@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from search.fusion import FusionMethod, fuse, min_max, reciprocal_rank, single, weighted
+from search.fusion import (
+    FusionMethod,
+    feedback_vector,
+    fuse,
+    keyword_first,
+    language_weights,
+    min_max,
+    reciprocal_rank,
+    single,
+    weighted,
+)
 from search.query import Candidate
 
 
@@ -90,3 +101,74 @@ def test_fuse_dispatches():
 def test_duplicate_candidates_keep_their_best_rank():
     fused = single(ranked((5, 2.0), (5, 1.0), (6, 0.5)), "keyword")
     assert [(f.pid, f.keyword_rank) for f in fused] == [(5, 1), (6, 3)]
+
+
+@pytest.mark.parametrize(
+    "query_lang, covered, expected",
+    [
+        # 1 is in the query's language, 2 in another covered one, 3 in an uncovered one
+        ("en", {"en", "de"}, {1: 0.5, 2: 0.8, 3: 0.5}),
+        ("de", {"en", "de"}, {1: 0.8, 2: 0.5, 3: 0.5}),
+        ("en", None, {1: 0.5, 2: 0.8, 3: 0.8}),  # unknown coverage: every language counts
+    ],
+)
+def test_language_weights(query_lang, covered, expected):
+    langs = {1: "en", 2: "de", 3: "hi"}
+    assert language_weights(langs, query_lang, 0.5, 0.8, covered) == expected
+
+
+def test_weighted_uses_per_paragraph_weights():
+    # keyword norm: 1 -> 1, 2 -> .5, 3 -> 0; semantic norm: 3 -> 1, 4 -> .75, 1 -> 0
+    fused = {f.pid: f.score for f in weighted(KEYWORD, SEMANTIC, 0.5, weights={3: 1.0, 2: 0.0})}
+    assert fused == pytest.approx({1: 0.5, 2: 0.5, 3: 1.0, 4: 0.375})
+
+
+@pytest.mark.parametrize(
+    "feedback, feedback_pids, expected",
+    [
+        # no feedback: alpha .5 over KEYWORD and SEMANTIC
+        ([], set(), {1: 0.5, 2: 0.25, 3: 0.5, 4: 0.375}),
+        # 4 and a new paragraph 5 take their semantic score from the feedback ranking
+        (ranked((5, 0.9), (4, 0.1)), {4, 5}, {1: 0.5, 2: 0.25, 3: 0.5, 4: 0.0, 5: 0.5}),
+        # feedback paragraphs outside feedback_pids are ignored
+        (ranked((5, 0.9), (4, 0.1)), {4}, {1: 0.5, 2: 0.25, 3: 0.5, 4: 0.0}),
+    ],
+)
+def test_weighted_feedback_replaces_semantic_scores(feedback, feedback_pids, expected):
+    fused = weighted(KEYWORD, SEMANTIC, 0.5, feedback=feedback, feedback_pids=feedback_pids)
+    assert {f.pid: f.score for f in fused} == pytest.approx(expected)
+
+
+def test_weighted_explains_feedback_ranks():
+    fused = {f.pid: f for f in weighted(KEYWORD, SEMANTIC, 0.5, feedback=ranked(
+        (5, 0.9), (4, 0.1)), feedback_pids={4, 5})}
+    assert (fused[5].semantic_rank, fused[5].semantic_score) == (1, 0.9)
+    assert (fused[4].semantic_rank, fused[4].semantic_score) == (2, 0.1)
+    assert (fused[3].semantic_rank, fused[3].semantic_score) == (1, 0.9)
+
+
+@pytest.mark.parametrize(
+    "keyword, semantic, expected",
+    [
+        (KEYWORD, SEMANTIC, [(1, 1.0), (2, 0.5), (3, 0.0), (4, 0.0)]),
+        ([], SEMANTIC, [(3, 0.0), (4, 0.0), (1, 0.0)]),  # semantic order, not pid order
+        (KEYWORD, [], [(1, 1.0), (2, 0.5), (3, 0.0)]),
+        ([], [], []),
+    ],
+)
+def test_keyword_first(keyword, semantic, expected):
+    assert [(f.pid, f.score) for f in keyword_first(keyword, semantic)] == expected
+
+
+@pytest.mark.parametrize(
+    "query, passage, weight, expected",
+    [
+        ([1.0, 0.0], [0.0, 1.0], 1.0, [0.70710677, 0.70710677]),
+        ([1.0, 0.0], [0.0, 1.0], 0.0, [1.0, 0.0]),
+        ([1.0, 0.0], [-1.0, 0.0], 1.0, [1.0, 0.0]),  # cancels out: keep the query
+    ],
+)
+def test_feedback_vector(query, passage, weight, expected):
+    vector = feedback_vector(np.array(query), np.array(passage), weight)
+    assert vector.dtype == np.float32
+    assert vector.tolist() == pytest.approx(expected)
