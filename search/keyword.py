@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import pickletools
 import threading
 import warnings
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ import regex
 import whoosh.index
 from whoosh import collectors
 from whoosh.fields import ID, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.query import And, Or, Query, Term, TermRange
 from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 from whoosh.searching import Searcher
@@ -187,6 +189,31 @@ def _build_query(view: _View, text: str) -> Query | None:
     return query
 
 
+def _check_tocs(path: Path) -> None:
+    """Raise ValueError if a TOC file's pickles store into an impossible memo slot.
+
+    A garbled LONG_BINPUT index makes C pickle reserve and zero a memo of that many entries
+    (16 GB for 2**31): the process is killed for lack of memory rather than getting an error.
+    """
+    storage = FileStorage(str(path))
+    for name in storage.list():
+        if not name.endswith(".toc"):
+            continue
+        with storage.open_file(name) as stream:  # the layout of whoosh.index.TOC.read
+            for _ in range(3):
+                stream.read_varint()
+            stream.read_int(), stream.read_int()
+            for _ in range(3):
+                stream.read_varint()
+            schema = stream.read_string()
+            stream.read_int(), stream.read_int()
+            segments = stream.read()
+        for pickled in (schema, segments):
+            for count, (op, arg, _pos) in enumerate(pickletools.genops(pickled)):
+                if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(arg) > count:
+                    raise ValueError(f"{name} stores to memo slot {arg} after {count} opcodes")
+
+
 @dataclass(frozen=True)
 class _View:
     """A searcher on one commit and the per-language counts its queries need."""
@@ -239,6 +266,7 @@ class KeywordIndex:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             try:
+                _check_tocs(path)
                 keyword_index = cls(path, whoosh.index.open_dir(str(path)))
                 keyword_index._probe()
                 return keyword_index
