@@ -47,6 +47,25 @@ def load_hnsw(path: Path) -> faiss.Index:
         ) from exc
 
 
+def graph_mismatches(index: faiss.Index, pids: np.ndarray, vectors: np.ndarray) -> int:
+    """How many of ``pids`` the graph from build_hnsw holds with a vector other than theirs in
+    ``vectors``: non-zero means the graph file is damaged. Pids it does not hold are ignored."""
+    covered = faiss.vector_to_array(index.id_map)
+    storage = faiss.downcast_index(faiss.downcast_index(index.index).storage)
+    stored = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d)
+    stored = stored.reshape(storage.ntotal, storage.d)  # a view: `index` must outlive it
+    order = np.argsort(pids)
+    at = np.minimum(np.searchsorted(pids, covered, sorter=order), max(len(pids) - 1, 0))
+    known = (pids[order[at]] == covered) if len(pids) else np.zeros(len(covered), dtype=bool)
+    graph_rows = np.flatnonzero(known)
+    live_rows = order[at[known]]
+    differ = 0
+    for start in range(0, len(graph_rows), 4096):  # bounded memory on large indexes
+        ours = np.asarray(vectors[live_rows[start : start + 4096]], dtype=np.float32)
+        differ += int(np.any(stored[graph_rows[start : start + 4096]] != ours, axis=1).sum())
+    return differ
+
+
 class DenseIndex:
     """Searchable vectors of one generation: an exact part and, optionally, an HNSW part."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from .dense import DenseIndex, load_hnsw
+from .dense import DenseIndex, graph_mismatches, load_hnsw
 from .errors import IndexCorrupt
 from .keyword import KeywordIndex
 from .query import Filters
@@ -154,6 +154,9 @@ class Snapshot:
         if manifest.ann is None:
             return DenseIndex(manifest.dim, pids, vectors)
         hnsw = load_hnsw(store.segments / manifest.ann)
+        if graph_mismatches(hnsw, pids, vectors):  # bytes garbled that FAISS's checks pass
+            raise IndexCorrupt(
+                f"the vector graph {store.segments / manifest.ann} is damaged; {REBUILD_HINT}")
         covered = faiss.vector_to_array(hnsw.id_map)
         outside = ~np.isin(pids, covered)
         excluded = np.setdiff1d(covered, pids)
