@@ -15,10 +15,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .dense import load_hnsw
+from .dense import graph_mismatches, load_hnsw
 from .errors import IndexCorrupt, IndexMissing
 from .keyword import KeywordIndex
-from .snapshot import unit_rows
+from .snapshot import live_vectors, unit_rows
 from .store import IndexStore, Manifest
 
 _SHOWN_IDS = 5
@@ -229,6 +229,14 @@ def _check_graph(store: IndexStore, manifest: Manifest, problems: list[str]) -> 
     unknown = [int(pid) for pid in covered if not 0 < pid < manifest.next_pid]
     if unknown:
         problems.append(f"the vector graph {path} holds ids never assigned: {_ids(unknown)}")
+    try:
+        pids, vectors = live_vectors(store, manifest)
+    except IndexCorrupt:  # already reported by the segment checks
+        return int(graph.ntotal)
+    differ = graph_mismatches(graph, pids, vectors)
+    if differ:
+        problems.append(f"the vector graph {path} holds other vectors than the segments for "
+                        f"{differ} paragraph(s)")
     return int(graph.ntotal)
 
 
