@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from search.errors import IndexBusy, IndexCorrupt, IndexMissing
-from search.keyword import KeywordDoc, KeywordIndex, _within_budget
+from search.keyword import CHECKSUMS, KeywordDoc, KeywordIndex, _within_budget
 from search.query import Filters
 
 DOCS = [
@@ -376,3 +378,58 @@ def test_ids_with_surrogates_are_stored(tmp_path: Path) -> None:
         keyword_index.commit()
         assert pids(keyword_index, "odd", article_ids=("a\ud800",)) == [1]
         assert pids(keyword_index, "odd", sources=("s\ud800",)) == [1]
+
+
+def test_any_flipped_bit_is_caught_before_whoosh_reads_it(
+    tmp_path: Path, index: KeywordIndex
+) -> None:
+    # A garbled pickle in a TOC can make C pickle allocate gigabytes, and a flipped bit in a
+    # pickled stop list loads silently: the checksums catch both before anything is unpickled.
+    index.close()
+    files = sorted(p for p in tmp_path.iterdir() if p.stat().st_size)
+    rng = random.Random(7)
+    for trial in range(24):
+        victim = files[trial % len(files)]
+        original = victim.read_bytes()
+        flipped = bytearray(original)
+        flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+        victim.write_bytes(bytes(flipped))
+        with pytest.raises(IndexCorrupt):
+            KeywordIndex.open(tmp_path)
+        victim.write_bytes(original)
+    KeywordIndex.open(tmp_path).close()
+
+
+def test_missing_checksums_or_unrecorded_commit_is_corrupt(
+    tmp_path: Path, index: KeywordIndex
+) -> None:
+    index.close()
+    toc = max(tmp_path.glob("*.toc"))
+    newer = tmp_path / toc.name.replace("_1.toc", "_9.toc")
+    newer.write_bytes(toc.read_bytes())
+    with pytest.raises(IndexCorrupt, match="not in checksums.json"):
+        KeywordIndex.open(tmp_path)
+    newer.unlink()
+    (tmp_path / CHECKSUMS).unlink()
+    with pytest.raises(IndexCorrupt, match="checksums.json is missing"):
+        KeywordIndex.open(tmp_path)
+
+
+def test_hard_linked_copy_commits_without_touching_the_original(
+    tmp_path: Path, index: KeywordIndex
+) -> None:
+    # The store shares a generation's files with the next one by hard link.
+    index.close()
+    copy = tmp_path / "next"
+    copy.mkdir()
+    for path in tmp_path.iterdir():
+        if path.is_file() and not path.name.endswith("WRITELOCK"):
+            os.link(path, copy / path.name)
+    with KeywordIndex.open(copy) as following:
+        following.add([KeywordDoc(90, "z", "en", "", "only in the next generation", None, None)])
+        following.remove([1])
+        following.commit()
+    with KeywordIndex.open(tmp_path) as original, KeywordIndex.open(copy) as following:
+        assert original.count() == len(DOCS)
+        assert pids(original, "exchange generation") == [1]
+        assert pids(following, "exchange generation") == [90]
