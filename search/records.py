@@ -1,0 +1,119 @@
+"""Readers for JSON (one object or a list of objects) and JSON Lines (one object a line)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .article import Article
+from .cleanup import clean, fallback_title, one_line, tidy
+from .datelines import iso_date
+from .errors import UnreadableFile
+
+
+def _int_or_digits(digits: str) -> int | str:
+    try:
+        return int(digits)
+    except ValueError:  # beyond Python's int-from-string digit limit: keep the digits
+        return digits
+
+
+def _parse_json(text: str) -> Any:
+    """The JSON value; raises json.JSONDecodeError or UnreadableFile (too deep)."""
+    try:
+        return json.loads(text, parse_int=_int_or_digits)
+    except RecursionError as exc:
+        raise UnreadableFile("JSON nested too deeply to read") from exc
+
+
+def _field(record: dict[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = record.get(name)
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            value = "\n\n".join(value)
+        if isinstance(value, str) and value.strip():
+            return clean(value)
+    return None
+
+
+def _record_article(path: str, record: Any, article_id: str) -> Article | None:
+    """The article of one JSON object, or None when it is not an object or has no text."""
+    if not isinstance(record, dict):
+        return None
+    text = tidy(_field(record, "text", "body", "content") or "")
+    if not text:
+        return None
+    title = one_line(_field(record, "title") or "") or fallback_title(text)
+    lang = _field(record, "lang")
+    return Article(
+        id=article_id,
+        path=path,
+        title=title,
+        text=text,
+        date=iso_date(record.get("date")),
+        source=one_line(_field(record, "source") or "") or None,
+        url=(_field(record, "url") or "").strip() or None,
+        lang=lang.strip() if lang else None,
+    )
+
+
+def _record_id(path: str, record: Any, index: int, taken: set[str]) -> str:
+    raw = record.get("id") if isinstance(record, dict) else None
+    key = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+    candidate = f"{path}#{key or index}"
+    unique, n = candidate, 2
+    while unique in taken:  # ids repeated inside one file still get distinct article ids
+        unique, n = f"{candidate}~{n}", n + 1
+    taken.add(unique)
+    return unique
+
+
+def read_json(path: str, text: str) -> list[Article]:
+    """One article for an object, one per usable object for a list."""
+    try:
+        value = _parse_json(text)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+    if isinstance(value, dict):
+        article = _record_article(path, value, path)
+        if article is None:
+            raise UnreadableFile("the JSON object has no usable text, body or content field")
+        return [article]
+    if not isinstance(value, list):
+        raise UnreadableFile("the JSON must be an object or a list of objects")
+    taken: set[str] = set()
+    articles = [
+        _record_article(path, record, _record_id(path, record, i, taken))
+        for i, record in enumerate(value)
+    ]
+    found = [article for article in articles if article is not None]
+    if not found:
+        raise UnreadableFile("no object in the JSON list has a usable text, body or content field")
+    return found
+
+
+def read_jsonl(path: str, text: str) -> list[Article]:
+    """One article per line holding a usable object; bad lines are skipped unless all are bad."""
+    articles: list[Article] = []
+    errors: list[str] = []
+    taken: set[str] = set()
+    records = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    for index, (line_number, line) in enumerate(records):
+        try:
+            record = _parse_json(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"malformed JSON at line {line_number}, column {exc.colno}: {exc.msg}")
+            continue
+        except UnreadableFile as exc:
+            errors.append(f"line {line_number}: {exc}")
+            continue
+        article = _record_article(path, record, _record_id(path, record, index, taken))
+        if article is not None:
+            articles.append(article)
+    if not articles:
+        raise UnreadableFile(
+            errors[0] if errors else "no line holds an object with a usable text field"
+        )
+    return articles
