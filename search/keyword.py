@@ -438,7 +438,8 @@ class KeywordIndex:
 
         Every language field in the index is searched with the query analyzed its way; a query
         with no searchable words returns []. ``query_lang`` is accepted for symmetry with the
-        dense side; measured, weighting its field did not help (see module notes).
+        dense side but not used: boosting the query language's fields by 1.5 lowered nDCG@10 on
+        all XQuAD-R dev paragraphs pooled from .311 to .286 (translations count as relevant).
         """
         if limit <= 0 or not text:
             return []
