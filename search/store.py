@@ -248,11 +248,13 @@ class IndexStore:
             return removed
         current = self.current_name()
         names = sorted(p.name for p in self.generations.iterdir() if p.is_dir())
-        finished = [n for n in names if not n.endswith(".tmp")]
         for name in names:
-            if name.endswith(".tmp"):
+            # Newer than CURRENT: renamed but never switched to (a crash in between), so no
+            # reader has it, and the next run needs its name.
+            if name.endswith(".tmp") or current is None or name > current:
                 shutil.rmtree(self.generations / name, ignore_errors=True)
                 removed.append(name)
+        finished = [n for n in names if n not in removed]
         for name in finished[:-keep] if keep else finished:
             if name != current and self._try_remove_generation(name):
                 removed.append(name)
