@@ -10,6 +10,8 @@ plain data, so a schema that uses them can be pickled into the index.
   Latin words and numbers inside such text stay whole tokens.
 - Stop words come from Whoosh where it has a list, from the short lists below otherwise.
 - Stemming uses Whoosh's stemmers; a stem that comes out empty keeps the unstemmed word.
+  Greek, Hindi and Turkish, which Whoosh cannot stem, get words cut to 5 characters instead.
+- Greek also loses its accents, as uppercase Greek is written without them.
 """
 
 from __future__ import annotations
