@@ -9,13 +9,21 @@ from __future__ import annotations
 import re
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NEWLINES = {"\r\n": "\n", "\r": "\n", "\u2028": "\n", "\u0085": "\n", "\u2029": "\n\n"}
 _NEWLINE = re.compile("|".join(map(re.escape, _NEWLINES)))
 
 
 def clean(text: str) -> str:
-    """Unix newlines; control characters other than newline and tab removed."""
-    return _CONTROL.sub("", _NEWLINE.sub(lambda m: _NEWLINES[m.group()], text))
+    """Unix newlines; control characters other than newline and tab removed; lone surrogates
+    replaced (see replace_surrogates)."""
+    return _CONTROL.sub("", _NEWLINE.sub(lambda m: _NEWLINES[m.group()], replace_surrogates(text)))
+
+
+def replace_surrogates(text: str) -> str:
+    """U+FFFD for each lone surrogate (a JSON escape like \\ud800, or an undecodable byte in a
+    file name): they cannot be written as UTF-8, so one of them failed the whole index run."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def tidy(text: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .article import Article
-from .cleanup import clean
+from .cleanup import clean, replace_surrogates
 from .datelines import Dateline, parse_date_words, parse_dateline
 from .errors import SeedsNotFound, UnreadableFile
 from .markup import read_html, read_markdown, read_text
@@ -77,7 +77,8 @@ def scan_seeds(seeds_dir: Path) -> tuple[list[SeedFile], list[Problem]]:
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
-            rel = _relative(root, path)
+            raw = _relative(root, path)
+            rel = replace_surrogates(raw)  # undecodable bytes in a name are shown as U+FFFD
             if entry.is_dir(follow_symlinks=False):
                 pending.append(path)
             elif entry.is_symlink() and _is_dir(path):
@@ -85,7 +86,10 @@ def scan_seeds(seeds_dir: Path) -> tuple[list[SeedFile], list[Problem]]:
                     reason = "symlinked folder points outside the seeds folder"
                     problems.append(Problem(rel, reason))
             elif PurePosixPath(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
-                found = _seed_file(root, path, rel)
+                if rel != raw:
+                    found = Problem(rel, "the file name is not valid UTF-8: rename the file")
+                else:
+                    found = _seed_file(root, path, rel)
                 (files if isinstance(found, SeedFile) else problems).append(found)
     files.sort(key=lambda f: f.path)
     problems.sort(key=lambda p: p.path)

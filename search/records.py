@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .article import Article
-from .cleanup import clean, fallback_title, one_line, tidy
+from .cleanup import clean, fallback_title, one_line, replace_surrogates, tidy
 from .datelines import iso_date
 from .errors import UnreadableFile
 
@@ -59,7 +59,8 @@ def _record_article(path: str, record: Any, article_id: str) -> Article | None:
 
 def _record_id(path: str, record: Any, index: int, taken: set[str]) -> str:
     raw = record.get("id") if isinstance(record, dict) else None
-    key = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+    valid = isinstance(raw, str | int) and not isinstance(raw, bool)
+    key = replace_surrogates(str(raw)).strip() if valid else ""
     candidate = f"{path}#{key or index}"
     unique, n = candidate, 2
     while unique in taken:  # ids repeated inside one file still get distinct article ids
