@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .errors import InvalidQuery
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Mode(StrEnum):
@@ -54,6 +57,7 @@ class Query:
 def validate(query: Query, max_chars: int, max_size: int) -> Query:
     """Return the query with its text stripped, or raise InvalidQuery saying what is wrong."""
     text = query.text.strip() if isinstance(query.text, str) else ""
+    text = _SURROGATE.sub("\ufffd", text)  # not UTF-8-encodable: echoing it back would fail
     if not text:
         raise InvalidQuery("the query is empty: type a few words to search for")
     if len(text) > max_chars:
