@@ -330,7 +330,8 @@ class _Run:
 
         pids, vectors = live_vectors(self.store, manifest)
         if manifest.ann:
-            covered = faiss.vector_to_array(load_hnsw(self.store.segments / manifest.ann).id_map)
+            graph = load_hnsw(self.store.segments / manifest.ann)  # id_map lives as long as it
+            covered = faiss.vector_to_array(graph.id_map)
             inside = np.isin(pids, covered)
             if inside.sum() >= 0.75 * len(pids):
                 return manifest.ann
