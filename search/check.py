@@ -211,15 +211,13 @@ def _check_graph(store: IndexStore, manifest: Manifest, problems: list[str]) -> 
     path = store.segments / manifest.ann
     try:
         graph = load_hnsw(path)
-        covered = faiss.vector_to_array(graph.id_map)
     except IndexCorrupt as exc:
         problems.append(str(exc))
         return None
-    except AttributeError:  # readable, but not the id-mapped graph the indexer writes
-        problems.append(f"the vector graph {path} is not an id-mapped index")
-        return None
+    covered = faiss.vector_to_array(graph.id_map)
     if graph.d != manifest.dim:
         problems.append(f"the vector graph {path} is {graph.d}-d, the index {manifest.dim}-d")
+        return int(graph.ntotal)
     if len(covered) != graph.ntotal:
         problems.append(
             f"the vector graph {path} maps {len(covered)} ids to {graph.ntotal} vectors")

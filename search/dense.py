@@ -40,11 +40,18 @@ def save_hnsw(index: faiss.Index, path: Path) -> None:
 
 def load_hnsw(path: Path) -> faiss.Index:
     try:
-        return faiss.read_index(str(path))
+        index = faiss.read_index(str(path))
     except RuntimeError as exc:
         raise IndexCorrupt(
             f"the vector graph {path} cannot be read; run `search index --rebuild`"
         ) from exc
+    # Another kind of FAISS index would fail later, mid-query, on the attributes used here.
+    if not (isinstance(index, faiss.IndexIDMap2)
+            and isinstance(faiss.downcast_index(index.index), faiss.IndexHNSWFlat)):
+        raise IndexCorrupt(
+            f"the vector graph {path} is not an id-mapped HNSW graph; run `search index --rebuild`"
+        )
+    return index
 
 
 def graph_mismatches(index: faiss.Index, pids: np.ndarray, vectors: np.ndarray) -> int:
@@ -52,6 +59,8 @@ def graph_mismatches(index: faiss.Index, pids: np.ndarray, vectors: np.ndarray) 
     ``vectors``: non-zero means the graph file is damaged. Pids it does not hold are ignored."""
     covered = faiss.vector_to_array(index.id_map)
     storage = faiss.downcast_index(faiss.downcast_index(index.index).storage)
+    if storage.d != vectors.shape[1]:
+        return int(storage.ntotal)
     stored = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d)
     stored = stored.reshape(storage.ntotal, storage.d)  # a view: `index` must outlive it
     order = np.argsort(pids)
