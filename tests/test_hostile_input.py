@@ -39,7 +39,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.register_profile(
-    "hostile-real-model", parent=settings.get_profile("hostile"), max_examples=30)
+    "hostile-real-model", parent=settings.get_profile("hostile"), max_examples=20)
 
 DETECTOR = LanguageDetector()
 MAX_CHARS = Settings().max_query_chars
