@@ -93,8 +93,8 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return fields, text[match.end() :]
 
 
-def _markdown_title_line(lines: list[str]) -> tuple[int, int]:
-    """(index, number of lines) of the first level-1 heading, else of the first non-empty line."""
+def _markdown_title_line(lines: list[str]) -> tuple[int, int] | None:
+    """(index, number of lines) of the first level-1 heading, or None."""
     in_fence = False
     for i, line in enumerate(lines):
         if _FENCE.match(line):
@@ -105,7 +105,7 @@ def _markdown_title_line(lines: list[str]) -> tuple[int, int]:
                 return i, 1
             if i + 1 < len(lines) and re.fullmatch(r" {0,3}=+\s*", lines[i + 1]):
                 return i, 2
-    return next(i for i, line in enumerate(lines) if line.strip()), 1
+    return None
 
 
 def _markdown_body(lines: list[str]) -> str:
@@ -140,7 +140,12 @@ def read_markdown(path: str, text: str) -> list[Article]:
     lines = text.split("\n")
     if not any(line.strip() for line in lines):
         raise UnreadableFile("only front matter, no body text")
-    index, count = _markdown_title_line(lines)
+    found = _markdown_title_line(lines)
+    if found is None and fields.get("title"):
+        found = (0, 0)  # the title comes from the front matter; every line is body
+    elif found is None:
+        found = (next(i for i, line in enumerate(lines) if line.strip()), 1)
+    index, count = found
     heading = _ATX.fullmatch(lines[index])
     title_line = (heading[2] or "") if heading else lines[index]
     title = fields.get("title") or one_line(_markdown_inline(title_line))

@@ -501,3 +501,15 @@ def test_shipped_seeds_are_seven_translations_of_one_article():
     assert english.title == "Zelensky Confirms Fresh Peace Talks with Russia Amid Ongoing Attacks"
     assert english.text.startswith("Ukrainian President Volodymyr Zelensky has confirmed")
     assert english.text.endswith("left large areas of Ukraine in ruins.")
+
+
+def test_markdown_front_matter_title_keeps_the_first_paragraph(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "note.md").write_text(
+        "---\ntitle: From front matter\n---\nThe first paragraph is body text.\n\nSecond one.",
+        encoding="utf-8",
+    )
+    (article,) = read_articles(seeds, scan_seeds(seeds)[0][0])
+    assert article.title == "From front matter"
+    assert article.text == "The first paragraph is body text.\n\nSecond one."
