@@ -147,6 +147,8 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
 
     engine = Engine(index_dir, model=model).open()
     try:
+        if mode != Mode.KEYWORD.value:
+            engine.encoder()  # load the model first, so that took_ms is the query's own time
         result = engine.search(Query(
             text=text, mode=Mode(mode), lang=query_lang, filters=Filters(languages=languages),
             page=page, size=limit, fusion=fusion, alpha=alpha, one_per_article=one_per_article,
