@@ -64,6 +64,9 @@ class UniversalSentenceEncoder(InputModule):
             layer norm) runs at once. A batch is split into groups of whole texts under this
             budget (a longer text runs alone) so each group's arrays stay cache-sized; the
             per-distinct-token work is shared by the whole batch.
+
+    Memory per forward call grows with the batch's distinct tokens, ~15 KB each (about 50 MB
+    for 64 paragraphs of 120 words), on top of ~75 MB of weights shared by all instances.
     """
 
     config_keys: list[str] = ["weights_dir", "token_budget"]
