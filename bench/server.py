@@ -1,0 +1,232 @@
+"""Server throughput and memory: `search serve` on the 100,000-paragraph index under wrk.
+
+    python bench/server.py --index /tmp/search-bench/index-100k
+    python bench/server.py --duration 5s       # a quick look
+
+Starts `search serve` on 127.0.0.1 (a free port), waits for /api/health, warms it up with one
+request per question, then runs `wrk -t2 -c8 -d30s` against GET /api/search in hybrid mode, a
+Lua script rotating through a few hundred XQuAD-R questions in 11 languages (URL-encoded).
+Reports requests/s, latency percentiles and errors (socket errors and non-2xx answers), and the
+server's resident memory from /proc/<pid>/status: VmRSS and VmHWM (the peak) after start-up,
+after warm-up and after the load, sampling VmRSS during the load as well. The server is stopped
+at the end (SIGTERM, then SIGKILL after 20 s). Needs wrk (apt-get install wrk).
+
+Prints a table and writes bench/results/server.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from corpus import DATA, machine, print_table, questions, save_result, search_command
+
+ROOT = Path(__file__).resolve().parents[1]
+INDEX = Path("/tmp/search-bench/index-100k")
+START_TIMEOUT_S = 600
+
+LUA = """
+local paths = {%(paths)s}
+local counter = 0
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+
+function init(args)
+  counter = id * math.floor(#paths / 2)
+end
+
+function request()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"bytes\\": %%d, "
+    .. "\\"connect\\": %%d, \\"read\\": %%d, \\"write\\": %%d, \\"status\\": %%d, "
+    .. "\\"timeout\\": %%d, \\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p95_us\\": %%d, "
+    .. "\\"p99_us\\": %%d, \\"max_us\\": %%d, \\"mean_us\\": %%.1f}\\n",
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
+    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(95),
+    latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process, in MB."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = round(int(value.split()[0]) / 1024)
+    return found
+
+
+def get(url: str, timeout: float = 30) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_until_up(base: str, server: subprocess.Popen) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < START_TIMEOUT_S:
+        if server.poll() is not None:
+            raise SystemExit(f"search serve exited with status {server.returncode}")
+        try:
+            status, _ = get(base + "/api/health", timeout=2)
+            if status == 200:
+                return time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"search serve did not answer within {START_TIMEOUT_S} s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+class RssSampler(threading.Thread):
+    """The largest VmRSS seen while running, sampled every 0.25 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(0.25):
+            self.peak = max(self.peak, memory(self.pid)["VmRSS"])
+
+
+def run_wrk(base: str, paths: list[str], threads: int, connections: int, duration: str) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA % {"paths": ",\n".join(f'"{p}"' for p in paths)})
+    try:
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency",
+                   "-s", script.name, base + "/"]
+        seconds = float(duration.rstrip("s")) + 60
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds,
+                              check=True)
+    finally:
+        os.unlink(script.name)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    raw = json.loads(line.removeprefix("RESULT "))
+    return {
+        "command": " ".join(command[:5]) + " -s rotate.lua " + base + "/api/search?q=...",
+        "requests": raw["requests"],
+        "seconds": round(raw["duration_us"] / 1e6, 2),
+        "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "latency_ms": {k.removesuffix("_us"): round(raw[k] / 1000, 1)
+                       for k in ("p50_us", "p90_us", "p95_us", "p99_us", "max_us", "mean_us")},
+        "errors": {k: raw[k] for k in ("connect", "read", "write", "timeout", "status")},
+        "wrk_output": done.stdout,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=INDEX)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--per-language", type=int, default=28,
+                        help="questions per language in the rotation (28: 308 in all)")
+    parser.add_argument("--duration", default="30s")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    asked = questions(args.data, args.per_language)
+    paths = [f"/api/search?q={urllib.parse.quote(text, safe='')}&mode=hybrid"
+             for _lang, text in asked]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+    command = search_command("serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--index", str(args.index))
+    at_start = machine()
+    server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    result: dict = {"index": str(args.index), "server": " ".join(command[-8:]),
+                    "questions": len(paths)}
+    try:
+        result["startup_s"] = round(wait_until_up(base, server), 1)
+        result["memory_mb_after_start"] = memory(server.pid)
+        failures = sum(get(base + path)[0] != 200 for path in paths)
+        result["warmup"] = {"requests": len(paths), "non_200": failures}
+        result["memory_mb_after_warmup"] = memory(server.pid)
+        sampler = RssSampler(server.pid)
+        sampler.start()
+        result["wrk"] = run_wrk(base, paths, args.threads, args.connections, args.duration)
+        sampler.halt.set()
+        sampler.join()
+        result["memory_mb_after_load"] = memory(server.pid)
+        result["memory_mb_after_load"]["VmRSS_peak_sampled"] = sampler.peak
+        status, body = get(base + paths[0])
+        result["after_load_check"] = {"status": status, "total": json.loads(body).get("total")}
+    finally:
+        stop(server)
+        log.seek(0)
+        result["server_log_tail"] = log.read()[-2000:]
+        log.close()
+        os.unlink(log.name)
+    result["machine"] = {"start": at_start, "end": machine()}
+    save_result("server", result)
+    report(result)
+
+
+def report(result: dict) -> None:
+    w = result["wrk"]
+    print(f"{w['command']}; {result['questions']} questions; load average at start "
+          f"{result['machine']['start']['loadavg']}, at end {result['machine']['end']['loadavg']}")
+    lat = w["latency_ms"]
+    rows: list[list[object]] = [
+        ["requests/s", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"],
+        [w["requests_per_s"], w["requests"], lat["p50"], lat["p90"], lat["p99"], lat["max"],
+         sum(w["errors"].values())],
+    ]
+    print_table(rows)
+    memory_rows: list[list[object]] = [["memory (MB)", "VmRSS", "VmHWM"]]
+    for stage in ("after_start", "after_warmup", "after_load"):
+        m = result[f"memory_mb_{stage}"]
+        memory_rows.append([stage.replace("_", " "), m["VmRSS"], m["VmHWM"]])
+    print_table(memory_rows)
+    print(f"errors: {w['errors']}; warm-up non-200: {result['warmup']['non_200']}; "
+          f"start-up {result['startup_s']} s")
+
+
+if __name__ == "__main__":
+    main()
