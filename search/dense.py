@@ -117,14 +117,22 @@ class DenseIndex:
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         found: dict[int, float] = {}
-        for index, params in self._parts(allowed):
-            k = min(limit, index.ntotal)
-            if k == 0:
-                continue
-            scores, ids = index.search(query, k, params=params)
-            for pid, score in zip(ids[0].tolist(), scores[0].tolist(), strict=True):
-                if pid >= 0:
-                    found[pid] = max(score, found.get(pid, -np.inf))
+        # One query gains nothing from FAISS's OpenMP threads, and on a busy machine they
+        # wait for cores that torch's threads hold (see docs/benchmarks.md). The setting
+        # belongs to the calling thread, so it is restored for whatever that thread runs next.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            for index, params in self._parts(allowed):
+                k = min(limit, index.ntotal)
+                if k == 0:
+                    continue
+                scores, ids = index.search(query, k, params=params)
+                for pid, score in zip(ids[0].tolist(), scores[0].tolist(), strict=True):
+                    if pid >= 0:
+                        found[pid] = max(score, found.get(pid, -np.inf))
+        finally:
+            faiss.omp_set_num_threads(threads)
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [Candidate(pid, float(score)) for pid, score in ranked]
 
