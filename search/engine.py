@@ -222,7 +222,11 @@ class Engine:
             if self._encoder_factory is None:
                 from .embedding import load_encoder
 
-                self._encoder = load_encoder(model, self.settings.threads)
+                # Queries are encoded one at a time (the encoder's lock), and one short text
+                # gains nothing from a second torch thread: with two, every parallel region
+                # waits for both, and on a busy machine that made each query ~30x slower (see
+                # docs/benchmarks.md). An explicit settings.threads still applies.
+                self._encoder = load_encoder(model, self.settings.threads or 1)
             else:
                 self._encoder = self._encoder_factory(model)
         return self._encoder
