@@ -294,14 +294,14 @@ class _Run:
             )
         segments = tuple(sorted({entry.segment for entry in self.files.values()}))
         languages: Counter[str] = Counter()
-        paragraphs = 0
+        pids: list[int] = []
         live = {seg: set() for seg in segments}
         for entry in self.files.values():
             live[entry.segment].update(entry.articles)
         for segment in segments:
             for record in self.store.read_segment(segment):
                 if record["article"]["id"] in live[segment]:
-                    paragraphs += len(record["paragraphs"])
+                    pids.extend(p["pid"] for p in record["paragraphs"])
                     languages.update(p["lang"] for p in record["paragraphs"])
         manifest = Manifest(
             generation=self.number,
@@ -314,27 +314,28 @@ class _Run:
             segments=segments,
             ann=self.previous.ann if self.previous else None,
             articles=sum(len(entry.articles) for entry in self.files.values()),
-            paragraphs=paragraphs,
+            paragraphs=len(pids),
             languages=dict(sorted(languages.items())),
         )
-        manifest = replace(manifest, ann=self._ann_for(manifest))
+        manifest = replace(manifest, ann=self._ann_for(manifest, np.array(pids, dtype=np.int64)))
         self.store.publish(self.tmp_dir, manifest)
         return manifest.name
 
-    def _ann_for(self, manifest: Manifest) -> str | None:
+    def _ann_for(self, manifest: Manifest, live_pids: np.ndarray) -> str | None:
         """Keep, build or drop the HNSW graph: built once the index reaches the threshold,
-        rebuilt when a quarter of the live vectors are outside it."""
+        rebuilt when a quarter of the live vectors are outside it. Keeping it needs only the
+        live pids (counted by publish); the vectors are read only to build a graph."""
         if manifest.paragraphs < self.settings.ann_threshold:
             return None
-        from .snapshot import live_vectors  # the reader's view of which vectors are live
-
-        pids, vectors = live_vectors(self.store, manifest)
         if manifest.ann:
             graph = load_hnsw(self.store.segments / manifest.ann)  # id_map lives as long as it
             covered = faiss.vector_to_array(graph.id_map)
-            inside = np.isin(pids, covered)
-            if inside.sum() >= 0.75 * len(pids):
+            inside = np.isin(live_pids, covered)
+            if inside.sum() >= 0.75 * len(live_pids):
                 return manifest.ann
+        from .snapshot import live_vectors  # the reader's view of which vectors are live
+
+        pids, vectors = live_vectors(self.store, manifest)
         self.report("vectors", 0, len(pids))
         params = HnswParams(
             self.settings.hnsw_m, self.settings.hnsw_ef_construction, self.settings.hnsw_ef_search
