@@ -25,7 +25,7 @@ from .fusion import (
     single,
     weighted,
 )
-from .highlight import highlight, snippet
+from .highlight import highlight_and_snippet
 from .language import UNDETERMINED, LanguageDetector, normalize_code
 from .query import Candidate, Filters, Mode, Query, validate
 from .snapshot import ArticleRecord, ParagraphRecord, Snapshot
@@ -334,6 +334,7 @@ class Engine:
     def _hit(self, fused: Fused, q: Understood, snapshot: Snapshot) -> Hit:
         paragraph = snapshot.paragraphs[fused.pid]
         article = snapshot.articles[paragraph.article_id]
+        marked, cut = highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)
         return Hit(
             paragraph_id=paragraph_id(paragraph),
             article_id=article.id,
@@ -347,8 +348,8 @@ class Engine:
             start=paragraph.start,
             end=paragraph.end,
             text=paragraph.text,
-            highlighted=highlight(paragraph.text, q.text, paragraph.lang, q.lang),
-            snippet=snippet(paragraph.text, q.text, paragraph.lang, q.lang),
+            highlighted=marked,
+            snippet=cut,
             score=round(fused.score, 6),
             explain=Explanation(
                 fused.keyword_rank, fused.keyword_score, fused.semantic_rank,

@@ -85,7 +85,19 @@ def snippet(
     """Like :func:`highlight`, cut to at most ``max_chars`` visible characters around the densest
     cluster of matches (the start of the text when nothing matches), with "…" at cut ends."""
     text = _clean(text)
+    return _snippet(text, match_spans(text, _clean(query), lang, query_lang), max_chars)
+
+
+def highlight_and_snippet(
+    text: str, query: str, lang: str | None, query_lang: str | None = None, max_chars: int = 300
+) -> tuple[str, str]:
+    """``(highlight(...), snippet(...))`` of one text, analyzing it once instead of twice."""
+    text = _clean(text)
     spans = match_spans(text, _clean(query), lang, query_lang)
+    return _render(text, spans, 0, len(text)), _snippet(text, spans, max_chars)
+
+
+def _snippet(text: str, spans: list[Span], max_chars: int) -> str:
     if len(text) <= max_chars:
         return _render(text, spans, 0, len(text))
     width = max(max_chars - 2, 1)  # room for an ellipsis at each end
