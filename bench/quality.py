@@ -307,11 +307,21 @@ def skip_highlighting() -> None:
     Marks are presentation only and do not change the ranking, but marking the 100 hits that
     mAP@100 needs costs more than ranking them.
     """
-    search.engine.highlight = search.engine.snippet = _plain
+    plain = {"highlight": _plain, "snippet": _plain, "highlight_and_snippet": _plain_pair}
+    found = [name for name in plain if hasattr(search.engine, name)]
+    if not found:
+        raise RuntimeError("search.engine renders hits with an unknown function: update "
+                           "skip_highlighting() in bench/quality.py")
+    for name in found:
+        setattr(search.engine, name, plain[name])
 
 
-def _plain(text: str, *args: object) -> str:
+def _plain(text: str, *args: object, **kwargs: object) -> str:
     return text
+
+
+def _plain_pair(text: str, *args: object, **kwargs: object) -> tuple[str, str]:
+    return text, text
 
 
 def start_worker(workdir: Path, settings: Settings, encoder: CachedEncoder,
