@@ -146,17 +146,22 @@ class Engine:
         self._encoder: Encoder | None = None
         self._detector = detector or LanguageDetector()
         self._holder: _Holder | None = None
+        self._closed = False
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> Engine:
+        self._closed = False
         self.refresh()
         return self
 
     def refresh(self) -> bool:
-        """Load the live generation if it is not the one being served. True if it switched."""
+        """Load the live generation if it is not the one being served. True if it switched.
+        After close() it does nothing (a background refresh may still be on its way)."""
         with self._refresh_lock:
+            if self._closed:
+                return False
             name = self.store.require_current()
             if self._holder is not None and self._holder.snapshot.manifest.name == name:
                 return False
@@ -208,7 +213,8 @@ class Engine:
                 self._close_if_unused(holder)
 
     def close(self) -> None:
-        with self._lock:
+        with self._refresh_lock, self._lock:
+            self._closed = True
             if self._holder is not None:
                 self._holder.retired = True
                 self._close_if_unused(self._holder)

@@ -21,7 +21,7 @@ from search.indexer import IndexSummary, update_index
 from search.language import LanguageDetector
 from search.query import Query
 
-from .jobs import Reindexer, SeedsWatcher
+from .jobs import GenerationFollower, Reindexer, SeedsWatcher
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -36,17 +36,20 @@ SECURITY_HEADERS = {
 
 @dataclass
 class Services:
-    """What the views use: the engine, the reindex jobs and, with WATCH, the seeds watcher."""
+    """What the views use: the engine and the reindex jobs; and the background threads that
+    follow new generations and, with WATCH, watch seeds/."""
 
     engine: Engine
     settings: Settings
     reindexer: Reindexer
+    follower: GenerationFollower | None = None
     watcher: SeedsWatcher | None = None
 
     def close(self) -> None:
-        """Stop the watcher, wait for a running reindex job, then close the index."""
-        if self.watcher is not None:
-            self.watcher.stop()
+        """Stop the background threads, wait for a running reindex job, close the index."""
+        for poller in (self.watcher, self.follower):
+            if poller is not None:
+                poller.stop()
         self.reindexer.wait()
         self.engine.close()
 
@@ -56,9 +59,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     Keys besides Flask's own: INDEX_DIR, SEEDS_DIR, SETTINGS (search.config.Settings),
     ENCODER_FACTORY (model name -> Encoder; None loads the index's model), LOAD_MODEL
-    (load the model and run one query now, so that the first request is fast), WATCH and
-    WATCH_INTERVAL (re-index when seeds change), REINDEX_TOKEN (defaults to
-    $SEARCH_REINDEX_TOKEN).
+    (load the model and run one query now, so that the first request is fast),
+    FOLLOW_INTERVAL (seconds between checks for a generation published by another writer,
+    such as `search index`; 0 turns them off), WATCH and WATCH_INTERVAL (re-index when seeds
+    change), REINDEX_TOKEN (defaults to $SEARCH_REINDEX_TOKEN).
     """
     app = Flask(__name__)
     app.config.from_mapping(
@@ -67,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SETTINGS=None,
         ENCODER_FACTORY=None,
         LOAD_MODEL=True,
+        FOLLOW_INTERVAL=1.0,
         WATCH=False,
         WATCH_INTERVAL=2.0,
         REINDEX_TOKEN=os.environ.get("SEARCH_REINDEX_TOKEN") or None,
@@ -103,22 +108,26 @@ def _start_services(app: Flask) -> Services:
     engine = Engine(
         Path(app.config["INDEX_DIR"]), settings, encoder_factory=app.config["ENCODER_FACTORY"]
     ).open()
+    found = Services(engine, settings, Reindexer(
+        seeds_updater(engine, Path(app.config["SEEDS_DIR"]), settings)))
     try:
         if app.config["LOAD_MODEL"]:
             engine.encoder()
             # One query loads the rest (language detection, keyword readers) before the
             # first visitor's.
             engine.search(Query("warm up", size=1))
-        update = seeds_updater(engine, Path(app.config["SEEDS_DIR"]), settings)
-        found = Services(engine, settings, Reindexer(update))
+        if float(app.config["FOLLOW_INTERVAL"]) > 0:
+            found.follower = GenerationFollower(
+                engine.refresh, interval=float(app.config["FOLLOW_INTERVAL"]))
+            found.follower.start()
         if app.config["WATCH"]:
             found.watcher = SeedsWatcher(
-                Path(app.config["SEEDS_DIR"]), found.reindexer, engine.refresh,
+                Path(app.config["SEEDS_DIR"]), found.reindexer,
                 interval=float(app.config["WATCH_INTERVAL"]),
             )
             found.watcher.start()
     except BaseException:
-        engine.close()
+        found.close()
         raise
     return found
 

@@ -158,22 +158,14 @@ def seeds_signature(seeds_dir: Path) -> Signature:
     return frozenset(found)
 
 
-class SeedsWatcher:
-    """Polls seeds/ and runs an update through the Reindexer when its files change.
+class _Poller:
+    """A daemon thread calling poll() every `interval` seconds until stopped. Errors are
+    logged and never stop the thread."""
 
-    Every poll also lets the engine pick up a generation published by someone else (such
-    as `search index` in a terminal). Errors are logged and never stop the thread.
-    """
-
-    def __init__(self, seeds_dir: Path, reindexer: Reindexer, refresh: Callable[[], bool],
-                 interval: float = 2.0) -> None:
-        self.seeds_dir = seeds_dir
-        self.reindexer = reindexer
-        self.refresh = refresh
+    def __init__(self, name: str, interval: float) -> None:
         self.interval = interval
-        self._seen: Signature | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="seeds-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -183,14 +175,40 @@ class SeedsWatcher:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def poll(self) -> object:
+        raise NotImplementedError
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self.poll()
             except Exception:
-                log.exception("seeds watcher: poll failed; trying again in %.1f s",
-                              self.interval)
+                log.exception("%s: poll failed; trying again in %.1f s",
+                              self._thread.name, self.interval)
             self._stop.wait(self.interval)
+
+
+class GenerationFollower(_Poller):
+    """Lets the engine pick up a generation that another writer published (such as
+    `search index` in a terminal): `refresh` reads the index's CURRENT file, a few bytes,
+    and loads the generation only when it changed."""
+
+    def __init__(self, refresh: Callable[[], bool], interval: float = 1.0) -> None:
+        super().__init__("generation-follower", interval)
+        self.refresh = refresh
+
+    def poll(self) -> bool:
+        return self.refresh()
+
+
+class SeedsWatcher(_Poller):
+    """Polls seeds/ and runs an update through the Reindexer when its files change."""
+
+    def __init__(self, seeds_dir: Path, reindexer: Reindexer, interval: float = 2.0) -> None:
+        super().__init__("seeds-watcher", interval)
+        self.seeds_dir = seeds_dir
+        self.reindexer = reindexer
+        self._seen: Signature | None = None
 
     def poll(self) -> Job | None:
         """Check seeds/ once; returns the update job it ran, if it ran one.
@@ -198,7 +216,6 @@ class SeedsWatcher:
         The first poll always runs an update, so that files changed while the server was
         down are picked up (an update with nothing to do is cheap).
         """
-        self.refresh()
         signature = seeds_signature(self.seeds_dir)
         if signature == self._seen:
             return None
