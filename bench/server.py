@@ -85,6 +85,37 @@ def memory(pid: int) -> dict[str, int]:
     return found
 
 
+def disk(index: Path) -> dict:
+    """Bytes on disk of the live generation, by part, and per paragraph; and of the folder."""
+    current = (index / "CURRENT").read_text(encoding="ascii").strip()
+    manifest = json.loads((index / "generations" / current / "manifest.json").read_text())
+    segments = index / "segments"
+
+    def size(paths) -> int:
+        return sum(p.stat().st_size for p in paths if p.is_file())
+
+    parts = {
+        "paragraph and article records (.jsonl)":
+            size(segments / f"{s}.jsonl" for s in manifest["segments"]),
+        "vectors (.npy)": size(segments / f"{s}.npy" for s in manifest["segments"]),
+        "HNSW graph with its own copy of the vectors (.faiss)":
+            size([segments / manifest["ann"]] if manifest.get("ann") else []),
+        "keyword index (Whoosh)": size((index / "generations" / current / "keyword").iterdir()),
+        "manifest": size([index / "generations" / current / "manifest.json"]),
+        "embedding cache (sqlite)": size((index / "cache").glob("*")),
+    }
+    paragraphs = manifest["paragraphs"]
+    live = sum(parts.values())
+    return {
+        "generation": current, "paragraphs": paragraphs,
+        "bytes": parts, "bytes_per_paragraph": {k: round(v / paragraphs) for k, v in parts.items()},
+        "live_total_bytes": live, "live_bytes_per_paragraph": round(live / paragraphs),
+        "without_cache_bytes_per_paragraph":
+            round((live - parts["embedding cache (sqlite)"]) / paragraphs),
+        "folder_bytes": size(index.rglob("*")),
+    }
+
+
 def get(url: str, timeout: float = 30) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -203,6 +234,7 @@ def main() -> None:
         result["server_log_tail"] = log.read()[-2000:]
         log.close()
         os.unlink(log.name)
+    result["disk"] = disk(args.index)
     result["machine"] = {"start": at_start, "end": machine()}
     save_result("server", result)
     report(result)
@@ -224,6 +256,15 @@ def report(result: dict) -> None:
         m = result[f"memory_mb_{stage}"]
         memory_rows.append([stage.replace("_", " "), m["VmRSS"], m["VmHWM"]])
     print_table(memory_rows)
+    d = result["disk"]
+    disk_rows: list[list[object]] = [["disk (live generation)", "MB", "bytes/paragraph"]]
+    for part, size in d["bytes"].items():
+        disk_rows.append([part, round(size / 1e6, 1), d["bytes_per_paragraph"][part]])
+    disk_rows.append(["total", round(d["live_total_bytes"] / 1e6, 1),
+                      d["live_bytes_per_paragraph"]])
+    print_table(disk_rows)
+    print(f"{d['paragraphs']} paragraphs; whole folder (with the previous generation) "
+          f"{d['folder_bytes'] / 1e6:.0f} MB")
     print(f"errors: {w['errors']}; warm-up non-200: {result['warmup']['non_200']}; "
           f"start-up {result['startup_s']} s")
 
