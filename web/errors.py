@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -74,7 +75,9 @@ def handle_http_error(exc: HTTPException):
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     message = exc.description or exc.name
     if exc.code == 404 and wants_json() and request.url_rule is None:
-        message = f"no such endpoint: {request.method} {request.path}; see /api/openapi.json"
+        # Quoted, so that control characters in the path cannot break the one-line message.
+        path = urllib.parse.quote(request.path, safe="/")
+        message = f"no such endpoint: {request.method} {path}; see /api/openapi.json"
     return error_response(exc.code, message, headers)
 
 
