@@ -474,13 +474,17 @@ def test_damaged_file_is_one_clear_line_and_rebuild_recovers(small_index, tmp_pa
     index_dir = tmp_path / "idx"
     shutil.copytree(small_index / "idx", index_dir)
     how(_victim(index_dir, part))
+    # `serve` opens the index before it listens, so it fails as fast as the others.
     for args in (["query", "harbour cranes", "--mode", "keyword"], ["query", "cranes"],
-                 ["stats"], ["check"]):
+                 ["stats"], ["serve", "--port", "0"], ["check"]):
         result = cli(*args, "--index", index_dir)
         assert result.exit_code == 1, (args, result.output)
         assert "Traceback" not in result.output
         if args[0] != "check":
-            [line] = result.stderr.strip().splitlines()
+            lines = result.stderr.strip().splitlines()
+            if args[0] == "serve":  # it says "loading <index>..." first
+                assert lines.pop(0).startswith("loading"), lines
+            [line] = lines
             assert str(index_dir) in line and "search index --rebuild" in line, line
         else:  # the check lists what it found under a header naming the index and the fix
             assert result.stdout.startswith(f"{index_dir} (")
