@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,11 @@ def _no_console_errors(driver) -> None:
 def _no_alert(driver) -> None:
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # noqa: B018
+
+
+def _javascript_links(driver) -> list[str]:
+    hrefs = [a.get_attribute("href") or "" for a in driver.find_elements(By.TAG_NAME, "a")]
+    return [href for href in hrefs if href.strip().lower().startswith("javascript:")]
 
 
 def test_search_highlight_filters_and_article(server, browser, tmp_path):
@@ -169,12 +175,22 @@ def test_hostile_article_renders_as_inert_text(browser, tmp_path, seeds_copy, fa
             assert title == "Hostile <script>alert(1)</script> headline"
             body = browser.find_element(By.CSS_SELECTOR, "article").text
             assert "<img src=x onerror=alert(1)>" in body
+            assert '<a href="javascript:alert(3)">the full story</a>' in body
+            assert _javascript_links(browser) == []
             assert browser.find_elements(By.CSS_SELECTOR, "article img, article script") == []
             browser.get(f"{live.url}/?q=markets+weather+elections&mode=keyword")
             _no_alert(browser)
             hit_text = browser.find_element(By.CSS_SELECTOR, "li.hit").text
             assert "<script>alert(1)</script>" in hit_text
             assert browser.find_elements(By.CSS_SELECTOR, "li.hit img, li.hit script") == []
+            # The markup in the query itself: echoed in the box and the results, never run.
+            hostile_query = '<script>alert(5)</script> <img src=x onerror=alert(6)> markets'
+            browser.get(f"{live.url}/?" + urllib.parse.urlencode({"q": hostile_query}))
+            _no_alert(browser)
+            assert browser.find_element(By.ID, "q").get_attribute("value") == hostile_query
+            assert browser.find_elements(By.CSS_SELECTOR, "li.hit") != []
+            assert browser.find_elements(By.CSS_SELECTOR, "main img, main script") == []
+            assert _javascript_links(browser) == []
             browser.save_screenshot(str(tmp_path / "hostile.png"))
     finally:
         app.extensions["search"].close()

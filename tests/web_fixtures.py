@@ -26,7 +26,9 @@ HOSTILE_TEXT = (
     "Hostile <script>alert(1)</script> headline\n\n"
     "This paragraph carries <script>alert(1)</script> and <img src=x onerror=alert(1)> inside "
     "ordinary news text about markets, weather and elections.\n\n"
-    "A second paragraph talks about the harbour, the ferries and the new bridge over the river.\n"
+    "A second paragraph talks about the harbour, the ferries and the new bridge over the river.\n\n"
+    'Read <a href="javascript:alert(3)">the full story</a> or [the map](javascript:alert(4)) '
+    "for the markets, the weather and the elections.\n"
 )
 
 
