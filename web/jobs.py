@@ -179,12 +179,17 @@ class _Poller:
         raise NotImplementedError
 
     def _loop(self) -> None:
+        last_error = None
         while not self._stop.is_set():
             try:
                 self.poll()
-            except Exception:
-                log.exception("%s: poll failed; trying again in %.1f s",
-                              self._thread.name, self.interval)
+                last_error = None
+            except Exception as exc:
+                # Logged once until it changes or goes away, not every `interval` seconds.
+                if repr(exc) != last_error:
+                    log.exception("%s: poll failed; trying again every %.1f s",
+                                  self._thread.name, self.interval)
+                last_error = repr(exc)
             self._stop.wait(self.interval)
 
 
