@@ -54,25 +54,55 @@ def load_hnsw(path: Path) -> faiss.Index:
     return index
 
 
+class GraphVectors:
+    """The ids and vector copies held by a graph from build_hnsw, to compare with the live
+    vectors a chunk at a time (so that a caller never holds all of them at once)."""
+
+    def __init__(self, index: faiss.Index) -> None:
+        self.index = index  # owns the storage that `_stored` views
+        self.ids = faiss.vector_to_array(index.id_map)
+        self._order = np.argsort(self.ids, kind="stable")
+        self._sorted = self.ids[self._order]
+        storage = faiss.downcast_index(faiss.downcast_index(index.index).storage)
+        self.dim = int(storage.d)
+        self.count = int(storage.ntotal)
+        self._stored = np.zeros((0, self.dim), dtype=np.float32)
+        if self.count:
+            stored = faiss.rev_swig_ptr(storage.get_xb(), self.count * self.dim)
+            self._stored = stored.reshape(self.count, self.dim)
+
+    def covers(self, pids: np.ndarray) -> np.ndarray:
+        """Which of ``pids`` the graph holds."""
+        return np.isin(pids, self.ids)
+
+    def mismatches(self, pids: np.ndarray, vectors: np.ndarray) -> int:
+        """How many graph entries for ``pids`` hold a vector other than theirs in ``vectors``
+        (every entry, should an id be there twice). Pids the graph does not hold are ignored;
+        vectors of another dimension than the graph's make every entry count."""
+        if vectors.shape[1] != self.dim:
+            return self.count
+        first = np.searchsorted(self._sorted, pids, side="left")
+        counts = np.searchsorted(self._sorted, pids, side="right") - first
+        total = int(counts.sum())
+        starts = np.repeat(first, counts)
+        nth = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        entries = self._order[starts + nth]
+        live_rows = np.repeat(np.arange(len(pids)), counts)
+        differ = 0
+        for start in range(0, total, 4096):  # bounded memory on large indexes
+            ours = np.asarray(vectors[live_rows[start : start + 4096]], dtype=np.float32)
+            theirs = self._stored[entries[start : start + 4096]]
+            differ += int(np.any(theirs != ours, axis=1).sum())
+        return differ
+
+
 def graph_mismatches(index: faiss.Index, pids: np.ndarray, vectors: np.ndarray) -> int:
     """How many of ``pids`` the graph from build_hnsw holds with a vector other than theirs in
     ``vectors``: non-zero means the graph file is damaged. Pids it does not hold are ignored."""
-    covered = faiss.vector_to_array(index.id_map)
-    storage = faiss.downcast_index(faiss.downcast_index(index.index).storage)
-    if storage.d != vectors.shape[1]:
-        return int(storage.ntotal)
-    stored = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d)
-    stored = stored.reshape(storage.ntotal, storage.d)  # a view: `index` must outlive it
-    order = np.argsort(pids)
-    at = np.minimum(np.searchsorted(pids, covered, sorter=order), max(len(pids) - 1, 0))
-    known = (pids[order[at]] == covered) if len(pids) else np.zeros(len(covered), dtype=bool)
-    graph_rows = np.flatnonzero(known)
-    live_rows = order[at[known]]
-    differ = 0
-    for start in range(0, len(graph_rows), 4096):  # bounded memory on large indexes
-        ours = np.asarray(vectors[live_rows[start : start + 4096]], dtype=np.float32)
-        differ += int(np.any(stored[graph_rows[start : start + 4096]] != ours, axis=1).sum())
-    return differ
+    _, first = np.unique(pids, return_index=True)
+    if len(first) < len(pids):  # a pid listed twice is compared once
+        pids, vectors = pids[first], vectors[first]
+    return GraphVectors(index).mismatches(pids, vectors)
 
 
 class DenseIndex:

@@ -249,7 +249,10 @@ class Engine:
             if understood.one_per_article:
                 fused = _best_per_article(fused, snapshot)
             first = (query.page - 1) * query.size
-            hits = [self._hit(f, understood, snapshot) for f in fused[first : first + query.size]]
+            shown = fused[first : first + query.size]
+            records = snapshot.paragraphs.many(f.pid for f in shown)  # texts read here
+            hits = [self._hit(f, p, understood, snapshot) for f, p in zip(shown, records,
+                                                                          strict=True)]
             return SearchPage(
                 query=understood,
                 page=query.page,
@@ -306,8 +309,8 @@ class Engine:
             return keyword_first(keyword, semantic)
 
         def fused_with(feedback: list[Candidate], feedback_pids: set[int]) -> list[Fused]:
-            pids = {c.pid for c in (*keyword, *semantic, *feedback)}
-            langs = {pid: snapshot.paragraphs[pid].lang for pid in pids}
+            pids = list({c.pid for c in (*keyword, *semantic, *feedback)})
+            langs = dict(zip(pids, snapshot.paragraphs.langs(pids), strict=True))
             weights = language_weights(langs, lang, q.alpha, self.settings.alpha_cross, covered)
             return weighted(keyword, semantic, q.alpha, weights=weights, feedback=feedback,
                             feedback_pids=feedback_pids)
@@ -324,8 +327,10 @@ class Engine:
         passage = self.encoder().encode_query(top.text)
         feedback = snapshot.dense.search(
             feedback_vector(vector, passage, self.settings.feedback), window, allowed)
-        third = {c.pid for c in feedback
-                 if snapshot.paragraphs[c.pid].lang not in (lang, top.lang)}
+        found = [c.pid for c in feedback]
+        third = {pid for pid, found_lang in zip(found, snapshot.paragraphs.langs(found),
+                                                strict=True)
+                 if found_lang not in (lang, top.lang)}
         return fused_with(feedback, third)
 
     def _fusion_language(self, q: Understood) -> str:
@@ -337,8 +342,8 @@ class Engine:
         lang = self._detector.detect(q.text)
         return q.lang if lang == UNDETERMINED else lang
 
-    def _hit(self, fused: Fused, q: Understood, snapshot: Snapshot) -> Hit:
-        paragraph = snapshot.paragraphs[fused.pid]
+    def _hit(self, fused: Fused, paragraph: ParagraphRecord, q: Understood,
+             snapshot: Snapshot) -> Hit:
         article = snapshot.articles[paragraph.article_id]
         marked, cut = highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)
         return Hit(
@@ -369,7 +374,7 @@ class Engine:
             record = snapshot.articles.get(article_id)
             if record is None:
                 raise ArticleNotFound(f"no article {article_id!r} in the index")
-            paragraphs = [snapshot.paragraphs[pid] for pid in record.paragraph_pids]
+            paragraphs = snapshot.paragraphs.many(record.paragraph_pids)
             return ArticleView(record, sorted(paragraphs, key=lambda p: p.position))
 
     def stats(self) -> IndexStats:
@@ -404,8 +409,8 @@ def _checked_filters(filters: Filters, indexed: dict[str, int]) -> Filters:
 def _best_per_article(fused: list[Fused], snapshot: Snapshot) -> list[Fused]:
     seen: set[str] = set()
     best = []
-    for item in fused:
-        article_id = snapshot.paragraphs[item.pid].article_id
+    article_ids = snapshot.paragraphs.article_ids(item.pid for item in fused)
+    for item, article_id in zip(fused, article_ids, strict=True):
         if article_id not in seen:
             seen.add(article_id)
             best.append(item)
