@@ -2,7 +2,8 @@
 
 Queries are plain text, never query syntax: each language field gets an OR of the query's terms as
 that field's analyzer sees them, pruned to a postings budget, scored by BM25 with per-language
-statistics (see :class:`LanguageBM25F`).
+statistics (see :mod:`search.bm25`, which scores whole posting lists with numpy instead of
+Whoosh's per-posting loop, with the same results).
 
 Thread safety: one searcher per index, shared by all threads under a lock. Whoosh readers seek
 and read shared file objects, so concurrent use of one searcher is not safe; as Whoosh search is
@@ -10,41 +11,37 @@ pure Python and holds the GIL anyway, the lock costs little throughput. Writes (
 commit) are serialized by a second lock and never block searches until the commit swaps in the
 new searcher.
 
-Integrity: each commit records the size and CRC-32 of every index file in ``checksums.json``;
-:meth:`KeywordIndex.open` verifies them before Whoosh unpickles anything, so damage is reported
-as IndexCorrupt instead of surfacing as a crash, a many-gigabyte allocation or silently wrong
-analysis.
+Integrity: each commit records the size and CRC-32 of every index file (see
+:mod:`search.checksums`); :meth:`KeywordIndex.open` verifies them before Whoosh unpickles
+anything, so damage is reported as IndexCorrupt instead of surfacing as a crash, a many-gigabyte
+allocation or silently wrong analysis.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import json
-import os
 import threading
 import warnings
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from math import log
 from pathlib import Path
 
+import numpy as np
 import regex
 import whoosh.index
-from whoosh import collectors
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.query import And, Or, Query, Term, TermRange
-from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter, LockError
 
 from . import analysis
+from .bm25 import LanguageBM25F, PostingScorer, top_documents
+from .checksums import verify_checksums, write_checksums
 from .errors import IndexBusy, IndexCorrupt, IndexMissing
+from .postings import matching
 from .query import Candidate, Filters
 
-BM25_K1 = 1.2
-BM25_B = 0.75
 TITLE_BOOST = 1.5
 # Keep the rarest query terms while their document frequencies sum to at most this share of the
 # language's documents (but never less than the floor, so small indexes are searched exactly):
@@ -54,7 +51,6 @@ POSTINGS_FLOOR = 2_000
 MIN_TERMS = 2
 # Extra hits fetched so that ties at the cut are broken by pid rather than by Whoosh's docnum.
 TIE_MARGIN = 16
-CHECKSUMS = "checksums.json"
 _LANG_FIELD = "alang"
 _SURROGATE = regex.compile(r"[\ud800-\udfff]")
 
@@ -78,38 +74,6 @@ def text_field(code: str) -> str:
 
 def title_field(code: str) -> str:
     return f"title_{code}"
-
-
-class LanguageBM25F(BM25F):
-    """BM25 whose IDF and average field length count only the documents of the field's language.
-
-    Whoosh's BM25F divides by all documents in the index, which under-weights every language but
-    the largest. ``docs`` maps each language code to its document count (the documents whose
-    ``alang`` term is that code; field ``text_<code>`` belongs to them). IDF is Robertson's
-    ``log(1 + (N - df + 0.5) / (df + 0.5))``, which never goes negative.
-    """
-
-    def __init__(self, docs: dict[str, int], B: float = 0.75, K1: float = 1.2) -> None:  # noqa: N803
-        super().__init__(B=B, K1=K1)
-        self.docs = docs
-
-    def scorer(self, searcher: Searcher, fieldname: str, text: bytes, qf: float = 1):
-        if not searcher.schema[fieldname].scorable:
-            return WeightScorer.for_(searcher, fieldname, text)
-        docs = self.docs.get(fieldname.split("_", 1)[1], 0) or 1
-        return _LanguageScorer(searcher, fieldname, text, docs, self.B, self.K1)
-
-
-class _LanguageScorer(BM25FScorer):
-    def __init__(self, searcher, fieldname, text, docs, B, K1):  # noqa: N803 - Whoosh's names
-        parent = searcher.get_parent()
-        df = parent.doc_frequency(fieldname, text)
-        self.idf = log(1.0 + (docs - df + 0.5) / (df + 0.5))
-        self.avgfl = parent.field_length(fieldname) / docs or 1
-        self.B = B
-        self.K1 = K1
-        self.qf = 1
-        self.setup(searcher, fieldname, text)
 
 
 def _language_field(code: str) -> TEXT:
@@ -168,10 +132,11 @@ def _filter_query(filters: Filters | None) -> Query | None:
     return And(parts) if len(parts) > 1 else parts[0]
 
 
-def _build_query(view: _View, text: str) -> Query | None:
-    """An OR over every language field of the query's terms as that field's analyzer sees them."""
+def _query_terms(view: _View, text: str) -> list[Term]:
+    """The query's terms in every language field, as that field's analyzer sees them (to be
+    ORed): per language, the rarest ones within the postings budget."""
     searcher = view.searcher
-    subqueries: list[Query] = []
+    subqueries: list[Term] = []
     for code, docs in view.docs.items():
         body, title = text_field(code), title_field(code)
         # The field's own (pickled) analyzer, so queries match what was indexed.
@@ -187,89 +152,17 @@ def _build_query(view: _View, text: str) -> Query | None:
                 subqueries.append(Term(body, term))
             if title_df[term]:
                 subqueries.append(Term(title, term, boost=TITLE_BOOST))
-    if not subqueries:
-        return None
-    query = Or(subqueries)
-    # Preload postings into arrays instead of a binary tree of union matchers: faster for
-    # queries of tens of terms (Whoosh picks the tree above 5,000 documents).
-    query.matcher_type = Or.ARRAY_MATCHER
-    return query
-
-
-def _crc(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
-def _index_files(path: Path) -> list[Path]:
-    """The files Whoosh reads: everything but the write lock and our own bookkeeping."""
-    return sorted(
-        entry
-        for entry in path.iterdir()
-        if entry.is_file()
-        and not entry.name.endswith(("WRITELOCK", ".tmp", ".lock"))
-        and entry.name != CHECKSUMS
-    )
-
-
-def _write_checksums(path: Path, known: dict[str, list[int]]) -> dict[str, list[int]]:
-    """Record ``[size, crc32]`` of every index file; return the record.
-
-    Whoosh never rewrites a segment file, so a CRC in ``known`` is reused when the name and size
-    match (TOC files are small and always recomputed). The record replaces the old one
-    atomically: another generation may share the old file by hard link.
-    """
-    sums: dict[str, list[int]] = {}
-    for file in _index_files(path):
-        size = file.stat().st_size
-        cached = known.get(file.name)
-        reuse = cached is not None and cached[0] == size and not file.name.endswith(".toc")
-        sums[file.name] = [size, cached[1] if reuse else _crc(file)]
-    tmp = path / f"{CHECKSUMS}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump({"files": sums}, handle, indent=0, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path / CHECKSUMS)
-    return sums
-
-
-def _verify_checksums(path: Path) -> dict[str, list[int]]:
-    """Check every recorded file's size and CRC before Whoosh unpickles anything from it.
-
-    Garbage in a TOC is not just an exception: a garbled pickle memo index makes C pickle
-    allocate many gigabytes, and flipped bits in a pickled stop list load without complaint.
-    Raises ValueError naming the first problem.
-    """
-    try:
-        sums = json.loads((path / CHECKSUMS).read_text(encoding="utf-8"))["files"]
-    except FileNotFoundError:
-        raise ValueError(f"{CHECKSUMS} is missing") from None
-    tocs = [f.name for f in _index_files(path) if f.name.endswith(".toc")]
-    newest = max(tocs, key=lambda name: int(name.rsplit("_", 1)[1][:-4]), default=None)
-    if newest not in sums:
-        raise ValueError(f"the table of contents {newest} is not in {CHECKSUMS}")
-    for name, (size, crc) in sums.items():
-        file = path / name
-        if not file.is_file():
-            raise ValueError(f"{name} is missing")
-        if file.stat().st_size != size:
-            raise ValueError(f"{name} has {file.stat().st_size} bytes instead of {size}")
-        if _crc(file) != crc:
-            raise ValueError(f"{name} does not match its checksum")
-    return sums
+    return subqueries
 
 
 @dataclass(frozen=True)
 class _View:
-    """A searcher on one commit and the per-language counts its queries need."""
+    """A searcher on one commit, the per-language counts its queries need and its scorer."""
 
     searcher: Searcher
     docs: dict[str, int]  # language code -> documents (only languages that have some)
     titled: frozenset[str]  # languages with at least one non-empty title
+    scorer: PostingScorer
 
     @classmethod
     def open(cls, index: whoosh.index.Index) -> _View:
@@ -280,8 +173,10 @@ class _View:
         counts = {code: reader.doc_frequency(_LANG_FIELD, code) for code in sorted(codes)}
         docs = {code: n for code, n in counts.items() if n}
         titled = frozenset(c for c in docs if reader.field_length(title_field(c)))
-        weighting = LanguageBM25F(docs, B=BM25_B, K1=BM25_K1)
-        return cls(Searcher(reader, weighting=weighting, fromindex=index), docs, titled)
+        # The Whoosh weighting scores exactly like the scorer; searches do not use it, but
+        # anything searching through Whoosh directly gets the same scores.
+        searcher = Searcher(reader, weighting=LanguageBM25F(docs), fromindex=index)
+        return cls(searcher, docs, titled, PostingScorer(searcher, docs))
 
 
 class KeywordIndex:
@@ -305,7 +200,7 @@ class KeywordIndex:
         if whoosh.index.exists_in(str(path)):
             raise FileExistsError(f"{path} already holds a keyword index")
         index = whoosh.index.create_in(str(path), _schema())
-        return cls(path, index, _write_checksums(path, {}))
+        return cls(path, index, write_checksums(path, {}))
 
     @classmethod
     def open(cls, path: Path) -> KeywordIndex:
@@ -320,7 +215,7 @@ class KeywordIndex:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             try:
-                checksums = _verify_checksums(path)
+                checksums = verify_checksums(path)
                 keyword_index = cls(path, whoosh.index.open_dir(str(path)), checksums)
                 return keyword_index
             # Garbage in a Whoosh file surfaces as almost any exception type (unpickling, struct,
@@ -407,7 +302,7 @@ class KeywordIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            self._checksums = _write_checksums(self.path, self._checksums)
+            self._checksums = write_checksums(self.path, self._checksums)
         view = _View.open(self._index)
         with self._search_lock:
             old, self._view = self._view, view
@@ -445,23 +340,18 @@ class KeywordIndex:
             return []
         with self._search_lock:
             view = self._view
-            query = _build_query(view, _clean(text))
-            if query is None:
+            terms = _query_terms(view, _clean(text))
+            if not terms:
                 return []
-            # No block-quality skipping and no matcher replacement: for OR queries of many terms
-            # Whoosh re-walks the whole matcher tree each time the top-N threshold moves, which
-            # at 20,000 paragraphs took more time than scoring (p95 390 -> 115 ms, same hits).
-            collector: collectors.Collector = collectors.TopCollector(
-                limit + TIE_MARGIN, usequality=False, replace=0
-            )
+            scores = view.scorer.scores(terms)
+            candidates = np.flatnonzero(scores > 0)
             restriction = _filter_query(filters)
             if restriction is not None:
-                collector = collectors.FilterCollector(collector, restriction)
-            view.searcher.search_with_collector(query, collector)
-            results = collector.results()
+                candidates = candidates[matching(view.searcher, restriction)[candidates]]
+            top = top_documents(scores, candidates, limit + TIE_MARGIN)
             hits = [
-                Candidate(int(results.fields(i)["pid"]), float(results.score(i)))
-                for i in range(results.scored_length())
+                Candidate(int(view.searcher.stored_fields(int(doc))["pid"]), float(scores[doc]))
+                for doc in top
             ]
         hits.sort(key=lambda hit: (-hit.score, hit.pid))
         return hits[:limit]

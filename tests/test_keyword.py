@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from search.checksums import CHECKSUMS
 from search.errors import IndexBusy, IndexCorrupt, IndexMissing
-from search.keyword import CHECKSUMS, KeywordDoc, KeywordIndex, _within_budget
+from search.keyword import KeywordDoc, KeywordIndex, _within_budget
 from search.query import Filters
 
 DOCS = [
