@@ -25,10 +25,17 @@ from .config import Settings
 from .dense import HnswParams, build_hnsw, load_hnsw, save_hnsw
 from .documents import Article, Problem, SeedFile, read_articles, scan_seeds
 from .embedding import Encoder
-from .errors import IndexIncompatible, UnreadableFile
+from .errors import IndexCorrupt, IndexIncompatible, UnreadableFile
 from .keyword import KeywordDoc, KeywordIndex
 from .language import LanguageDetector, normalize_code
-from .store import EmbeddingCache, FileEntry, IndexStore, Manifest, generation_name
+from .store import (
+    REBUILD_HINT,
+    EmbeddingCache,
+    FileEntry,
+    IndexStore,
+    Manifest,
+    generation_name,
+)
 
 # progress(stage, done, total): stages are "reading", "embedding" and "vectors" (HNSW build).
 Progress = Callable[[str, int, int], None]
@@ -108,6 +115,7 @@ def update_index(
             summary.generation = previous.name
             summary.seconds = time.perf_counter() - started
             return summary
+        run.count_old_files()
         run.embed_and_write()
         summary.generation = run.publish()
         store.collect_garbage()
@@ -137,7 +145,9 @@ class _Run:
         self.segment = f"s{self.number:06d}"
         self.next_pid = previous.next_pid if previous else 1
         self.files: dict[str, FileEntry] = dict(previous.files) if previous else {}
+        self.ann_next_pid = previous.ann_next_pid if previous else None
         self.new_articles: list[_NewArticle] = []
+        self.new_files: dict[str, FileEntry] = {}
         self.removed_paths: list[str] = []
 
     def _next_number(self) -> int:
@@ -170,10 +180,18 @@ class _Run:
             else:
                 self.summary.changed += len(articles)
                 self.removed_paths.append(seed_file.path)
-            for article in articles:
-                self.new_articles.append(
-                    _NewArticle(seed_file, article, self._paragraphs(article))
-                )
+            if articles:
+                self._add_file(seed_file, articles)
+
+    def _add_file(self, seed_file: SeedFile, articles: list[Article]) -> None:
+        first_pid = self.next_pid
+        new = [_NewArticle(seed_file, article, self._paragraphs(article)) for article in articles]
+        self.new_articles.extend(new)
+        languages = Counter(p["lang"] for article in new for p in article.paragraphs)
+        self.new_files[seed_file.path] = FileEntry(
+            seed_file.content_hash, self.segment, tuple(article.id for article in articles),
+            self.next_pid - first_pid, dict(sorted(languages.items())), first_pid,
+        )
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -197,6 +215,33 @@ class _Run:
             )
             self.next_pid += 1
         return records
+
+    def count_old_files(self) -> None:
+        """Fill in what an index written before manifests kept paragraph counts lacks: the
+        counts of its files (from their segments) and the reach of its HNSW graph (from the
+        graph). Done once: the next manifest keeps them."""
+        uncounted = {path: entry for path, entry in self.files.items() if not entry.counted}
+        owner = {article: path for path, entry in uncounted.items() for article in entry.articles}
+        pids: dict[str, list[int]] = {path: [] for path in uncounted}
+        languages: dict[str, Counter[str]] = {path: Counter() for path in uncounted}
+        for segment in sorted({entry.segment for entry in uncounted.values()}):
+            for record in self.store.read_segment(segment):
+                path = owner.get(record["article"]["id"])
+                if path is not None and uncounted[path].segment == segment:
+                    pids[path].extend(p["pid"] for p in record["paragraphs"])
+                    languages[path].update(p["lang"] for p in record["paragraphs"])
+        for path, entry in uncounted.items():
+            found = sorted(pids[path])
+            first = found[0] if found else 0
+            if found != list(range(first, first + len(found))):
+                raise IndexCorrupt(f"{self.store.root}: the paragraph ids of {path} are not "
+                                   f"consecutive; {REBUILD_HINT}")
+            self.files[path] = replace(entry, paragraphs=len(found), first_pid=first,
+                                       languages=dict(sorted(languages[path].items())))
+        if self.previous and self.previous.ann and self.ann_next_pid is None:
+            graph = load_hnsw(self.store.segments / self.previous.ann)
+            covered = faiss.vector_to_array(graph.id_map)
+            self.ann_next_pid = int(covered.max()) + 1 if len(covered) else 1
 
     # -- embedding, keyword and vector writing -----------------------------------------------
     def embed_and_write(self) -> None:
@@ -268,41 +313,19 @@ class _Run:
 
     def _stale_pids(self) -> list[int]:
         """Paragraph ids of the previous versions of removed and changed files."""
-        if self.previous is None:
-            return []
-        stale_articles: dict[str, set[str]] = {}
-        for path in self.removed_paths:
-            entry = self.files[path]
-            stale_articles.setdefault(entry.segment, set()).update(entry.articles)
-        pids = []
-        for segment, article_ids in stale_articles.items():
-            for record in self.store.read_segment(segment):
-                if record["article"]["id"] in article_ids:
-                    pids.extend(p["pid"] for p in record["paragraphs"])
+        pids = [pid for path in self.removed_paths for pid in self.files[path].pids]
         self.summary.paragraphs_removed = len(pids)
         return pids
 
     # -- the new generation ----------------------------------------------------------------
     def publish(self) -> str:
-        for path in self.removed_paths:
-            self.files.pop(path, None)
-        by_file: dict[str, list[str]] = {}
-        for new in self.new_articles:
-            by_file.setdefault(new.file.path, []).append(new.article.id)
-            self.files[new.file.path] = FileEntry(
-                new.file.content_hash, self.segment, tuple(by_file[new.file.path])
-            )
-        segments = tuple(sorted({entry.segment for entry in self.files.values()}))
+        """Write the manifest from the files' counts (no segment is read) and switch to it."""
+        removed = set(self.removed_paths)
+        files = {path: entry for path, entry in self.files.items() if path not in removed}
+        files.update(self.new_files)
         languages: Counter[str] = Counter()
-        pids: list[int] = []
-        live = {seg: set() for seg in segments}
-        for entry in self.files.values():
-            live[entry.segment].update(entry.articles)
-        for segment in segments:
-            for record in self.store.read_segment(segment):
-                if record["article"]["id"] in live[segment]:
-                    pids.extend(p["pid"] for p in record["paragraphs"])
-                    languages.update(p["lang"] for p in record["paragraphs"])
+        for entry in files.values():
+            languages.update(entry.languages)
         manifest = Manifest(
             generation=self.number,
             model=self.settings.model,
@@ -310,29 +333,32 @@ class _Run:
             settings=self.settings.to_dict(),
             next_pid=self.next_pid,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
-            files=self.files,
-            segments=segments,
+            files=files,
+            segments=tuple(sorted({entry.segment for entry in files.values()})),
             ann=self.previous.ann if self.previous else None,
-            articles=sum(len(entry.articles) for entry in self.files.values()),
-            paragraphs=len(pids),
+            ann_next_pid=self.ann_next_pid,
+            articles=sum(len(entry.articles) for entry in files.values()),
+            paragraphs=sum(entry.paragraphs for entry in files.values()),
             languages=dict(sorted(languages.items())),
         )
-        manifest = replace(manifest, ann=self._ann_for(manifest, np.array(pids, dtype=np.int64)))
+        ann, ann_next_pid = self._ann_for(manifest)
+        manifest = replace(manifest, ann=ann, ann_next_pid=ann_next_pid)
         self.store.publish(self.tmp_dir, manifest)
         return manifest.name
 
-    def _ann_for(self, manifest: Manifest, live_pids: np.ndarray) -> str | None:
+    def _ann_for(self, manifest: Manifest) -> tuple[str | None, int | None]:
         """Keep, build or drop the HNSW graph: built once the index reaches the threshold,
-        rebuilt when a quarter of the live vectors are outside it. Keeping it needs only the
-        live pids (counted by publish); the vectors are read only to build a graph."""
+        rebuilt when a quarter of the live vectors are outside it. Returns the graph's file
+        name and the next_pid it was built at. Keeping it needs only the manifest: the graph
+        holds the live paragraphs numbered below its next_pid, and the files say how many
+        those are. The vectors are read only to build a graph."""
         if manifest.paragraphs < self.settings.ann_threshold:
-            return None
-        if manifest.ann:
-            graph = load_hnsw(self.store.segments / manifest.ann)  # id_map lives as long as it
-            covered = faiss.vector_to_array(graph.id_map)
-            inside = np.isin(live_pids, covered)
-            if inside.sum() >= 0.75 * len(live_pids):
-                return manifest.ann
+            return None, None
+        if manifest.ann and manifest.ann_next_pid is not None:
+            inside = sum(len(range(entry.first_pid, min(entry.pids.stop, manifest.ann_next_pid)))
+                         for entry in manifest.files.values())
+            if inside >= 0.75 * manifest.paragraphs:
+                return manifest.ann, manifest.ann_next_pid
         from .snapshot import live_vectors  # the reader's view of which vectors are live
 
         pids, vectors = live_vectors(self.store, manifest)
@@ -343,4 +369,4 @@ class _Run:
         name = f"ann-{manifest.name}.faiss"
         save_hnsw(build_hnsw(pids, vectors, params), self.store.segments / name)
         self.report("vectors", len(pids), len(pids))
-        return name
+        return name, manifest.next_pid

@@ -37,11 +37,27 @@ REBUILD_HINT = "run `search index --rebuild` to rebuild it from seeds/"
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A seed file as indexed: its content hash, the segment holding it, its article ids."""
+    """A seed file as indexed: its content hash, the segment holding it, its article ids, and
+    its paragraphs: how many, in which languages, and the first of their consecutive ids.
+
+    Indexes written before the paragraph counts were kept load with first_pid None; the
+    indexer counts those files once from their segments (see `counted`)."""
 
     hash: str
     segment: str
     articles: tuple[str, ...]
+    paragraphs: int = 0
+    languages: dict[str, int] = field(default_factory=dict)
+    first_pid: int | None = None
+
+    @property
+    def counted(self) -> bool:
+        return self.first_pid is not None
+
+    @property
+    def pids(self) -> range:
+        """The ids of a counted file's paragraphs: one run numbers them all, in a row."""
+        return range(self.first_pid, self.first_pid + self.paragraphs)
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,9 @@ class Manifest:
     files: dict[str, FileEntry] = field(default_factory=dict)
     segments: tuple[str, ...] = ()
     ann: str | None = None  # file name of the HNSW graph in segments/, if any
+    # The graph holds every live paragraph whose id is below this (next_pid when it was built:
+    # a paragraph never comes back once removed). None: not recorded (an older index).
+    ann_next_pid: int | None = None
     articles: int = 0
     paragraphs: int = 0
     languages: dict[str, int] = field(default_factory=dict)
@@ -65,13 +84,15 @@ class Manifest:
         return generation_name(self.generation)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
+        # Compact: json's C encoder only serves calls without indent, and the manifest lists
+        # every article id (10,000 at 100,000 paragraphs).
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         data["files"] = {
-            path: FileEntry(entry["hash"], entry["segment"], tuple(entry["articles"]))
+            path: FileEntry(**{**entry, "articles": tuple(entry["articles"])})
             for path, entry in data["files"].items()
         }
         data["segments"] = tuple(data["segments"])
@@ -278,14 +299,15 @@ class IndexStore:
     def _used_segment_files(self) -> set[str]:
         used: set[str] = set()
         for path in self.generations.glob("g*/manifest.json"):
-            try:
-                manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
+            try:  # only two fields are needed: no Manifest
+                data = json.loads(path.read_text(encoding="utf-8"))
+                segments, ann = list(data["segments"]), data["ann"]
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            used.update(f"{s}.jsonl" for s in manifest.segments)
-            used.update(f"{s}.npy" for s in manifest.segments)
-            if manifest.ann:
-                used.add(manifest.ann)
+            used.update(f"{s}.jsonl" for s in segments)
+            used.update(f"{s}.npy" for s in segments)
+            if ann:
+                used.add(ann)
         return used
 
     def _remove_unused_segments(self) -> list[str]:

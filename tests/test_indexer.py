@@ -4,16 +4,24 @@ skipped files, generations, the writer lock and recovery after a failed run."""
 from __future__ import annotations
 
 import json
+import random
+import shutil
+from collections import Counter
 
+import faiss
+import numpy as np
 import pytest
 from conftest import write
 
+from search.check import check_index
 from search.config import Settings
+from search.dense import load_hnsw
 from search.engine import Engine
 from search.errors import IndexBusy, IndexCorrupt, IndexIncompatible
 from search.indexer import update_index
 from search.query import Mode, Query
-from search.store import IndexStore
+from search.snapshot import live_records
+from search.store import IndexStore, Manifest
 
 KYIV = """Peace talks in Istanbul
 
@@ -43,8 +51,21 @@ def run(seeds, index_dir, encoder, **kwargs):
     return update_index(seeds, index_dir, Settings(model="fake", **kwargs), lambda: encoder)
 
 
+_opened: list[Engine] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_engines():
+    """Close the engines a test opened: a snapshot keeps its segment files open."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def open_engine(index_dir, encoder):
-    return Engine(index_dir, encoder_factory=lambda model: encoder).open()
+    engine = Engine(index_dir, encoder_factory=lambda model: encoder).open()
+    _opened.append(engine)
+    return engine
 
 
 def top_ids(engine, text, mode=Mode.KEYWORD, **kwargs):
@@ -226,3 +247,158 @@ def test_approximate_index_past_the_threshold(tmp_path, fake_encoder):
     engine.refresh()
     assert engine.search(Query("late report item999", mode=Mode.SEMANTIC)).hits[
         0].article_id.startswith("more.jsonl")
+
+
+# -- the counts kept in the manifest -------------------------------------------------------------
+
+LANGS = {"en": "harbour cranes container ships night", "de": "Hafen Kräne Schiffe Nacht",
+         "fr": "port grues navires conteneurs nuit"}
+
+
+def news(rng: random.Random, number: int) -> str:
+    """A markdown article of 1 to 4 paragraphs in a language its front matter names."""
+    lang = rng.choice(sorted(LANGS))
+    paragraphs = [f"{LANGS[lang]} report {number} part {n} word{rng.randrange(1000)}"
+                  for n in range(rng.randint(1, 4))]
+    return f"---\nlang: {lang}\n---\n\n# Report {number}\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def feed(rng: random.Random, number: int) -> str:
+    """A JSON lines file of 2 or 3 articles, so that a file holds several articles."""
+    return "\n".join(
+        json.dumps({"id": str(n), "lang": "en", "title": f"Feed {number}.{n}",
+                    "text": f"storm warning {number} coast {n} wind{rng.randrange(99)}"})
+        for n in range(rng.randint(2, 3)))
+
+
+def current(index_dir) -> Manifest:
+    store = IndexStore(index_dir)
+    return store.read_manifest(store.require_current())
+
+
+def recount(index_dir, manifest: Manifest) -> dict[str, tuple[list[int], dict[str, int]]]:
+    """Each file's paragraph ids and language counts, read from the segments."""
+    owner = {article: path for path, entry in manifest.files.items() for article in entry.articles}
+    found = {path: ([], Counter()) for path in manifest.files}
+    for _segment, _row, record in live_records(IndexStore(index_dir), manifest):
+        pids, languages = found[owner[record["article"]["id"]]]
+        pids.extend(p["pid"] for p in record["paragraphs"])
+        languages.update(p["lang"] for p in record["paragraphs"])
+    return {path: (sorted(pids), dict(languages)) for path, (pids, languages) in found.items()}
+
+
+def assert_counts_match_segments(index_dir) -> None:
+    manifest = current(index_dir)
+    counted = recount(index_dir, manifest)
+    assert {path: (list(e.pids), e.languages) for path, e in manifest.files.items()} == counted
+    languages = Counter()
+    for _pids, by_lang in counted.values():
+        languages.update(by_lang)
+    assert manifest.paragraphs == sum(len(pids) for pids, _ in counted.values())
+    assert manifest.languages == dict(languages)
+
+
+def graph_pids(index_dir, manifest: Manifest) -> np.ndarray:
+    graph = load_hnsw(IndexStore(index_dir).segments / manifest.ann)
+    return np.sort(faiss.vector_to_array(graph.id_map))
+
+
+def live_pids(index_dir, manifest: Manifest) -> np.ndarray:
+    return np.array(sorted(p for pids, _ in recount(index_dir, manifest).values() for p in pids))
+
+
+def test_manifest_counts_equal_a_recount_after_many_updates(tmp_path, fake_encoder):
+    """Random adds, edits and removals: after every run the manifest's per-file counts, ids
+    and languages are what the segments hold, and the graph is kept exactly when three
+    quarters of the live paragraphs are inside it, as a look into the graph says."""
+    rng = random.Random(7)
+    seeds, index_dir = tmp_path / "seeds", tmp_path / "idx"
+    for number in range(6):
+        write(seeds / f"n{number}.md", news(rng, number))
+    write(seeds / "feed0.jsonl", feed(rng, 0))
+    run(seeds, index_dir, fake_encoder, ann_threshold=5)
+    kept = rebuilt = 0
+    for step in range(1, 16):
+        before = current(index_dir)
+        files = sorted(p.name for p in seeds.iterdir())
+        for _ in range(rng.randint(1, 3)):
+            action = rng.choice(["add", "add", "edit", "remove"])
+            if action == "add":
+                name = f"n{step}x{rng.randrange(999)}.md"
+                write(seeds / name, news(rng, step))
+            elif action == "edit":
+                name = rng.choice(files)
+                maker = feed if name.endswith(".jsonl") else news
+                write(seeds / name, maker(rng, step))
+            elif len(files) > 2:
+                (seeds / files.pop(rng.randrange(len(files)))).unlink(missing_ok=True)
+        run(seeds, index_dir, fake_encoder, ann_threshold=5)
+        after = current(index_dir)
+        assert_counts_match_segments(index_dir)
+        live = live_pids(index_dir, after)
+        # The graph also holds paragraphs removed since it was built; those are not live.
+        assert np.array_equal(np.isin(live, graph_pids(index_dir, after)),
+                              live < after.ann_next_pid)
+        inside = np.isin(live, graph_pids(index_dir, before)).sum()
+        if after.ann == before.ann:
+            kept += 1
+            assert inside >= 0.75 * len(live)
+        else:
+            rebuilt += 1
+            assert inside < 0.75 * len(live) and after.ann_next_pid == after.next_pid
+        assert check_index(index_dir).ok
+    assert kept and rebuilt  # both branches ran
+
+
+def strip_counts(index_dir) -> None:
+    """Rewrite the live manifest as versions before the kept counts wrote it."""
+    path = IndexStore(index_dir).generations / current(index_dir).name / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["ann_next_pid"]
+    for entry in data["files"].values():
+        for key in ("paragraphs", "languages", "first_pid"):
+            del entry[key]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert not any(entry.counted for entry in current(index_dir).files.values())
+
+
+def test_an_index_without_counts_in_its_manifest_updates_like_one_with_them(
+    corpus, tmp_path, fake_encoder
+):
+    """An index whose manifest predates the kept counts (and the graph's next_pid) gets them
+    on its next update, equal to those of the same index written with them."""
+    write(corpus / "weather.txt", WEATHER)
+    write(corpus / "feed.jsonl", feed(random.Random(1), 1))
+    old, new = tmp_path / "old", tmp_path / "new"
+    run(corpus, new, fake_encoder, ann_threshold=3)
+    graph = current(new).ann
+    assert graph is not None
+    shutil.copytree(new, old)
+    strip_counts(old)
+
+    def update_both() -> None:
+        summaries = [run(corpus, index_dir, fake_encoder, ann_threshold=3)
+                     for index_dir in (old, new)]
+        timing = {"seconds": 0, "paragraphs_per_second": 0}
+        assert summaries[0].to_dict() | timing == summaries[1].to_dict() | timing
+        manifests = [current(index_dir) for index_dir in (old, new)]
+        assert all(entry.counted for entry in manifests[0].files.values())
+        assert manifests[0].files == manifests[1].files
+        for field in ("paragraphs", "languages", "articles", "ann", "ann_next_pid"):
+            assert getattr(manifests[0], field) == getattr(manifests[1], field), field
+        assert_counts_match_segments(old)
+        assert check_index(old).ok
+
+    write(corpus / "late.txt", WEATHER.replace("northern", "southern"))
+    update_both()
+    assert current(old).ann == graph  # kept: the graph's reach came from the graph itself
+    strip_counts(old)
+    write(corpus / "markets.txt", MARKETS.replace("Europe", "Asia"))
+    (corpus / "world" / "kyiv.txt").unlink()
+    update_both()
+    engines = [open_engine(index_dir, fake_encoder) for index_dir in (old, new)]
+    for text in ("markets Asia", "rain southern coast", "storm warning wind"):
+        for mode in Mode:
+            assert top_ids(engines[0], text, mode) == top_ids(engines[1], text, mode)
+            assert top_ids(engines[0], text, mode)
+    assert top_ids(engines[0], "prisoner exchanges") == []  # kyiv.txt's paragraphs went
