@@ -14,8 +14,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .config import Settings
 from .errors import IndexCorrupt
 from .query import Candidate
+
+DEFAULT_EF_SEARCH = Settings.hnsw_ef_search  # see there
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,6 @@ class DenseIndex:
         exact_vectors: np.ndarray,
         hnsw: faiss.Index | None = None,
         hnsw_excluded: np.ndarray | None = None,
-        ef_search: int = 384,
     ) -> None:
         self.dim = dim
         self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
@@ -128,7 +130,6 @@ class DenseIndex:
         self._hnsw_excluded = (
             np.asarray(hnsw_excluded, dtype=np.int64) if hnsw_excluded is not None else None
         )
-        self._ef_search = ef_search
 
     @property
     def approximate(self) -> bool:
@@ -139,10 +140,23 @@ class DenseIndex:
         hnsw_count = self._hnsw.ntotal - excluded if self._hnsw is not None else 0
         return self._exact.ntotal + hnsw_count
 
+    def vector(self, pid: int) -> np.ndarray:
+        """The stored vector of a live paragraph; KeyError if there is none."""
+        for index in (self._exact, self._hnsw):
+            if index is not None:
+                try:
+                    return index.reconstruct(int(pid))
+                except RuntimeError:  # not in this part
+                    continue
+        raise KeyError(pid)
+
     def search(
-        self, vector: np.ndarray, limit: int, allowed: np.ndarray | None = None
+        self, vector: np.ndarray, limit: int, allowed: np.ndarray | None = None,
+        ef_search: int = DEFAULT_EF_SEARCH,
     ) -> list[Candidate]:
-        """The `limit` nearest paragraphs to vector, optionally only among `allowed` pids."""
+        """The `limit` nearest paragraphs to vector, optionally only among `allowed` pids.
+        ef_search: how many candidates a search of the HNSW graph keeps (more: better recall,
+        slower)."""
         if limit <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
@@ -153,7 +167,7 @@ class DenseIndex:
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            for index, params in self._parts(allowed):
+            for index, params in self._parts(allowed, ef_search):
                 k = min(limit, index.ntotal)
                 if k == 0:
                     continue
@@ -166,7 +180,7 @@ class DenseIndex:
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [Candidate(pid, float(score)) for pid, score in ranked]
 
-    def _parts(self, allowed: np.ndarray | None):
+    def _parts(self, allowed: np.ndarray | None, ef_search: int):
         allowed_selector = (
             faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             if allowed is not None
@@ -185,7 +199,7 @@ class DenseIndex:
             selector = (
                 faiss.IDSelectorAnd(selector, not_removed) if selector else not_removed
             )
-        params = faiss.SearchParametersHNSW(efSearch=self._ef_search)
+        params = faiss.SearchParametersHNSW(efSearch=ef_search)
         if selector is not None:
             params.sel = selector
         yield self._hnsw, params

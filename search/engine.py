@@ -12,6 +12,7 @@ from pathlib import Path
 
 import regex
 
+from .cache import LRUCache
 from .config import Settings
 from .embedding import Encoder
 from .errors import ArticleNotFound, IndexIncompatible, InvalidQuery
@@ -146,6 +147,8 @@ class Engine:
         self._encoder: Encoder | None = None
         self._detector = detector or LanguageDetector()
         self._holder: _Holder | None = None
+        # Keyed by generation and query, so a new generation never sees an older answer.
+        self._pages: LRUCache[SearchPage] = LRUCache(self.settings.result_cache)
         self._closed = False
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -243,6 +246,10 @@ class Engine:
         started = time.perf_counter()
         query = validate(query, self.settings.max_query_chars, self.settings.max_page_size)
         with self._snapshot() as snapshot:
+            key = (snapshot.manifest.name, query)
+            cached = self._pages.get(key)
+            if cached is not None:
+                return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
             understood = self._understand(query, snapshot)
             fused = self._rank(understood, snapshot, window=max(
                 self.settings.window, query.page * query.size))
@@ -253,7 +260,7 @@ class Engine:
             records = snapshot.paragraphs.many(f.pid for f in shown)  # texts read here
             hits = [self._hit(f, p, understood, snapshot) for f, p in zip(shown, records,
                                                                           strict=True)]
-            return SearchPage(
+            page = SearchPage(
                 query=understood,
                 page=query.page,
                 size=query.size,
@@ -262,6 +269,8 @@ class Engine:
                 took_ms=round((time.perf_counter() - started) * 1000, 2),
                 generation=snapshot.manifest.name,
             )
+            self._pages.put(key, page)
+            return page
 
     def _understand(self, query: Query, snapshot: Snapshot) -> Understood:
         indexed = snapshot.manifest.languages
@@ -290,12 +299,13 @@ class Engine:
 
     def _rank(self, q: Understood, snapshot: Snapshot, window: int) -> list[Fused]:
         allowed = snapshot.allowed_pids(q.filters)
+        ef_search = self.settings.hnsw_ef_search
         keyword = semantic = []
         if q.mode in (Mode.KEYWORD, Mode.HYBRID):
             keyword = snapshot.keyword.search(q.text, q.lang, window, q.filters)
         if q.mode in (Mode.SEMANTIC, Mode.HYBRID):
             vector = self.encoder().encode_query(q.text)
-            semantic = snapshot.dense.search(vector, window, allowed)
+            semantic = snapshot.dense.search(vector, window, allowed, ef_search)
         if q.mode is Mode.KEYWORD:
             return single(keyword, "keyword")
         if q.mode is Mode.SEMANTIC:
@@ -321,16 +331,17 @@ class Engine:
         # Dense pseudo-relevance feedback, for paragraphs in a third language only: the best
         # passage's vector finds its translations, while the ranking within the query's and
         # that passage's own languages (where it already stands first) is left alone.
-        top = snapshot.paragraphs[fused[0].pid]
-        if not set(snapshot.manifest.languages) - {lang, top.lang}:
+        top = fused[0].pid
+        [top_lang] = snapshot.paragraphs.langs([top])
+        if not set(snapshot.manifest.languages) - {lang, top_lang}:
             return fused
-        passage = self.encoder().encode_query(top.text)
         feedback = snapshot.dense.search(
-            feedback_vector(vector, passage, self.settings.feedback), window, allowed)
+            feedback_vector(vector, snapshot.dense.vector(top), self.settings.feedback),
+            window, allowed, ef_search)
         found = [c.pid for c in feedback]
         third = {pid for pid, found_lang in zip(found, snapshot.paragraphs.langs(found),
                                                 strict=True)
-                 if found_lang not in (lang, top.lang)}
+                 if found_lang not in (lang, top_lang)}
         return fused_with(feedback, third)
 
     def _fusion_language(self, q: Understood) -> str:

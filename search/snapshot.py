@@ -393,9 +393,7 @@ def _load_dense(store: IndexStore, manifest: Manifest, scan: _Scan,
     if graph is None:
         return DenseIndex(manifest.dim, pids, exact)
     return DenseIndex(
-        manifest.dim, pids[outside], exact, graph.index, np.setdiff1d(graph.ids, pids),
-        ef_search=manifest.settings.get("hnsw_ef_search", 384),
-    )
+        manifest.dim, pids[outside], exact, graph.index, np.setdiff1d(graph.ids, pids))
 
 
 class Snapshot:

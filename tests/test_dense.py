@@ -62,3 +62,30 @@ def test_garbled_graph_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"not a faiss index at all")
     with pytest.raises(IndexCorrupt, match="search index --rebuild"):
         load_hnsw(path)
+
+
+def test_vector_returns_the_stored_vector_from_either_part():
+    vectors = unit_vectors(300)
+    pids = np.arange(300)
+    graph = build_hnsw(pids[:200], vectors[:200], HnswParams(m=8, ef_construction=40))
+    index = DenseIndex(32, pids[200:], vectors[200:], graph, hnsw_excluded=np.array([5]))
+    for pid in (0, 150, 199, 200, 299):
+        np.testing.assert_array_equal(index.vector(pid), vectors[pid])
+    with pytest.raises(KeyError):
+        index.vector(300)
+
+
+def test_ef_search_trades_recall_for_work():
+    vectors = unit_vectors(3000, dim=64, seed=3)
+    pids = np.arange(3000)
+    graph = build_hnsw(pids, vectors, HnswParams(m=4, ef_construction=16))
+    index = DenseIndex(64, np.zeros(0, dtype=np.int64), np.zeros((0, 64), np.float32), graph)
+    queries = unit_vectors(50, dim=64, seed=4)
+    truth = [set(np.argsort(-(vectors @ q))[:10].tolist()) for q in queries]
+
+    def recall(ef: int) -> float:
+        found = [{c.pid for c in index.search(q, 10, ef_search=ef)} for q in queries]
+        return float(np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)]))
+
+    low, high = recall(10), recall(1000)
+    assert high > low + 0.5 and high > 0.9

@@ -137,3 +137,39 @@ def test_articles_by_id(engine):
     assert [p.position for p in view.paragraphs] == [0]
     with pytest.raises(ArticleNotFound):
         engine.article("../../etc/passwd")
+
+
+def test_repeated_query_is_answered_from_the_cache_until_the_generation_changes(tmp_path):
+    from conftest import FakeEncoder
+
+    encoder = FakeEncoder()
+    write(tmp_path / "seeds" / "feed.jsonl", "\n".join(json.dumps(a) for a in ARTICLES[:4]))
+    update_index(tmp_path / "seeds", tmp_path / "idx", Settings(model="fake"), lambda: encoder)
+    engine = Engine(tmp_path / "idx", encoder_factory=lambda model: encoder).open()
+    try:
+        first = engine.search(Query("peace talks Istanbul"))
+        calls = encoder.calls
+        again = engine.search(Query("  peace talks Istanbul "))  # the same query once stripped
+        assert encoder.calls == calls  # nothing encoded: the page came from the cache
+        assert again.hits == first.hits and again.generation == first.generation
+        assert engine.search(Query("peace talks Istanbul", page=2)).hits != first.hits
+        write(tmp_path / "seeds" / "more.jsonl", json.dumps(
+            {"id": "z", "title": "Istanbul", "lang": "en",
+             "text": "Peace talks in Istanbul resumed, and the talks went on all night."}))
+        update_index(tmp_path / "seeds", tmp_path / "idx", Settings(model="fake"),
+                     lambda: encoder)
+        engine.refresh()
+        newer = engine.search(Query("peace talks Istanbul"))
+        assert newer.generation != first.generation and encoder.calls > calls
+        assert "more.jsonl#z" in [hit.article_id for hit in newer.hits]
+    finally:
+        engine.close()
+    uncached = Engine(tmp_path / "idx", Settings(result_cache=0),
+                      encoder_factory=lambda model: encoder).open()
+    try:
+        calls = encoder.calls
+        uncached.search(Query("peace talks Istanbul"))
+        uncached.search(Query("peace talks Istanbul"))
+        assert encoder.calls == calls + 2
+    finally:
+        uncached.close()

@@ -106,11 +106,7 @@ class QueryStream:
     keeping what came back: (generation, [(article_id, text), ...]) or the failure."""
 
     def __init__(self, base_url: str, threads: int = 3) -> None:
-        self.urls = [
-            base_url + "/api/search?" + urllib.parse.urlencode({"q": QUERY, "mode": mode,
-                                                                 "size": 20})
-            for mode in ("hybrid", "keyword", "semantic")
-        ]
+        self.base_url = base_url
         self.answers: list[tuple[str, list[tuple[str, str]]]] = []
         self.failures: list[str] = []
         self.sent = 0
@@ -140,7 +136,11 @@ class QueryStream:
                 if self.sent >= MAX_REQUESTS:
                     return
                 self.sent += 1
-                url = self.urls[(self.sent + number) % len(self.urls)]
+                # A word no paragraph has makes every query new, so that none is answered
+                # from the engine's result cache.
+                url = self.base_url + "/api/search?" + urllib.parse.urlencode({
+                    "q": f"{QUERY} zq{self.sent}", "size": 20,
+                    "mode": ("hybrid", "keyword", "semantic")[(self.sent + number) % 3]})
             try:
                 with urllib.request.urlopen(url, timeout=10) as response:
                     body = json.load(response)
