@@ -64,10 +64,10 @@ def hybrid_parts(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str]
     """The steps of a hybrid query timed one by one, as Engine.search runs them (fusion, which
     takes microseconds, is left out)."""
     encoder = engine.encoder()
-    window = engine.settings.window
+    window, ef_search = engine.settings.window, engine.settings.hnsw_ef_search
     parts: dict[str, list[float]] = {
         "language detection": [], "keyword side": [], "query encoding": [], "vector side": [],
-        "10 hits (highlight, snippet)": []}
+        "10 hits (texts, highlight, snippet)": []}
     for _lang, text in asked:
         ms, q = timed(engine._understand, Query(text=text), snapshot)
         parts["language detection"].append(ms)
@@ -75,27 +75,31 @@ def hybrid_parts(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str]
         parts["keyword side"].append(ms)
         ms, vector = timed(encoder.encode_query, q.text)
         parts["query encoding"].append(ms)
-        ms, _ = timed(snapshot.dense.search, vector, window, None)
+        ms, _ = timed(snapshot.dense.search, vector, window, None, ef_search)
         parts["vector side"].append(ms)
-        fused = engine._rank(q, snapshot, window)
-        ms, _ = timed(lambda f, q=q: [engine._hit(x, q, snapshot) for x in f[:10]], fused)
-        parts["10 hits (highlight, snippet)"].append(ms)
+        shown = engine._rank(q, snapshot, window)[:10]
+        ms, _ = timed(lambda f, q=q: [
+            engine._hit(x, p, q, snapshot)
+            for x, p in zip(f, snapshot.paragraphs.many(x.pid for x in f), strict=True)
+        ], shown)
+        parts["10 hits (texts, highlight, snippet)"].append(ms)
     return {name: percentiles(values) for name, values in parts.items()}
 
 
 def vector_recall(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str]]) -> dict:
     """The engine's vector search against exact search over the same live vectors."""
+    ef_search = engine.settings.hnsw_ef_search
     pids, vectors = live_vectors(engine.store, snapshot.manifest)
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
     exact.add_with_ids(np.ascontiguousarray(vectors), pids)
     del vectors
     queries = engine.encoder().encode([text for _lang, text in asked])
     result: dict = {"approximate": snapshot.dense.approximate, "vectors": int(len(pids)),
-                    "ef_search": snapshot.manifest.settings.get("hnsw_ef_search")}
+                    "ef_search": ef_search}
     for k in (10, 100):
         found, engine_ms, exact_ms = [], [], []
         for vector in queries:
-            ms, approx = timed(snapshot.dense.search, vector, k, None)
+            ms, approx = timed(snapshot.dense.search, vector, k, None, ef_search)
             engine_ms.append(ms)
             ms, (_scores, ids) = timed(exact.search, vector.reshape(1, -1), k)
             exact_ms.append(ms)
