@@ -23,9 +23,10 @@ DEFAULT_EF_SEARCH = Settings.hnsw_ef_search  # see there
 
 @dataclass(frozen=True)
 class HnswParams:
+    """How the graph is built (how it is searched is DenseIndex.search's ef_search)."""
+
     m: int = 32
     ef_construction: int = 200
-    ef_search: int = 384
 
 
 def build_hnsw(pids: np.ndarray, vectors: np.ndarray, params: HnswParams) -> faiss.Index:

@@ -363,9 +363,7 @@ class _Run:
 
         pids, vectors = live_vectors(self.store, manifest)
         self.report("vectors", 0, len(pids))
-        params = HnswParams(
-            self.settings.hnsw_m, self.settings.hnsw_ef_construction, self.settings.hnsw_ef_search
-        )
+        params = HnswParams(self.settings.hnsw_m, self.settings.hnsw_ef_construction)
         name = f"ann-{manifest.name}.faiss"
         save_hnsw(build_hnsw(pids, vectors, params), self.store.segments / name)
         self.report("vectors", len(pids), len(pids))
