@@ -1,6 +1,6 @@
 """Indexing speed: a whole `search index` run on English, Russian and Chinese paragraphs.
 
-    python bench/indexing.py                       # 3,000 paragraphs, then a profiled run
+    python bench/indexing.py                       # 1,200 paragraphs, then a profiled run
     python bench/indexing.py --paragraphs 600 --no-profile
 
 The corpus: equal shares of English, Russian and Chinese paragraphs of about 120 words (Chinese
@@ -90,7 +90,13 @@ def build_corpus(data: Path, out: Path, total: int, seed: int) -> dict:
     records = []
     for lang in MIX:
         texts: list[str] = []
-        while len(texts) < total // len(MIX) + (MIX.index(lang) < total % len(MIX)):
+        wanted = total // len(MIX) + (MIX.index(lang) < total % len(MIX))
+        tries = 0
+        while len(texts) < wanted:
+            tries += 1
+            if tries > 100 * wanted:  # each start sentence gives one text: ~600 per language
+                raise SystemExit(f"only {len(texts)} distinct {lang} paragraphs could be made; "
+                                 "ask for fewer with --paragraphs")
             text = sized(rng.choice(sources[lang]), rng, targets[lang])
             if text and text not in taken:
                 taken.add(text)
@@ -193,7 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--work", type=Path, default=WORK)
-    parser.add_argument("--paragraphs", type=int, default=3000)
+    parser.add_argument("--paragraphs", type=int, default=1200)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")

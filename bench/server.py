@@ -6,9 +6,9 @@
 Starts `search serve` on 127.0.0.1 (a free port), waits for /api/health, warms it up with one
 request for each of a few hundred XQuAD-R questions in 11 languages, then runs
 `wrk -t2 -c8 -d30s` twice against GET /api/search in hybrid mode, a Lua script rotating
-through URL-encoded questions: first all the other questions of the data, each asked at most
-once (every answer computed), then the warmed-up ones again (answered from the engine's result
-cache). Reports requests/s, latency percentiles and errors (socket errors and non-2xx
+through URL-encoded questions: first the warmed-up ones again (answered from the engine's
+result cache), then all the other questions of the data, each asked at most once (every
+answer computed). Reports requests/s, latency percentiles and errors (socket errors and non-2xx
 answers), and the server's resident memory from /proc/<pid>/status: VmRSS and VmHWM (the
 peak) after start-up, after warm-up and after the load, sampling VmRSS during the load as well.
 The server is stopped at the end (SIGTERM, then SIGKILL after 20 s). Needs wrk (Debian: wrk).
@@ -230,11 +230,12 @@ def main() -> None:
         result["memory_mb_after_warmup"] = memory(server.pid)
         sampler = RssSampler(server.pid)
         sampler.start()
+        # Repeated questions first: the new ones would push some out of the result cache.
         result["wrk"] = {
-            "new questions": run_wrk(base, fresh, args.threads, args.connections,
-                                     args.duration),
             "repeated questions": run_wrk(base, paths, args.threads, args.connections,
                                           args.duration),
+            "new questions": run_wrk(base, fresh, args.threads, args.connections,
+                                     args.duration),
         }
         sampler.halt.set()
         sampler.join()

@@ -42,6 +42,9 @@ class Settings:
     feedback: float = 1.0
     rrf_k: int = 60
     window: int = 100
+    # Searches an engine computes at once; more wait their turn. A search is mostly Python,
+    # which runs one thread at a time however many cores there are (see docs/benchmarks.md).
+    concurrent_searches: int = 1
     # Answers to repeated queries kept per engine (a page each, some 30 KB); 0 keeps none.
     result_cache: int = 512
     max_query_chars: int = 2000

@@ -149,6 +149,7 @@ class Engine:
         self._holder: _Holder | None = None
         # Keyed by generation and query, so a new generation never sees an older answer.
         self._pages: LRUCache[SearchPage] = LRUCache(self.settings.result_cache)
+        self._computing = threading.BoundedSemaphore(max(1, self.settings.concurrent_searches))
         self._closed = False
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -250,16 +251,17 @@ class Engine:
             cached = self._pages.get(key)
             if cached is not None:
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
-            understood = self._understand(query, snapshot)
-            fused = self._rank(understood, snapshot, window=max(
-                self.settings.window, query.page * query.size))
-            if understood.one_per_article:
-                fused = _best_per_article(fused, snapshot)
-            first = (query.page - 1) * query.size
-            shown = fused[first : first + query.size]
-            records = snapshot.paragraphs.many(f.pid for f in shown)  # texts read here
-            hits = [self._hit(f, p, understood, snapshot) for f, p in zip(shown, records,
-                                                                          strict=True)]
+            with self._computing:
+                understood = self._understand(query, snapshot)
+                fused = self._rank(understood, snapshot, window=max(
+                    self.settings.window, query.page * query.size))
+                if understood.one_per_article:
+                    fused = _best_per_article(fused, snapshot)
+                first = (query.page - 1) * query.size
+                shown = fused[first : first + query.size]
+                records = snapshot.paragraphs.many(f.pid for f in shown)  # texts read here
+                hits = [self._hit(f, p, understood, snapshot)
+                        for f, p in zip(shown, records, strict=True)]
             page = SearchPage(
                 query=understood,
                 page=query.page,

@@ -173,3 +173,42 @@ def test_repeated_query_is_answered_from_the_cache_until_the_generation_changes(
         assert encoder.calls == calls + 2
     finally:
         uncached.close()
+
+
+@pytest.mark.parametrize("allowed", [1, 3])
+def test_at_most_concurrent_searches_are_computed_at_once(tmp_path, monkeypatch, allowed):
+    import threading
+    import time
+
+    from conftest import FakeEncoder
+
+    encoder = FakeEncoder()
+    write(tmp_path / "seeds" / "feed.jsonl", "\n".join(json.dumps(a) for a in ARTICLES[:4]))
+    update_index(tmp_path / "seeds", tmp_path / "idx", Settings(model="fake"), lambda: encoder)
+    engine = Engine(tmp_path / "idx", Settings(concurrent_searches=allowed),
+                    encoder_factory=lambda model: encoder).open()
+    running, most = 0, 0
+    lock = threading.Lock()
+    rank = engine._rank
+
+    def slow_rank(*args, **kwargs):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)  # long enough for every thread to arrive meanwhile
+        with lock:
+            running -= 1
+        return rank(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_rank", slow_rank)
+    try:
+        threads = [threading.Thread(target=engine.search, args=(Query(f"talks {n}"),))
+                   for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        engine.close()
+    assert most == allowed
