@@ -99,7 +99,6 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
         return (np.abs(norms - 1.0) <= 1e-3) | (norms == 0.0)
 
 
-
 def _segment_lines(path: Path, handle: BinaryIO) -> Iterator[tuple[int, int, dict]]:
     """(byte offset, byte length, record) of each line of an open segment file; damage is
     reported as IndexStore.read_segment reports it."""

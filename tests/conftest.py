@@ -82,3 +82,18 @@ def seed_index(tmp_path_factory, real_encoder) -> Path:
     index_dir = tmp_path_factory.mktemp("seed-index")
     update_index(SEEDS, index_dir, Settings(), lambda: real_encoder)
     return index_dir
+
+
+@pytest.fixture(scope="module")
+def app(seed_index, real_encoder):
+    """The web app over the shared seed index (tests/web_fixtures.py has the helpers)."""
+    from web_fixtures import make_app
+
+    app = make_app(seed_index, real_encoder)
+    yield app
+    app.extensions["search"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

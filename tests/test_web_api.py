@@ -31,18 +31,6 @@ from web.jobs import GenerationFollower, Reindexer, SeedsWatcher, seeds_signatur
 QUERY = "Istanbul talks prisoner exchange"
 
 
-@pytest.fixture(scope="module")
-def app(seed_index, real_encoder):
-    app = make_app(seed_index, real_encoder)
-    yield app
-    app.extensions["search"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 @pytest.fixture
 def fake_app(tmp_path, seeds_copy, fake_encoder):
     """An app over a writable copy of seeds/ indexed with the fake encoder."""

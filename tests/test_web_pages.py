@@ -18,18 +18,6 @@ from web_fixtures import (
 QUERY = "Istanbul talks prisoner exchange"
 
 
-@pytest.fixture(scope="module")
-def app(seed_index, real_encoder):
-    app = make_app(seed_index, real_encoder)
-    yield app
-    app.extensions["search"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 @pytest.fixture
 def hostile_client(tmp_path, seeds_copy, fake_encoder):
     add_hostile_article(seeds_copy)
