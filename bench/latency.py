@@ -4,6 +4,8 @@ Build the index first (see bench/corpus.py), then:
 
     python bench/latency.py --index /tmp/search-bench/index-100k
     python bench/latency.py --per-language 20 --no-plain      # a quick look
+    python bench/latency.py --per-language 50 --no-plain --ef-sweep 384,768,1024,2048 \
+        --name latency-ef                     # recall at other efSearch values
 
 Queries are XQuAD-R questions in all 11 languages (the same questions in each), asked through
 `Engine.search` in hybrid, keyword and semantic mode (page 1, 10 hits, each hit highlighted as
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
@@ -86,8 +89,10 @@ def hybrid_parts(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str]
     return {name: percentiles(values) for name, values in parts.items()}
 
 
-def vector_recall(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str]]) -> dict:
-    """The engine's vector search against exact search over the same live vectors."""
+def vector_recall(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str]],
+                  sweep: Sequence[int] = ()) -> dict:
+    """The engine's vector search against exact search over the same live vectors; and the
+    top 10's recall and time at each efSearch value of `sweep`."""
     ef_search = engine.settings.hnsw_ef_search
     pids, vectors = live_vectors(engine.store, snapshot.manifest)
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
@@ -96,6 +101,7 @@ def vector_recall(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str
     queries = engine.encoder().encode([text for _lang, text in asked])
     result: dict = {"approximate": snapshot.dense.approximate, "vectors": int(len(pids)),
                     "ef_search": ef_search}
+    truth10: list[set[int]] = []
     for k in (10, 100):
         found, engine_ms, exact_ms = [], [], []
         for vector in queries:
@@ -105,10 +111,22 @@ def vector_recall(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str
             exact_ms.append(ms)
             truth = set(ids[0].tolist())
             found.append(len(truth & {c.pid for c in approx}) / k)
+            if k == 10:
+                truth10.append(truth)
         result[f"recall@{k}"] = round(float(np.mean(found)), 4)
         result[f"min_recall@{k}"] = round(float(np.min(found)), 2)
         result[f"engine_ms@{k}"] = percentiles(engine_ms)
         result[f"exact_ms@{k}"] = percentiles(exact_ms)
+    result["ef_sweep"] = {}
+    for ef in sweep:
+        found, engine_ms = [], []
+        for vector, truth in zip(queries, truth10, strict=True):
+            ms, approx = timed(snapshot.dense.search, vector, 10, None, ef)
+            engine_ms.append(ms)
+            found.append(len(truth & {c.pid for c in approx}) / 10)
+        result["ef_sweep"][ef] = {"recall@10": round(float(np.mean(found)), 4),
+                                  "min_recall@10": round(float(np.min(found)), 2),
+                                  "ms@10": percentiles(engine_ms)}
     return result
 
 
@@ -156,6 +174,9 @@ def main() -> None:
                         help="questions per language (the same ones in every language)")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain Whoosh run")
     parser.add_argument("--name", default="latency", help="results file name")
+    parser.add_argument("--ef-sweep", default="",
+                        help="also measure top-10 vector recall at these efSearch values, "
+                             "e.g. 384,768,1024")
     args = parser.parse_args()
     asked = questions(args.data, args.per_language)
     at_start = machine()
@@ -170,7 +191,8 @@ def main() -> None:
         result["paragraphs"] = snapshot.manifest.paragraphs
         result["modes"] = {m.value: mode_latency(engine, asked, m) for m in Mode}
         result["hybrid_parts"] = hybrid_parts(engine, snapshot, asked)
-        result["vectors"] = vector_recall(engine, snapshot, asked)
+        sweep = [int(v) for v in args.ef_sweep.split(",") if v.strip()]
+        result["vectors"] = vector_recall(engine, snapshot, asked, sweep)
         if not args.no_plain:
             folder = args.index.with_name(args.index.name + "-plain-whoosh")
             result["keyword_vs_plain"] = plain_whoosh(snapshot, folder, asked)
@@ -205,6 +227,9 @@ def report(result: dict) -> None:
     print(f"recall@10 {vectors['recall@10']} (min {vectors['min_recall@10']}), "
           f"recall@100 {vectors['recall@100']} (min {vectors['min_recall@100']}); "
           f"approximate: {vectors['approximate']}")
+    for ef, found in vectors.get("ef_sweep", {}).items():
+        print(f"efSearch {ef}: recall@10 {found['recall@10']} (min {found['min_recall@10']}), "
+              f"p50 {found['ms@10']['p50']} ms, p95 {found['ms@10']['p95']} ms")
     if plain and plain["plain_failed"]:
         print(f"plain Whoosh failed to parse {plain['plain_failed']} questions")
 
