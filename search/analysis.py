@@ -41,6 +41,7 @@ _WORD = regex.compile(r"[\p{L}\p{N}\p{M}\u200c\u200d]+")
 _RUN = regex.compile(rf"([{_SPACELESS}]+)|([^{_SPACELESS}]+)")
 _GRAPHEME = regex.compile(r"\X")
 _HAS_ALNUM = regex.compile(r"[\p{L}\p{N}]")
+_HAS_SPACELESS = regex.compile(rf"[{_SPACELESS}]")
 
 # Short lists of the most frequent function words (and question words, which Whoosh's own
 # lists also stop) for languages Whoosh has no list for. Whoosh's lists cover da de en es fi
@@ -103,6 +104,11 @@ def pieces(text: str) -> Iterator[tuple[str, int, int]]:
 
     Spaceless scripts give overlapping grapheme bigrams (a lone grapheme stays a unigram).
     """
+    if not _HAS_SPACELESS.search(text):  # most text: every word is one token, found faster
+        for word in _WORD.finditer(text):
+            if _HAS_ALNUM.search(word.group()):
+                yield word.group(), word.start(), word.end()
+        return
     for word in _WORD.finditer(text):
         base = word.start()
         for run in _RUN.finditer(word.group()):

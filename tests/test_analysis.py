@@ -4,6 +4,8 @@ import pickle
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search.analysis import (
     LANGUAGES,
@@ -140,3 +142,13 @@ def test_empty_stems_fall_back_to_the_word() -> None:
     # Arabic's ISRI stemmer reduces some short words to nothing; no empty term may come out.
     for lang in sorted(LANGUAGES):
         assert "" not in tokens("ال ة ي و ا ب s e a i o", lang)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(st.characters(exclude_categories=("Cs",)), max_size=60))
+def test_text_without_spaceless_scripts_splits_as_with_them(text: str) -> None:
+    """pieces() has a fast path for text with no Han, kana, Hangul, Thai... characters; a
+    trailing Chinese word sends the same text down the general path, which must agree."""
+    fast = list(pieces(text))
+    general = list(pieces(text + " 中文"))
+    assert general[: len(fast)] == fast and len(general) == len(fast) + 1
