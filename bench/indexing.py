@@ -56,9 +56,8 @@ STAGES = {
     "start-up and other imports": ("<frozen importlib._bootstrap>:_find_and_load",),
 }
 DETAILS = {
-    "embedding: tokenizing": ("search/embedding.py:encode", "search/use_encoder.py:preprocess",
-                              "search/use_encoder.py:tokenize"),
-    "embedding: model forward": ("search/embedding.py:encode", "search/use_encoder.py:forward"),
+    "embedding: tokenizing": ("search/embedding.py:encode", "search/use_model.py:preprocess"),
+    "embedding: model forward": ("search/embedding.py:encode", "search/use_model.py:forward"),
     "keyword: text analysis": ("search/indexer.py:_write_keywords", "search/analysis.py"),
     "keyword: Whoosh commit": ("search/indexer.py:_write_keywords", "whoosh/writing.py:commit"),
 }
