@@ -69,6 +69,16 @@ def missing_data(data: Path) -> list[str]:
     return [lang for lang in LANGUAGES if not (data / f"{lang}.json").is_file()]
 
 
+def require_data(data: Path) -> None:
+    """Exit with status 2 and one line saying so when the XQuAD-R folder is not there (it is
+    ../shared/data/xquad-r-dev beside a development checkout, absent from a user's clone)."""
+    absent = missing_data(data)
+    if absent:
+        print(f"XQuAD-R data not found: {data} lacks {', '.join(absent)} (.json); "
+              "pass --data DIR", file=sys.stderr)
+        sys.exit(2)
+
+
 def xquad_sources(data: Path, lang: str) -> list[Source]:
     """The articles of one XQuAD-R language file, split into sentences as the data gives them."""
     doc = json.loads((data / f"{lang}.json").read_text(encoding="utf-8"))
@@ -279,11 +289,7 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=PARAGRAPHS)
     parser.add_argument("--seed", type=int, default=6)
     args = parser.parse_args()
-    absent = missing_data(args.data)
-    if absent:
-        print(f"XQuAD-R data not found: {args.data} lacks {', '.join(absent)} (.json); "
-              "pass --data DIR", file=sys.stderr)
-        sys.exit(2)
+    require_data(args.data)
     started = time.perf_counter()
     summary = build(args.data, args.seeds, args.out, args.paragraphs, args.seed)
     summary["seconds"] = round(time.perf_counter() - started, 1)

@@ -33,6 +33,7 @@ from corpus import (
     count_words,
     machine,
     print_table,
+    require_data,
     save_result,
     search_command,
     xquad_sources,
@@ -203,6 +204,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
     args = parser.parse_args()
+    require_data(args.data)
     seeds, index = args.work / "seeds", args.work / "index"
     at_start = machine()
     result: dict = {"corpus": build_corpus(args.data, seeds, args.paragraphs, 6)}

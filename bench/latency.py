@@ -31,7 +31,16 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from corpus import DATA, LANGUAGES, machine, percentiles, print_table, questions, save_result
+from corpus import (
+    DATA,
+    LANGUAGES,
+    machine,
+    percentiles,
+    print_table,
+    questions,
+    require_data,
+    save_result,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -178,6 +187,7 @@ def main() -> None:
                         help="also measure top-10 vector recall at these efSearch values, "
                              "e.g. 384,768,1024")
     args = parser.parse_args()
+    require_data(args.data)
     asked = questions(args.data, args.per_language)
     at_start = machine()
 

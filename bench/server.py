@@ -32,7 +32,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from corpus import DATA, machine, print_table, questions, save_result, search_command
+from corpus import DATA, machine, print_table, questions, require_data, save_result, search_command
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEX = Path("/tmp/search-bench/index-100k")
@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
+    require_data(args.data)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     asked = questions(args.data, args.per_language)

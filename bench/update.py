@@ -36,6 +36,7 @@ from corpus import (
     article_paragraphs,
     machine,
     print_table,
+    require_data,
     save_result,
     search_command,
     xquad_sources,
@@ -161,6 +162,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    require_data(args.data)
     at_start = machine()
     copy, seeds = prepare(args.index, args.corpus, args.work)
     taken = corpus_paragraphs(args.corpus)
