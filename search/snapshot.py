@@ -23,7 +23,7 @@ from .dense import DenseIndex, GraphVectors, load_hnsw
 from .errors import IndexCorrupt
 from .keyword import KeywordIndex
 from .query import Filters
-from .store import REBUILD_HINT, IndexStore, Manifest
+from .store import REBUILD_HINT, IndexStore, Manifest, segment_lines
 
 # Vectors are read, checked against the graph and copied this many file rows at a time
 # (8 MB at 512 dimensions), so that loading never holds a second copy of all of them.
@@ -97,23 +97,6 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):  # garbage overflows: it is not unit
         norms = np.linalg.norm(np.asarray(vectors, dtype=np.float32), axis=1)
         return (np.abs(norms - 1.0) <= 1e-3) | (norms == 0.0)
-
-
-def _segment_lines(path: Path, handle: BinaryIO) -> Iterator[tuple[int, int, dict]]:
-    """(byte offset, byte length, record) of each line of an open segment file; damage is
-    reported as IndexStore.read_segment reports it."""
-    offset = 0
-    try:
-        for number, line in enumerate(handle, start=1):
-            text = line.decode("utf-8")
-            try:
-                record = json.loads(text)
-            except ValueError as exc:
-                raise IndexCorrupt(f"{path} line {number} is damaged; {REBUILD_HINT}") from exc
-            yield offset, len(line), record
-            offset += len(line)
-    except UnicodeDecodeError as exc:
-        raise IndexCorrupt(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
 
 
 class _SegmentFiles:
@@ -192,7 +175,7 @@ def _scan(store: IndexStore, manifest: Manifest, files: _SegmentFiles,
         handle = files.open(path, resources)
         row = 0
         rows: list[int] = []
-        for offset, length, record in _segment_lines(path, handle):
+        for offset, length, record in segment_lines(path, handle):
             count = len(record["paragraphs"])
             if record["article"]["id"] in article_ids:
                 scan.add(number, offset, length, record)

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -124,6 +125,23 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def segment_lines(path: Path, handle: BinaryIO) -> Iterator[tuple[int, int, dict]]:
+    """(byte offset, byte length, record) of each line of an open segment file; damage is
+    reported as IndexCorrupt naming the file (and the line)."""
+    offset = 0
+    try:
+        for number, line in enumerate(handle, start=1):
+            text = line.decode("utf-8")
+            try:
+                record = json.loads(text)
+            except ValueError as exc:
+                raise IndexCorrupt(f"{path} line {number} is damaged; {REBUILD_HINT}") from exc
+            yield offset, len(line), record
+            offset += len(line)
+    except UnicodeDecodeError as exc:
+        raise IndexCorrupt(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
+
+
 class IndexStore:
     """Paths and file operations of one index folder. Creates nothing until asked to."""
 
@@ -173,16 +191,12 @@ class IndexStore:
         """The article records of a segment, each with its 'paragraphs' list."""
         path = self.segments / f"{segment}.jsonl"
         try:
-            with open(path, encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    try:
-                        yield json.loads(line)
-                    except ValueError as exc:
-                        raise IndexCorrupt(
-                            f"{path} line {number} is damaged; {REBUILD_HINT}"
-                        ) from exc
-        except (FileNotFoundError, UnicodeDecodeError) as exc:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below, after the last record
+        except FileNotFoundError as exc:
             raise IndexCorrupt(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
+        with handle:
+            for _offset, _length, record in segment_lines(path, handle):
+                yield record
 
     def read_vectors(self, segment: str, dim: int) -> np.ndarray:
         path = self.segments / f"{segment}.npy"
