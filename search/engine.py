@@ -12,11 +12,14 @@ from pathlib import Path
 
 import regex
 
-from .cache import LRUCache
-from .config import Settings
-from .embedding import Encoder
-from .errors import ArticleNotFound, IndexIncompatible, InvalidQuery
-from .fusion import (
+from search.backends.local.reader import ArticleRecord, ParagraphRecord, Snapshot
+from search.backends.local.store import IndexStore
+from search.config import Settings
+from search.encoders.loading import Encoder
+from search.errors import ArticleNotFound, IndexIncompatible, InvalidQuery
+from search.ingest.language import UNDETERMINED, LanguageDetector, normalize_code
+from search.lru import LRUCache
+from search.ranking.fusion import (
     Fused,
     FusionMethod,
     feedback_vector,
@@ -26,11 +29,8 @@ from .fusion import (
     single,
     weighted,
 )
-from .highlight import highlight_and_snippet
-from .language import UNDETERMINED, LanguageDetector, normalize_code
-from .query import Candidate, Filters, Mode, Query, validate
-from .snapshot import ArticleRecord, ParagraphRecord, Snapshot
-from .store import IndexStore
+from search.ranking.highlight import highlight_and_snippet
+from search.ranking.query import Candidate, Filters, Mode, Query, validate
 
 _LANG_CODE = regex.compile(r"^[a-z]{2,3}$")
 
@@ -230,7 +230,7 @@ class Engine:
             with self._snapshot() as snapshot:
                 model = snapshot.manifest.model
             if self._encoder_factory is None:
-                from .embedding import load_encoder
+                from search.encoders.loading import load_encoder
 
                 # Queries are encoded one at a time (the encoder's lock), and one short text
                 # gains nothing from a second torch thread: with two, every parallel region

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from .engine import ArticleView, Hit, IndexStats, SearchPage, paragraph_id
-from .indexer import IndexSummary
+from search.engine import ArticleView, Hit, IndexStats, SearchPage, paragraph_id
+from search.index.updater import IndexSummary
 
 
 def hit_to_dict(hit: Hit) -> dict[str, Any]:

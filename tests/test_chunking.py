@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.chunking import Chunk, count_words, split_paragraphs
-from search.documents import read_articles, scan_seeds
+from search.ingest.chunking import Chunk, count_words, split_paragraphs
+from search.ingest.seeds import read_articles, scan_seeds
 
 SHIPPED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.dense import DenseIndex, HnswParams, build_hnsw, load_hnsw, save_hnsw
+from search.backends.local.dense import DenseIndex, HnswParams, build_hnsw, load_hnsw, save_hnsw
 from search.errors import IndexCorrupt
 
 

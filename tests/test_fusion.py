@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.fusion import (
+from search.ranking.fusion import (
     FusionMethod,
     feedback_vector,
     fuse,
@@ -14,7 +14,7 @@ from search.fusion import (
     single,
     weighted,
 )
-from search.query import Candidate
+from search.ranking.query import Candidate
 
 
 def ranked(*pids_scores):

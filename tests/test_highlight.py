@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.highlight import ELLIPSIS, highlight, match_spans, snippet
+from search.ranking.highlight import ELLIPSIS, highlight, match_spans, snippet
 
 LONG_EN = (
     "The Panthers defense gave up just 308 points, ranking sixth in the league, while also "

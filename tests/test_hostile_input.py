@@ -22,17 +22,17 @@ from conftest import FakeEncoder, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import search.indexer
-from search.check import check_index
+import search.index.updater
+from search.backends.local.check import check_index
+from search.backends.local.reader import Snapshot
+from search.backends.local.store import IndexStore
 from search.cli import main
 from search.config import Settings
 from search.engine import Engine, SearchPage
 from search.errors import InvalidQuery
-from search.indexer import update_index
-from search.language import LanguageDetector
-from search.query import Filters, Mode, Query
-from search.snapshot import Snapshot
-from search.store import IndexStore
+from search.index.updater import update_index
+from search.ingest.language import LanguageDetector
+from search.ranking.query import Filters, Mode, Query
 
 settings.register_profile(
     "hostile", max_examples=150, deadline=None, derandomize=True,
@@ -188,7 +188,7 @@ def test_any_query_with_the_real_model(real_engine, query):
 def test_hand_picked_hostile_queries_through_the_cli(fake_engine, monkeypatch, text):
     """The CLI turns every hostile query into results or one line, never a traceback (lone
     surrogates are what undecodable bytes in argv become)."""
-    monkeypatch.setattr("search.embedding.load_encoder", lambda model, threads=0: FakeEncoder())
+    monkeypatch.setattr("search.encoders.loading.load_encoder", lambda model, threads=0: FakeEncoder())
     result = CliRunner().invoke(main, ["query", text, "--query-lang", "en", "--index",
                                        str(fake_engine.store.root), "--json"])
     assert "Traceback" not in result.output
@@ -254,7 +254,7 @@ def indexed_articles(index_dir: Path) -> set[str]:
 
 def test_hostile_files_are_skipped_by_name_and_good_ones_indexed(tmp_path, monkeypatch):
     seeds = hostile_corpus(tmp_path)
-    monkeypatch.setattr("search.embedding.load_encoder", lambda model, threads=0: FakeEncoder())
+    monkeypatch.setattr("search.encoders.loading.load_encoder", lambda model, threads=0: FakeEncoder())
     result = CliRunner().invoke(main, ["index", "--seeds", str(seeds), "--index",
                                        str(tmp_path / "idx"), "--model", "fake", "--json"])
     assert result.exit_code == 0, result.output
@@ -280,7 +280,7 @@ def test_files_that_change_between_scan_and_read(tmp_path, monkeypatch):
     for name in ("a.md", "b.md", "c.md", "d.md", "e.md"):
         write(seeds / name, f"# {name}\n\nThe article {name} is about harbour cranes.")
     write(tmp_path / "outside.md", "# Outside\n\nNot part of the seeds.")
-    real_read = search.indexer.read_articles
+    real_read = search.index.updater.read_articles
 
     def read_and_meddle(seeds_dir, seed_file):
         if seed_file.path == "a.md":
@@ -291,7 +291,7 @@ def test_files_that_change_between_scan_and_read(tmp_path, monkeypatch):
             (seeds / "d.md").symlink_to(tmp_path / "outside.md")
         return real_read(seeds_dir, seed_file)
 
-    monkeypatch.setattr(search.indexer, "read_articles", read_and_meddle)
+    monkeypatch.setattr(search.index.updater, "read_articles", read_and_meddle)
     summary = update_index(seeds, tmp_path / "idx", Settings(model="fake"), FakeEncoder,
                            detector=DETECTOR)
     reasons = {p.path: p.reason for p in summary.problems}

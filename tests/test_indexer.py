@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from conftest import write
 
-from search.check import check_index
+from search.backends.local.check import check_index
+from search.backends.local.dense import load_hnsw
+from search.backends.local.reader import live_records
+from search.backends.local.store import IndexStore, Manifest
 from search.config import Settings
-from search.dense import load_hnsw
 from search.engine import Engine
 from search.errors import IndexBusy, IndexCorrupt, IndexIncompatible
-from search.indexer import update_index
-from search.query import Mode, Query
-from search.snapshot import live_records
-from search.store import IndexStore, Manifest
+from search.index.updater import update_index
+from search.ranking.query import Mode, Query
 
 KYIV = """Peace talks in Istanbul
 
@@ -182,7 +182,7 @@ def test_failed_run_leaves_previous_generation_and_next_run_recovers(
     index_dir = tmp_path / "idx"
     first = run(corpus, index_dir, fake_encoder)
     write(corpus / "weather.txt", WEATHER)
-    from search.keyword import KeywordIndex
+    from search.backends.local.keyword import KeywordIndex
 
     def crash(self):
         raise KeyboardInterrupt

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from search.checksums import CHECKSUMS
+from search.backends.local.checksums import CHECKSUMS
+from search.backends.local.keyword import KeywordDoc, KeywordIndex, _within_budget
 from search.errors import IndexBusy, IndexCorrupt, IndexMissing
-from search.keyword import KeywordDoc, KeywordIndex, _within_budget
-from search.query import Filters
+from search.ranking.query import Filters
 
 DOCS = [
     KeywordDoc(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.language import LanguageDetector, normalize_code
+from search.ingest.language import LanguageDetector, normalize_code
 
 
 @pytest.fixture(scope="module")

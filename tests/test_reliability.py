@@ -25,16 +25,16 @@ import pytest
 from click.testing import CliRunner
 from conftest import PROJECT, FakeEncoder, write
 
-from search.check import check_index
+from search.backends.local.check import check_index
+from search.backends.local.reader import Snapshot
+from search.backends.local.store import IndexStore
 from search.cli import main
 from search.config import Settings
 from search.engine import Engine
 from search.errors import IndexBusy
-from search.indexer import update_index
-from search.language import LanguageDetector
-from search.query import Mode, Query
-from search.snapshot import Snapshot
-from search.store import IndexStore
+from search.index.updater import update_index
+from search.ingest.language import LanguageDetector
+from search.ranking.query import Mode, Query
 
 SETTINGS = Settings(model="fake")
 DETECTOR = LanguageDetector()  # shared: loading the language model takes a second
@@ -63,9 +63,9 @@ from pathlib import Path
 
 sys.path[:0] = [sys.argv[1], os.path.dirname(os.path.abspath(__file__))]
 from fake_encoder import FakeEncoder  # conftest's, copied without pytest (faster start)
-import search.cli, search.embedding, search.indexer, search.store
-from search.keyword import KeywordIndex
-from search.store import IndexStore
+import search.cli, search.encoders.loading, search.index.updater, search.backends.local.store
+from search.backends.local.keyword import KeywordIndex
+from search.backends.local.store import IndexStore
 
 KILL_AT, PAUSE_AT, GO_FILE = (os.environ.get(k) for k in ("KILL_AT", "PAUSE_AT", "GO_FILE"))
 DELAY = 0.0
@@ -102,7 +102,7 @@ def around(owner, name, before, after=None):
 
 
 class Os:
-    """os for search.store, with a marker before and after each rename."""
+    """os for search.backends.local.store, with a marker before and after each rename."""
     def __getattr__(self, name):
         return getattr(os, name)
     def replace(self, src, dst):
@@ -124,13 +124,13 @@ def slow_read(original):
 
 
 gc_runs = iter(range(1, 10))
-search.indexer.read_articles = slow_read(search.indexer.read_articles)
-search.store.os = Os()
+search.index.updater.read_articles = slow_read(search.index.updater.read_articles)
+search.backends.local.store.os = Os()
 around(KeywordIndex, "add", "keywords")
 around(KeywordIndex, "commit", "keywords commit", "keywords committed")
 around(IndexStore, "write_segment", "segment", "segment written")
 around(IndexStore, "collect_garbage", lambda self, *a: f"gc {next(gc_runs)}")
-search.embedding.load_encoder = lambda model, threads=0: SlowEncoder()
+search.encoders.loading.load_encoder = lambda model, threads=0: SlowEncoder()
 
 
 def index(seeds, index_dir):
@@ -268,7 +268,7 @@ def world(tmp_path_factory):
     runner = root / "runner.py"
     runner.write_text(RUNNER, encoding="utf-8")
     (root / "fake_encoder.py").write_text(
-        "import hashlib\nimport numpy as np\nimport regex\nfrom search.embedding import ModelInfo"
+        "import hashlib\nimport numpy as np\nimport regex\nfrom search.encoders.loading import ModelInfo"
         "\n_WORD = regex.compile(r'\\w+')\n\n" + inspect.getsource(FakeEncoder), encoding="utf-8")
     return {
         "root": root, "base": base, "seeds": root / "seeds", "runner": runner,
@@ -461,7 +461,7 @@ def small_index(tmp_path_factory):
 @pytest.fixture
 def cli(monkeypatch):
     """A CliRunner whose `search` loads the fake encoder instead of the real model."""
-    monkeypatch.setattr("search.embedding.load_encoder", lambda model, threads=0: FakeEncoder())
+    monkeypatch.setattr("search.encoders.loading.load_encoder", lambda model, threads=0: FakeEncoder())
     runner = CliRunner()
     return lambda *args: runner.invoke(main, [str(a) for a in args])
 

@@ -36,9 +36,9 @@ VERSION = regex.compile(r"version (\d+)")
 CLI_WITH_FAKE_MODEL = """
 import sys
 sys.path[:0] = sys.argv[1:3]
-import search.embedding
+import search.encoders.loading
 from conftest import FakeEncoder
-search.embedding.load_encoder = lambda model, threads=0: FakeEncoder()
+search.encoders.loading.load_encoder = lambda model, threads=0: FakeEncoder()
 from search.cli import main
 main(sys.argv[3:])
 """

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from conftest import FakeEncoder, write
 
-import search.snapshot as snapshot_module
+import search.backends.local.reader as snapshot_module
+from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw
+from search.backends.local.reader import Snapshot, _spans, live_records, live_vectors
+from search.backends.local.store import IndexStore
 from search.config import Settings
-from search.dense import HnswParams, build_hnsw, save_hnsw
 from search.errors import IndexCorrupt
-from search.indexer import update_index
-from search.language import LanguageDetector
-from search.query import Filters
-from search.snapshot import Snapshot, _spans, live_records, live_vectors
-from search.store import IndexStore
+from search.index.updater import update_index
+from search.ingest.language import LanguageDetector
+from search.ranking.query import Filters
 
 DETECTOR = LanguageDetector()
 

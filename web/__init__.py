@@ -17,9 +17,9 @@ from flask import Flask, current_app
 
 from search.config import Settings
 from search.engine import Engine
-from search.indexer import IndexSummary, update_index
-from search.language import LanguageDetector
-from search.query import Query
+from search.index.updater import IndexSummary, update_index
+from search.ingest.language import LanguageDetector
+from search.ranking.query import Query
 
 from .jobs import GenerationFollower, Reindexer, SeedsWatcher
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, render_template, request, url_for
 
 from search.errors import InvalidQuery, SearchError
-from search.query import Mode
+from search.ranking.query import Mode
 
 from . import services
 from .params import MAX_PAGE, SEARCH_PARAMETERS, parse_query

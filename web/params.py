@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from search.config import Settings
 from search.errors import InvalidQuery
-from search.query import Filters, Mode, Query
+from search.ranking.query import Filters, Mode, Query
 
 SEARCH_PARAMETERS = ("q", "mode", "lang", "query_lang", "size", "fusion", "alpha", "date_from",
                      "date_to", "one_per_article")  # and page

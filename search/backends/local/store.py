@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import IndexBusy, IndexCorrupt, IndexMissing
+from search.errors import IndexBusy, IndexCorrupt, IndexMissing
 
 FORMAT_VERSION = 1
 REBUILD_HINT = "run `search index --rebuild` to rebuild it from seeds/"

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .errors import InvalidQuery
+from search.errors import InvalidQuery
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

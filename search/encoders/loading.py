@@ -120,7 +120,7 @@ class _SentenceTransformerEmbedder:
 
 def _load_use(name: str) -> Encoder:
     try:
-        from search.use_model import EMBEDDING_DIM, USE_LANGUAGES, UseModel
+        from search.encoders.use_model import EMBEDDING_DIM, USE_LANGUAGES, UseModel
 
         model = UseModel().eval()
     except (ImportError, OSError, RuntimeError, ValueError, KeyError, BadZipFile) as exc:
@@ -165,8 +165,8 @@ def _load_sentence_transformer(name: str) -> Encoder:
     max_chars = (st.max_seq_length or USE_MAX_CHARS // _CHARS_PER_TOKEN) * _CHARS_PER_TOKEN
     languages = None
     first = st[0]
-    if type(first).__module__ == "search.use_encoder":
-        from search.use_model import USE_LANGUAGES
+    if type(first).__module__ == "search.encoders.use_encoder":
+        from search.encoders.use_model import USE_LANGUAGES
 
         languages, max_chars = USE_LANGUAGES, USE_MAX_CHARS
     info = ModelInfo(name, int(dim), languages, int(max_chars))

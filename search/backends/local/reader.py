@@ -19,11 +19,11 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .dense import DenseIndex, GraphVectors, load_hnsw
-from .errors import IndexCorrupt
-from .keyword import KeywordIndex
-from .query import Filters
-from .store import REBUILD_HINT, IndexStore, Manifest, segment_lines
+from search.backends.local.dense import DenseIndex, GraphVectors, load_hnsw
+from search.backends.local.keyword import KeywordIndex
+from search.backends.local.store import REBUILD_HINT, IndexStore, Manifest, segment_lines
+from search.errors import IndexCorrupt
+from search.ranking.query import Filters
 
 # Vectors are read, checked against the graph and copied this many file rows at a time
 # (8 MB at 512 dimensions), so that loading never holds a second copy of all of them.

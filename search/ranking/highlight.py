@@ -14,7 +14,7 @@ import unicodedata
 
 import regex
 
-from .analysis import field_language, token_spans, tokens
+from search.analysis import field_language, token_spans, tokens
 
 ELLIPSIS = "\u2026"
 _SURROGATE = regex.compile(r"[\ud800-\udfff]")

@@ -14,9 +14,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .config import Settings
-from .errors import IndexCorrupt
-from .query import Candidate
+from search.config import Settings
+from search.errors import IndexCorrupt
+from search.ranking.query import Candidate
 
 DEFAULT_EF_SEARCH = Settings.hnsw_ef_search  # see there
 

@@ -36,12 +36,12 @@ from whoosh.query import And, Or, Query, Term, TermRange
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter, LockError
 
-from . import analysis
-from .bm25 import LanguageBM25F, PostingScorer, top_documents
-from .checksums import verify_checksums, write_checksums
-from .errors import IndexBusy, IndexCorrupt, IndexMissing
-from .postings import matching
-from .query import Candidate, Filters
+from search import analysis
+from search.backends.local.bm25 import LanguageBM25F, PostingScorer, top_documents
+from search.backends.local.checksums import verify_checksums, write_checksums
+from search.backends.local.postings import matching
+from search.errors import IndexBusy, IndexCorrupt, IndexMissing
+from search.ranking.query import Candidate, Filters
 
 TITLE_BOOST = 1.5
 # Keep the rarest query terms while their document frequencies sum to at most this share of the

