@@ -14,7 +14,8 @@ import regex
 
 from search.config import DEFAULT_MODEL, Settings
 from search.errors import SearchError
-from search.ranking.query import Filters, Mode, Query
+from search.ranking.query import Mode, Query
+from search.records import Filters
 
 _MARK = regex.compile(r"<mark>(.*?)</mark>", regex.S)
 
@@ -269,9 +270,9 @@ def check(index_dir: Path, as_json: bool) -> None:
     """
     from dataclasses import asdict
 
-    from search.backends.local.check import check_index
+    from search.backends import open_backend
 
-    report = check_index(index_dir)
+    report = open_backend(index_dir).check()
     if as_json:
         click.echo(json.dumps({"ok": report.ok, **asdict(report)}, ensure_ascii=False, indent=2))
     elif report.ok:

@@ -50,6 +50,7 @@ class Settings:
     max_query_chars: int = 2000
     page_size: int = 10
     max_page_size: int = 100
+    max_page: int = 1000  # deeper pages would make each side rank page * size candidates
 
     def resolved_threads(self) -> int:
         return self.threads if self.threads > 0 else (os.cpu_count() or 1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from search.engine import ArticleView, Hit, IndexStats, SearchPage, paragraph_id
-from search.index.updater import IndexSummary
+from search.index.summary import IndexSummary
+from search.results import ArticleView, Hit, IndexStats, SearchPage
 
 
 def hit_to_dict(hit: Hit) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def article_to_dict(view: ArticleView) -> dict[str, Any]:
     article = asdict(view.article)
     article.pop("paragraph_pids")
     article["paragraphs"] = [
-        {"paragraph_id": paragraph_id(p), "position": p.position,
+        {"paragraph_id": p.paragraph_id, "position": p.position,
          "lang": p.lang, "text": p.text}
         for p in view.paragraphs
     ]

@@ -11,7 +11,7 @@ import pytest
 import regex
 
 from search.config import Settings
-from search.encoders.loading import ModelInfo
+from search.encoders.base import ModelInfo
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"

@@ -17,7 +17,7 @@ from search.backends.local.keyword import (
     _filter_query,
     _query_terms,
 )
-from search.ranking.query import Candidate, Filters
+from search.records import Candidate, Filters
 
 WORDS = {
     "en": """harbour storm currency exchange river mountain village castle railway bridge

@@ -1,4 +1,4 @@
-"""`search check` and search.check.check_index: healthy indexes pass with one OK line, and each
+"""`search check` and the local backend's check: healthy indexes pass with one OK line, and each
 kind of disagreement between manifest, segments, vectors, keyword index and HNSW graph is
 listed (the damage is done with the engine's own writers, so that only the intended part
 disagrees)."""
@@ -15,11 +15,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import FakeEncoder, write
 
-from search.backends.local.check import check_index
+from search.backends import open_backend
+from search.backends.base import CheckReport
 from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw
 from search.backends.local.keyword import KeywordDoc, KeywordIndex
-from search.backends.local.reader import live_vectors
-from search.backends.local.store import IndexStore, Manifest
+from search.backends.local.store import IndexStore
+from search.backends.local.vectors import live_vectors
 from search.cli import main
 from search.config import Settings
 from search.errors import IndexMissing
@@ -27,6 +28,10 @@ from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
 
 DETECTOR = LanguageDetector()
+
+
+def check_index(index_dir: Path) -> CheckReport:
+    return open_backend(index_dir).check()
 
 
 def corpus(seeds: Path) -> None:
@@ -132,15 +137,18 @@ def _generation(index_dir: Path) -> Path:
     return index_dir / "generations" / "g000001"
 
 
-def _edit_manifest(index_dir: Path, **changes) -> None:
+def _edit_manifest(index_dir: Path, edit) -> None:
     path = _generation(index_dir) / "manifest.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    for key, value in changes.items():
-        if key == "settings_model":
-            data["settings"]["model"] = value
-        else:
-            data[key] = value(data[key]) if callable(value) else value
-    path.write_text(Manifest.from_json(json.dumps(data)).to_json(), encoding="utf-8")
+    edit(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _edit_file_entry(index_dir: Path, key: str, change) -> None:
+    def edit(data):
+        entry = data["catalog"]["files"]["port0.md"]
+        entry[key] = change(entry[key])
+    _edit_manifest(index_dir, edit)
 
 
 def _edit_keywords(index_dir: Path, remove=(), add=()) -> None:
@@ -215,18 +223,20 @@ DAMAGE = {
         lambda d: _edit_keywords(d, add=[5]), "the keyword index holds paragraph ids twice: 5"),
     "no keyword index": (_empty_keyword_folder, "no keyword index in"),
     "manifest paragraph count": (
-        lambda d: _edit_manifest(d, paragraphs=18), "the manifest counts 18 paragraphs, the "
-        "segments hold 17"),
+        lambda d: _edit_file_entry(d, "paragraphs", lambda n: n + 1), "the manifest counts 18 "
+        "paragraphs, the segments hold 17"),
     "manifest article count": (
-        lambda d: _edit_manifest(d, articles=10), "the manifest counts 10 articles but lists 9"),
+        lambda d: _edit_file_entry(d, "articles", lambda ids: [*ids, "ghost.md"]),
+        "the manifest counts 10 articles, the segments hold 9"),
     "manifest languages": (
-        lambda d: _edit_manifest(d, languages={"en": 17}), "the manifest counts languages"),
+        lambda d: _edit_file_entry(d, "languages", lambda _: {"de": 2}),
+        "the manifest counts languages"),
     "manifest model": (
-        lambda d: _edit_manifest(d, settings_model="other"), "the manifest names model 'fake' "
-        "but its settings 'other'"),
+        lambda d: _edit_manifest(d, lambda data: data["catalog"]["settings"].update(
+            model="other")), "the manifest names model 'fake' but its settings 'other'"),
     "manifest segments": (
-        lambda d: _edit_manifest(d, segments=["s000001", "s000009"]), "the manifest lists "
-        "segments"),
+        lambda d: _edit_manifest(d, lambda data: data["file_segments"].update(
+            {"ghost.md": "s000009"})), "the manifest's segments list other files"),
     "article missing from segment": (
         lambda d: _edit_segment(d, lambda records: records[1:]), "lacks 1 article(s)"),
     "pid used twice": (

@@ -11,7 +11,8 @@ from search.config import Settings
 from search.engine import Engine
 from search.errors import ArticleNotFound, InvalidQuery
 from search.index.updater import update_index
-from search.ranking.query import Filters, Mode, Query
+from search.ranking.query import Mode, Query
+from search.records import Filters
 
 ARTICLES = [
     {"id": "a", "title": "Talks", "lang": "en", "date": "2025-07-22", "source": "Wire",
@@ -189,7 +190,9 @@ def test_at_most_concurrent_searches_are_computed_at_once(tmp_path, monkeypatch,
                     encoder_factory=lambda model: encoder).open()
     running, most = 0, 0
     lock = threading.Lock()
-    rank = engine._rank
+    import search.engine
+
+    rank = search.engine.rank
 
     def slow_rank(*args, **kwargs):
         nonlocal running, most
@@ -201,7 +204,7 @@ def test_at_most_concurrent_searches_are_computed_at_once(tmp_path, monkeypatch,
             running -= 1
         return rank(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "_rank", slow_rank)
+    monkeypatch.setattr(search.engine, "rank", slow_rank)
     try:
         threads = [threading.Thread(target=engine.search, args=(Query(f"talks {n}"),))
                    for n in range(6)]

@@ -5,16 +5,15 @@ import pytest
 
 from search.ranking.fusion import (
     FusionMethod,
-    feedback_vector,
     fuse,
     keyword_first,
-    language_weights,
     min_max,
     reciprocal_rank,
     single,
     weighted,
 )
-from search.ranking.query import Candidate
+from search.ranking.policy import feedback_vector, language_weights
+from search.records import Candidate
 
 
 def ranked(*pids_scores):

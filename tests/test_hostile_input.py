@@ -23,16 +23,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import search.index.updater
-from search.backends.local.check import check_index
-from search.backends.local.reader import Snapshot
-from search.backends.local.store import IndexStore
+from search.backends import open_backend
 from search.cli import main
 from search.config import Settings
-from search.engine import Engine, SearchPage
+from search.engine import Engine
 from search.errors import InvalidQuery
 from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
-from search.ranking.query import Filters, Mode, Query
+from search.ranking.query import Mode, Query
+from search.records import Filters
+from search.results import SearchPage
 
 settings.register_profile(
     "hostile", max_examples=150, deadline=None, derandomize=True,
@@ -188,9 +188,10 @@ def test_any_query_with_the_real_model(real_engine, query):
 def test_hand_picked_hostile_queries_through_the_cli(fake_engine, monkeypatch, text):
     """The CLI turns every hostile query into results or one line, never a traceback (lone
     surrogates are what undecodable bytes in argv become)."""
-    monkeypatch.setattr("search.encoders.loading.load_encoder", lambda model, threads=0: FakeEncoder())
+    monkeypatch.setattr("search.encoders.loading.load_encoder",
+                        lambda model, threads=0: FakeEncoder())
     result = CliRunner().invoke(main, ["query", text, "--query-lang", "en", "--index",
-                                       str(fake_engine.store.root), "--json"])
+                                       str(fake_engine.index_dir), "--json"])
     assert "Traceback" not in result.output
     assert result.exit_code in (0, 1), result.output
     if result.exit_code == 0:
@@ -244,17 +245,17 @@ def hostile_corpus(root: Path) -> Path:
 
 
 def indexed_articles(index_dir: Path) -> set[str]:
-    store = IndexStore(index_dir)
-    snapshot = Snapshot.load(store, store.require_current())
-    try:
-        return set(snapshot.articles)
-    finally:
-        snapshot.close()
+    backend = open_backend(index_dir)
+    name = backend.current()
+    assert name is not None
+    return {article for entry in backend.catalog(name).files.values()
+            for article in entry.articles}
 
 
 def test_hostile_files_are_skipped_by_name_and_good_ones_indexed(tmp_path, monkeypatch):
     seeds = hostile_corpus(tmp_path)
-    monkeypatch.setattr("search.encoders.loading.load_encoder", lambda model, threads=0: FakeEncoder())
+    monkeypatch.setattr("search.encoders.loading.load_encoder",
+                        lambda model, threads=0: FakeEncoder())
     result = CliRunner().invoke(main, ["index", "--seeds", str(seeds), "--index",
                                        str(tmp_path / "idx"), "--model", "fake", "--json"])
     assert result.exit_code == 0, result.output
@@ -271,7 +272,7 @@ def test_hostile_files_are_skipped_by_name_and_good_ones_indexed(tmp_path, monke
     assert summary["skipped"] == len(expected)
     ids = indexed_articles(tmp_path / "idx")
     assert {i.split("#")[0] for i in ids} == set(GOOD)
-    assert check_index(tmp_path / "idx").ok
+    assert open_backend(tmp_path / "idx").check().ok
 
 
 def test_files_that_change_between_scan_and_read(tmp_path, monkeypatch):
@@ -339,4 +340,4 @@ def test_a_good_file_turning_hostile_keeps_its_indexed_version(tmp_path):
     assert sorted(p.path for p in summary.problems) == sorted(BAD)
     assert summary.removed == 0
     assert {i.split("#")[0] for i in indexed_articles(tmp_path / "idx")} == before | set(BAD)
-    assert check_index(tmp_path / "idx").ok
+    assert open_backend(tmp_path / "idx").check().ok

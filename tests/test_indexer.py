@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from collections import Counter
 
 import faiss
@@ -13,10 +12,12 @@ import numpy as np
 import pytest
 from conftest import write
 
-from search.backends.local.check import check_index
+from search.backends import open_backend
+from search.backends.base import CheckReport
 from search.backends.local.dense import load_hnsw
-from search.backends.local.reader import live_records
-from search.backends.local.store import IndexStore, Manifest
+from search.backends.local.manifest import Manifest
+from search.backends.local.store import IndexStore
+from search.backends.local.vectors import live_records
 from search.config import Settings
 from search.engine import Engine
 from search.errors import IndexBusy, IndexCorrupt, IndexIncompatible
@@ -271,6 +272,10 @@ def feed(rng: random.Random, number: int) -> str:
         for n in range(rng.randint(2, 3)))
 
 
+def check_index(index_dir) -> CheckReport:
+    return open_backend(index_dir).check()
+
+
 def current(index_dir) -> Manifest:
     store = IndexStore(index_dir)
     return store.read_manifest(store.require_current())
@@ -278,24 +283,26 @@ def current(index_dir) -> Manifest:
 
 def recount(index_dir, manifest: Manifest) -> dict[str, tuple[list[int], dict[str, int]]]:
     """Each file's paragraph ids and language counts, read from the segments."""
-    owner = {article: path for path, entry in manifest.files.items() for article in entry.articles}
-    found = {path: ([], Counter()) for path in manifest.files}
-    for _segment, _row, record in live_records(IndexStore(index_dir), manifest):
-        pids, languages = found[owner[record["article"]["id"]]]
-        pids.extend(p["pid"] for p in record["paragraphs"])
-        languages.update(p["lang"] for p in record["paragraphs"])
+    files = manifest.catalog.files
+    owner = {article: path for path, entry in files.items() for article in entry.articles}
+    found = {path: ([], Counter()) for path in files}
+    for _segment, _row, article in live_records(IndexStore(index_dir), manifest):
+        pids, languages = found[owner[article.id]]
+        pids.extend(p.pid for p in article.paragraphs)
+        languages.update(p.lang for p in article.paragraphs)
     return {path: (sorted(pids), dict(languages)) for path, (pids, languages) in found.items()}
 
 
 def assert_counts_match_segments(index_dir) -> None:
     manifest = current(index_dir)
     counted = recount(index_dir, manifest)
-    assert {path: (list(e.pids), e.languages) for path, e in manifest.files.items()} == counted
+    catalog = manifest.catalog
+    assert {path: (list(e.pids), e.languages) for path, e in catalog.files.items()} == counted
     languages = Counter()
     for _pids, by_lang in counted.values():
         languages.update(by_lang)
-    assert manifest.paragraphs == sum(len(pids) for pids, _ in counted.values())
-    assert manifest.languages == dict(languages)
+    assert catalog.paragraphs == sum(len(pids) for pids, _ in counted.values())
+    assert catalog.languages == dict(languages)
 
 
 def graph_pids(index_dir, manifest: Manifest) -> np.ndarray:
@@ -345,60 +352,25 @@ def test_manifest_counts_equal_a_recount_after_many_updates(tmp_path, fake_encod
             assert inside >= 0.75 * len(live)
         else:
             rebuilt += 1
-            assert inside < 0.75 * len(live) and after.ann_next_pid == after.next_pid
+            assert inside < 0.75 * len(live) and after.ann_next_pid == after.catalog.next_pid
         assert check_index(index_dir).ok
     assert kept and rebuilt  # both branches ran
 
 
-def strip_counts(index_dir) -> None:
-    """Rewrite the live manifest as versions before the kept counts wrote it."""
-    path = IndexStore(index_dir).generations / current(index_dir).name / "manifest.json"
+def test_an_index_in_the_old_format_says_to_rebuild(corpus, tmp_path, fake_encoder):
+    """An index written in an earlier format is refused with one line naming the fix, by
+    readers and by updates; a rebuild replaces it."""
+    index_dir = tmp_path / "idx"
+    first = run(corpus, index_dir, fake_encoder)
+    path = index_dir / "generations" / current(index_dir).name / "manifest.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    del data["ann_next_pid"]
-    for entry in data["files"].values():
-        for key in ("paragraphs", "languages", "first_pid"):
-            del entry[key]
-    path.write_text(json.dumps(data), encoding="utf-8")
-    assert not any(entry.counted for entry in current(index_dir).files.values())
-
-
-def test_an_index_without_counts_in_its_manifest_updates_like_one_with_them(
-    corpus, tmp_path, fake_encoder
-):
-    """An index whose manifest predates the kept counts (and the graph's next_pid) gets them
-    on its next update, equal to those of the same index written with them."""
-    write(corpus / "weather.txt", WEATHER)
-    write(corpus / "feed.jsonl", feed(random.Random(1), 1))
-    old, new = tmp_path / "old", tmp_path / "new"
-    run(corpus, new, fake_encoder, ann_threshold=3)
-    graph = current(new).ann
-    assert graph is not None
-    shutil.copytree(new, old)
-    strip_counts(old)
-
-    def update_both() -> None:
-        summaries = [run(corpus, index_dir, fake_encoder, ann_threshold=3)
-                     for index_dir in (old, new)]
-        timing = {"seconds": 0, "paragraphs_per_second": 0}
-        assert summaries[0].to_dict() | timing == summaries[1].to_dict() | timing
-        manifests = [current(index_dir) for index_dir in (old, new)]
-        assert all(entry.counted for entry in manifests[0].files.values())
-        assert manifests[0].files == manifests[1].files
-        for field in ("paragraphs", "languages", "articles", "ann", "ann_next_pid"):
-            assert getattr(manifests[0], field) == getattr(manifests[1], field), field
-        assert_counts_match_segments(old)
-        assert check_index(old).ok
-
-    write(corpus / "late.txt", WEATHER.replace("northern", "southern"))
-    update_both()
-    assert current(old).ann == graph  # kept: the graph's reach came from the graph itself
-    strip_counts(old)
-    write(corpus / "markets.txt", MARKETS.replace("Europe", "Asia"))
-    (corpus / "world" / "kyiv.txt").unlink()
-    update_both()
-    engines = [open_engine(index_dir, fake_encoder) for index_dir in (old, new)]
-    for text in ("markets Asia", "rain southern coast", "storm warning wind"):
-        for mode in Mode:
-            assert top_ids(engines[0], text, mode) == top_ids(engines[1], text, mode)
-            assert top_ids(engines[0], text, mode)
-    assert top_ids(engines[0], "prisoner exchanges") == []  # kyiv.txt's paragraphs went
+    path.write_text(json.dumps({**data, "format": 1}), encoding="utf-8")
+    expected = "was written in index format 1, this version reads 2; run `search index --rebuild`"
+    with pytest.raises(IndexIncompatible, match=expected.replace("(", r"\(")):
+        open_engine(index_dir, fake_encoder)
+    with pytest.raises(IndexIncompatible, match="index format 1"):
+        run(corpus, index_dir, fake_encoder)
+    rebuilt = update_index(corpus, index_dir, Settings(model="fake"), lambda: fake_encoder,
+                           rebuild=True)
+    assert rebuilt.added == first.added and rebuilt.paragraphs_embedded == 0
+    assert top_ids(open_engine(index_dir, fake_encoder), "prisoner exchanges")

@@ -11,7 +11,7 @@ import pytest
 from search.backends.local.checksums import CHECKSUMS
 from search.backends.local.keyword import KeywordDoc, KeywordIndex, _within_budget
 from search.errors import IndexBusy, IndexCorrupt, IndexMissing
-from search.ranking.query import Filters
+from search.records import Filters
 
 DOCS = [
     KeywordDoc(

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from web_fixtures import build_fake_index, make_app, wait_for
 
-from web.params import FUSIONS
+from web.openapi import FUSIONS
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]

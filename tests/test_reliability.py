@@ -25,8 +25,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import PROJECT, FakeEncoder, write
 
-from search.backends.local.check import check_index
-from search.backends.local.reader import Snapshot
+from search.backends import open_backend
+from search.backends.local.reader import LocalReader
 from search.backends.local.store import IndexStore
 from search.cli import main
 from search.config import Settings
@@ -64,6 +64,7 @@ from pathlib import Path
 sys.path[:0] = [sys.argv[1], os.path.dirname(os.path.abspath(__file__))]
 from fake_encoder import FakeEncoder  # conftest's, copied without pytest (faster start)
 import search.cli, search.encoders.loading, search.index.updater, search.backends.local.store
+import search.backends.local.segments, search.backends.local.writer
 from search.backends.local.keyword import KeywordIndex
 from search.backends.local.store import IndexStore
 
@@ -102,7 +103,7 @@ def around(owner, name, before, after=None):
 
 
 class Os:
-    """os for search.backends.local.store, with a marker before and after each rename."""
+    """os for the local backend's store and segments, with a marker before and after each rename."""
     def __getattr__(self, name):
         return getattr(os, name)
     def replace(self, src, dst):
@@ -126,9 +127,10 @@ def slow_read(original):
 gc_runs = iter(range(1, 10))
 search.index.updater.read_articles = slow_read(search.index.updater.read_articles)
 search.backends.local.store.os = Os()
+search.backends.local.segments.os = Os()
 around(KeywordIndex, "add", "keywords")
 around(KeywordIndex, "commit", "keywords commit", "keywords committed")
-around(IndexStore, "write_segment", "segment", "segment written")
+around(search.backends.local.writer, "write_segment", "segment", "segment written")
 around(IndexStore, "collect_garbage", lambda self, *a: f"gc {next(gc_runs)}")
 search.encoders.loading.load_encoder = lambda model, threads=0: SlowEncoder()
 
@@ -232,21 +234,21 @@ def answers(index_dir: Path) -> list:
 
 def paragraphs(index_dir: Path, with_pids: bool = True) -> list[tuple]:
     store = IndexStore(index_dir)
-    snapshot = Snapshot.load(store, store.require_current())
+    reader = LocalReader.load(store, store.require_current(), ef_search=1024)
     try:
         return sorted(((p.pid,) if with_pids else ()) + (p.article_id, p.position, p.text, p.lang)
-                      for p in snapshot.paragraphs.values())
+                      for p in reader.paragraph_store.in_order())
     finally:
-        snapshot.close()
+        reader.close()
 
 
 def fingerprint(index_dir: Path) -> dict:
     store = IndexStore(index_dir)
     manifest = store.read_manifest(store.require_current())
+    catalog = manifest.catalog
     return {
-        "generation": manifest.name, "files": manifest.files, "segments": manifest.segments,
-        "counts": (manifest.articles, manifest.paragraphs, manifest.languages,
-                   manifest.next_pid),
+        "generation": manifest.name, "files": catalog.files, "segments": manifest.file_segments,
+        "counts": (catalog.articles, catalog.paragraphs, catalog.languages, catalog.next_pid),
         "paragraphs": paragraphs(index_dir), "answers": answers(index_dir),
     }
 
@@ -268,7 +270,8 @@ def world(tmp_path_factory):
     runner = root / "runner.py"
     runner.write_text(RUNNER, encoding="utf-8")
     (root / "fake_encoder.py").write_text(
-        "import hashlib\nimport numpy as np\nimport regex\nfrom search.encoders.loading import ModelInfo"
+        "import hashlib\nimport numpy as np\nimport regex\n"
+        "from search.encoders.base import ModelInfo"
         "\n_WORD = regex.compile(r'\\w+')\n\n" + inspect.getsource(FakeEncoder), encoding="utf-8")
     return {
         "root": root, "base": base, "seeds": root / "seeds", "runner": runner,
@@ -345,10 +348,10 @@ def verify_and_recover(world, index_dir: Path) -> None:
     else:  # killed after CURRENT was switched: the new generation is complete
         assert live == "g000002"
         assert answers(index_dir) == world["reference"]["answers"]
-    assert check_index(index_dir).ok
+    assert open_backend(index_dir).check().ok
     update_index(world["seeds"], index_dir, SETTINGS, lambda: ENCODER, detector=DETECTOR)
     assert fingerprint(index_dir) == world["reference"]
-    assert check_index(index_dir).ok
+    assert open_backend(index_dir).check().ok
     assert not list((index_dir / "generations").glob("*.tmp"))
 
 
@@ -461,7 +464,8 @@ def small_index(tmp_path_factory):
 @pytest.fixture
 def cli(monkeypatch):
     """A CliRunner whose `search` loads the fake encoder instead of the real model."""
-    monkeypatch.setattr("search.encoders.loading.load_encoder", lambda model, threads=0: FakeEncoder())
+    monkeypatch.setattr("search.encoders.loading.load_encoder",
+                        lambda model, threads=0: FakeEncoder())
     runner = CliRunner()
     return lambda *args: runner.invoke(main, [str(a) for a in args])
 

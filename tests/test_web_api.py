@@ -23,7 +23,8 @@ from web_fixtures import (
 import web
 from search.errors import IndexBusy
 from search.index.updater import IndexSummary
-from search.ranking.query import Filters, Mode, Query
+from search.ranking.query import Mode, Query
+from search.records import Filters
 from search.serialize import article_to_dict, page_to_dict, stats_to_dict
 from web import SECURITY_HEADERS, create_app, services
 from web.jobs import GenerationFollower, Reindexer, SeedsWatcher, seeds_signature

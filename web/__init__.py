@@ -17,7 +17,8 @@ from flask import Flask, current_app
 
 from search.config import Settings
 from search.engine import Engine
-from search.index.updater import IndexSummary, update_index
+from search.index.summary import IndexSummary
+from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
 from search.ranking.query import Query
 
@@ -142,7 +143,7 @@ def seeds_updater(engine: Engine, seeds_dir: Path, settings: Settings
     def update() -> IndexSummary:
         # The index keeps the model it was built with; updating it with another would fail.
         current = replace(settings, model=engine.stats().model)
-        summary = update_index(seeds_dir, engine.store.root, current, engine.encoder,
+        summary = update_index(seeds_dir, engine.index_dir, current, engine.encoder,
                                detector=detector)
         engine.refresh()
         return summary

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import IndexBusy, SearchError
-from search.index.updater import IndexSummary
+from search.index.summary import IndexSummary
 from search.serialize import summary_to_dict
 
 log = logging.getLogger(__name__)

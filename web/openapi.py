@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from search.config import Settings
+from search.ranking.fusion import FusionMethod
+from search.ranking.query import LANG_CODE
 
-from .params import FUSIONS, LANG_CODE, MAX_PAGE
+FUSIONS = tuple(method.value for method in FusionMethod)
+
 
 
 def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
@@ -170,7 +173,7 @@ def _search_parameters(settings: Settings) -> list[dict[str, Any]]:
          "style": "form", "explode": True},
         _query_parameter("query_lang", code,
                          "The query's language, when detection gets it wrong."),
-        _query_parameter("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
+        _query_parameter("page", {"type": "integer", "minimum": 1, "maximum": settings.max_page,
                                   "default": 1}, "Page of results, from 1."),
         _query_parameter("size", {"type": "integer", "minimum": 1,
                                   "maximum": settings.max_page_size,

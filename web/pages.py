@@ -12,7 +12,7 @@ from search.errors import InvalidQuery, SearchError
 from search.ranking.query import Mode
 
 from . import services
-from .params import MAX_PAGE, SEARCH_PARAMETERS, parse_query
+from .params import SEARCH_PARAMETERS, parse_query
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -89,7 +89,7 @@ def _languages() -> list[str]:
 
 
 def _pagination(page) -> dict:
-    last = min(max(math.ceil(page.total / page.size), 1), MAX_PAGE)
+    last = min(max(math.ceil(page.total / page.size), 1), services().settings.max_page)
 
     # Only the search's own parameters are carried over (never url_for's _external etc.).
     kept = [(k, v) for k, v in request.args.items(multi=True) if k in SEARCH_PARAMETERS]

@@ -1,9 +1,9 @@
 """Universal Sentence Encoder Multilingual v3 as a sentence-transformers input module.
 
-A thin wrapper: tokenizing and the forward pass are :class:`search.encoders.use_model.UseModel`'s (plain
-torch, documented there), so ``SentenceTransformer`` can load, run and save the default model
-like any other while the search engine itself runs ``UseModel`` without importing
-sentence-transformers.
+A thin wrapper: tokenizing and the forward pass are
+:class:`search.encoders.use_model.UseModel`'s (plain torch, documented there), so
+``SentenceTransformer`` can load, run and save the default model like any other while the
+search engine itself runs ``UseModel`` without importing sentence-transformers.
 """
 
 from __future__ import annotations

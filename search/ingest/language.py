@@ -34,6 +34,16 @@ class LanguageDetector:
 
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
+    def detect_query(self, text: str, indexed: Collection[str]) -> tuple[str, str]:
+        """A query's language among `indexed` (the most likely of those, since short texts
+        are easily mistaken) and among all languages, from one classification."""
+        if not _LETTER.search(text):
+            return UNDETERMINED, UNDETERMINED
+        ranked = [normalize_code(code) for code, _score in self._identifier.rank(text)]
+        allowed = {normalize_code(c) for c in indexed} - {UNDETERMINED}
+        among_indexed = next((code for code in ranked if code in allowed), ranked[0])
+        return among_indexed, among_indexed if ranked[0] == UNDETERMINED else ranked[0]
+
     def detect(self, text: str, candidates: Collection[str] | None = None) -> str:
         """The ISO 639-1 code of text's language, or "und" for text without letters.
 

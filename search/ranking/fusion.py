@@ -7,18 +7,16 @@ is in docs/benchmarks.md (measured by bench/quality.py).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-import numpy as np
-
-from search.ranking.query import Candidate
+from search.records import Candidate
 
 
 class FusionMethod(StrEnum):
-    RRF = "rrf"
     WEIGHTED = "weighted"
+    RRF = "rrf"
 
 
 @dataclass(frozen=True)
@@ -138,27 +136,6 @@ def weighted(
     return _merge(keyword, semantic, scores, semantic_ranks)
 
 
-def language_weights(
-    langs: Mapping[int, str],
-    query_lang: str,
-    alpha: float,
-    alpha_cross: float,
-    covered: Collection[str] | None = None,
-) -> dict[int, float]:
-    """The semantic weight of each paragraph (pid -> language) for a query in `query_lang`.
-
-    Within one language both sides are strong and alpha balances them. Across two languages
-    the encoder covers, the keyword side only sees shared names and numbers, so the semantic
-    side gets the larger `alpha_cross`. For a paragraph in a language the encoder does not
-    cover (`covered`, None: all), its vector is weak evidence and alpha applies.
-    """
-    weights = {}
-    for pid, lang in langs.items():
-        across = lang != query_lang and (covered is None or lang in covered)
-        weights[pid] = alpha_cross if across else alpha
-    return weights
-
-
 def keyword_first(keyword: Sequence[Candidate], semantic: Sequence[Candidate]) -> list[Fused]:
     """The keyword ranking (min-max scores), then the semantic-only paragraphs in their order
     with score 0: for queries in a language the encoder does not cover, whose vectors rank
@@ -174,23 +151,24 @@ def keyword_first(keyword: Sequence[Candidate], semantic: Sequence[Candidate]) -
     return head + tail
 
 
-def feedback_vector(query: np.ndarray, passage: np.ndarray, weight: float) -> np.ndarray:
-    """Dense pseudo-relevance feedback (Rocchio, 1971): the query vector plus `weight` times
-    the best passage's vector, renormalized to unit length."""
-    vector = np.asarray(query, dtype=np.float32) + weight * np.asarray(passage, dtype=np.float32)
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else np.asarray(query, dtype=np.float32)
+def _rrf(keyword: Sequence[Candidate], semantic: Sequence[Candidate], alpha: float,
+         rrf_k: int) -> list[Fused]:
+    return reciprocal_rank(keyword, semantic, k=rrf_k, semantic_weight=alpha)
 
 
-def fuse(
-    method: FusionMethod,
-    keyword: Sequence[Candidate],
-    semantic: Sequence[Candidate],
-    alpha: float,
-    rrf_k: int = 60,
-    keyword_only: Collection[int] = frozenset(),
-) -> list[Fused]:
-    """Dispatch to the chosen fusion method; alpha is the semantic side's weight."""
-    if method is FusionMethod.RRF:
-        return reciprocal_rank(keyword, semantic, k=rrf_k, semantic_weight=alpha)
-    return weighted(keyword, semantic, alpha, keyword_only)
+def _weighted(keyword: Sequence[Candidate], semantic: Sequence[Candidate], alpha: float,
+              rrf_k: int) -> list[Fused]:
+    return weighted(keyword, semantic, alpha)
+
+
+_FUSERS: dict[FusionMethod, Callable[[Sequence[Candidate], Sequence[Candidate], float, int],
+                                     list[Fused]]] = {
+    FusionMethod.RRF: _rrf,
+    FusionMethod.WEIGHTED: _weighted,
+}
+
+
+def fuse(method: FusionMethod, keyword: Sequence[Candidate], semantic: Sequence[Candidate],
+         alpha: float, rrf_k: int = 60) -> list[Fused]:
+    """Fuse the two rankings with `method`; alpha is the semantic side's weight."""
+    return _FUSERS[method](keyword, semantic, alpha, rrf_k)

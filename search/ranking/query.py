@@ -1,44 +1,32 @@
-"""What a search asks for (Query, Filters) and the ranked candidates each index answers with."""
+"""What a search asks for (`Query`) and the query as the engine reads it (`Understood`).
+
+`understand` is the one place where a query's values are checked: every caller (the Python
+API, the CLI, the web layer, which only turns strings into types) gets the same messages.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
+from search.config import Settings
 from search.errors import InvalidQuery
+from search.ingest.language import LanguageDetector, normalize_code
+from search.ranking.fusion import FusionMethod
+from search.records import Filters
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+LANG_CODE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"  # as given; folded by normalize_code
+_LANG_CODE = re.compile(LANG_CODE)
 
 
 class Mode(StrEnum):
     KEYWORD = "keyword"
     SEMANTIC = "semantic"
     HYBRID = "hybrid"
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrictions on which paragraphs may match. Empty tuples and None mean no restriction."""
-
-    languages: tuple[str, ...] = ()
-    article_ids: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    date_from: str | None = None  # ISO date, inclusive
-    date_to: str | None = None  # ISO date, inclusive
-
-    def is_empty(self) -> bool:
-        return not (
-            self.languages or self.article_ids or self.sources or self.date_from or self.date_to
-        )
-
-
-@dataclass(frozen=True, order=True)
-class Candidate:
-    """One paragraph as ranked by one index: its integer id and that index's score."""
-
-    pid: int
-    score: float
 
 
 @dataclass(frozen=True)
@@ -49,33 +37,109 @@ class Query:
     filters: Filters = field(default_factory=Filters)
     page: int = 1
     size: int = 10
-    fusion: str | None = None  # None: the index's default
-    alpha: float | None = None  # semantic weight for weighted fusion; None: default
+    fusion: str | None = None  # None: the settings' default
+    alpha: float | None = None  # semantic weight for hybrid fusion; None: default
     one_per_article: bool = False
 
 
-def validate(query: Query, max_chars: int, max_size: int) -> Query:
-    """Return the query with its text stripped, or raise InvalidQuery saying what is wrong."""
-    text = query.text.strip() if isinstance(query.text, str) else ""
+@dataclass(frozen=True)
+class Understood:
+    """The query as the engine read it: checked, with its language and defaults filled in.
+
+    `lang` is the query's language among the index's languages (for the keyword side and
+    highlighting); `text_lang` is the language it is written in among all languages, which
+    differs for a question in a language the index lacks (for the fusion weights). Both come
+    from one detection."""
+
+    text: str
+    lang: str
+    lang_detected: bool
+    text_lang: str
+    mode: Mode
+    fusion: FusionMethod | None
+    alpha: float | None
+    filters: Filters
+    page: int
+    size: int
+    one_per_article: bool
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def understand(query: Query, settings: Settings, indexed: dict[str, int],
+               detector: LanguageDetector) -> Understood:
+    """Check every value of `query` (raising InvalidQuery that says what is wrong) and
+    detect its language among `indexed` (language -> paragraphs) when it is not given."""
+    text = _text(query.text, settings.max_query_chars)
+    if not 1 <= query.page <= settings.max_page:
+        raise InvalidQuery(f"page must be between 1 and {settings.max_page}, not {query.page}")
+    if not 1 <= query.size <= settings.max_page_size:
+        raise InvalidQuery(
+            f"size must be between 1 and {settings.max_page_size}, not {query.size}")
+    filters = _filters(query.filters, indexed)
+    if query.lang is not None:
+        lang = text_lang = _language_code(query.lang, "query_lang")
+    else:
+        lang, text_lang = detector.detect_query(text, indexed)
+    fusion = alpha = None
+    if query.mode is Mode.HYBRID:
+        fusion = _fusion(query.fusion or settings.fusion)
+        alpha = query.alpha
+        if alpha is None:
+            alpha = 0.5 if fusion is FusionMethod.RRF else settings.alpha
+        elif not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
+            raise InvalidQuery(f"alpha must be a number between 0 and 1, not {_shown(alpha)}")
+    return Understood(text, lang, query.lang is None, text_lang, query.mode, fusion, alpha,
+                      filters, query.page, query.size, query.one_per_article)
+
+
+def _text(raw: object, max_chars: int) -> str:
+    text = raw.strip() if isinstance(raw, str) else ""
     text = _SURROGATE.sub("\ufffd", text)  # not UTF-8-encodable: echoing it back would fail
     if not text:
         raise InvalidQuery("the query is empty: type a few words to search for")
     if len(text) > max_chars:
         raise InvalidQuery(f"the query is {len(text)} characters long; the limit is {max_chars}")
-    if query.page < 1:
-        raise InvalidQuery("page must be 1 or more")
-    if not 1 <= query.size <= max_size:
-        raise InvalidQuery(f"size must be between 1 and {max_size}")
-    if query.alpha is not None and not 0.0 <= query.alpha <= 1.0:
-        raise InvalidQuery("alpha must be between 0 and 1")
-    return Query(
-        text=text,
-        mode=query.mode,
-        lang=query.lang,
-        filters=query.filters,
-        page=query.page,
-        size=query.size,
-        fusion=query.fusion,
-        alpha=query.alpha,
-        one_per_article=query.one_per_article,
-    )
+    return text
+
+
+def _language_code(raw: str, name: str) -> str:
+    if not _LANG_CODE.fullmatch(raw):
+        raise InvalidQuery(f"{name} must be a language code such as en or zh, not {_shown(raw)}")
+    return normalize_code(raw)
+
+
+def _fusion(name: str) -> FusionMethod:
+    try:
+        return FusionMethod(name)
+    except ValueError:
+        allowed = ", ".join(m.value for m in FusionMethod)
+        raise InvalidQuery(f"fusion must be one of {allowed}, not {_shown(name)}") from None
+
+
+def _filters(filters: Filters, indexed: dict[str, int]) -> Filters:
+    languages = tuple(_language_code(code, "lang") for code in filters.languages)
+    unknown = [code for code in languages if code not in indexed]
+    if unknown:
+        have = ", ".join(sorted(indexed)) or "none yet"
+        raise InvalidQuery(
+            f"no paragraphs in language {', '.join(unknown)}; the index has: {have}")
+    for name in ("date_from", "date_to"):
+        value = getattr(filters, name)
+        if value is not None and not _is_iso_date(value):
+            raise InvalidQuery(f"{name} must be a date like 2025-07-22, not {_shown(value)}")
+    return Filters(languages, filters.article_ids, filters.sources, filters.date_from,
+                   filters.date_to)
+
+
+def _is_iso_date(value: object) -> bool:
+    if not isinstance(value, str) or len(value) != 10:
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

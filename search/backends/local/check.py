@@ -9,39 +9,22 @@ the parts that depend on it are not compared.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import faiss
 import numpy as np
 
+from search.backends.base import CheckReport
 from search.backends.local.dense import graph_mismatches, load_hnsw
 from search.backends.local.keyword import KeywordIndex
-from search.backends.local.reader import live_vectors, unit_rows
-from search.backends.local.store import IndexStore, Manifest
-from search.errors import IndexCorrupt, IndexMissing
+from search.backends.local.manifest import Manifest
+from search.backends.local.segments import read_segment, read_vectors
+from search.backends.local.store import IndexStore
+from search.backends.local.vectors import live_vectors, unit_rows
+from search.errors import IndexCorrupt, IndexIncompatible, IndexMissing
 
 _SHOWN_IDS = 5
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """What `check_index` found. ``problems`` is empty when every part agrees."""
-
-    index_dir: str
-    generation: str | None = None
-    model: str | None = None
-    dim: int | None = None
-    articles: int = 0  # live articles found in the segments
-    paragraphs: int = 0  # live paragraphs found in the segments
-    vectors: int = 0  # vectors of those paragraphs
-    keyword_paragraphs: int | None = None  # None: the keyword index could not be read
-    graph_vectors: int | None = None  # vectors in the HNSW graph; None: no graph
-    problems: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 @dataclass
@@ -54,12 +37,11 @@ class _Live:
     vectors: int = 0
 
 
-def check_index(index_dir: Path) -> CheckReport:
+def check_index(store: IndexStore) -> CheckReport:
     """Compare the live generation's manifest, segments, vectors, keyword index and graph.
 
     Raises IndexMissing when the folder holds no index; every other finding is reported.
     """
-    store = IndexStore(Path(index_dir))
     root = str(store.root)
     try:
         name = store.require_current()
@@ -79,63 +61,60 @@ def _check_generation(store: IndexStore, name: str) -> CheckReport:
     root = str(store.root)
     try:
         manifest = store.read_manifest(name)
-    except IndexCorrupt as exc:
+    except (IndexCorrupt, IndexIncompatible) as exc:
         return CheckReport(root, name, problems=(str(exc),))
     problems = _manifest_problems(manifest, name)
     live = _check_segments(store, manifest, problems)
     keyword_count = _check_keyword(store, name, live.pids, problems)
     graph_count = _check_graph(store, manifest, problems)
     return CheckReport(
-        root, name, manifest.model, manifest.dim, live.articles, len(live.pids), live.vectors,
-        keyword_count, graph_count, tuple(problems),
+        root, name, manifest.catalog.model, manifest.dim, live.articles, len(live.pids),
+        live.vectors, keyword_count, graph_count, tuple(problems),
     )
 
 
 def _manifest_problems(manifest: Manifest, name: str) -> list[str]:
     problems = []
+    catalog = manifest.catalog
     if manifest.name != name:
         problems.append(f"the manifest of {name} says it is generation {manifest.name}")
-    saved_model = manifest.settings.get("model")
-    if saved_model != manifest.model:
+    saved_model = catalog.settings.get("model")
+    if saved_model != catalog.model:
         problems.append(
-            f"the manifest names model {manifest.model!r} but its settings {saved_model!r}")
-    used = {entry.segment for entry in manifest.files.values()}
-    if used != set(manifest.segments):
-        problems.append(
-            f"the manifest lists segments {sorted(manifest.segments)} but its files use "
-            f"{sorted(used)}")
-    listed = sum(len(entry.articles) for entry in manifest.files.values())
-    if listed != manifest.articles:
-        problems.append(f"the manifest counts {manifest.articles} articles but lists {listed}")
+            f"the manifest names model {catalog.model!r} but its settings {saved_model!r}")
+    if set(manifest.file_segments) != set(catalog.files):
+        problems.append("the manifest's segments list other files than its catalog")
     return problems
 
 
 def _check_segments(store: IndexStore, manifest: Manifest, problems: list[str]) -> _Live:
-    live_ids: dict[str, set[str]] = {segment: set() for segment in manifest.segments}
-    for entry in manifest.files.values():
-        live_ids.setdefault(entry.segment, set()).update(entry.articles)
+    try:
+        live_ids = manifest.live_articles()
+    except KeyError:  # already reported: a file without a segment
+        return _Live()
+    catalog = manifest.catalog
     live = _Live()
     readable = True
     for segment, article_ids in sorted(live_ids.items()):
         readable &= _check_segment(store, manifest, segment, article_ids, live, problems)
     if not readable:
         return live
-    if live.articles != manifest.articles:
+    if live.articles != catalog.articles:
         problems.append(
-            f"the manifest counts {manifest.articles} articles, the segments hold {live.articles}")
-    if len(live.pids) != manifest.paragraphs:
-        problems.append(f"the manifest counts {manifest.paragraphs} paragraphs, the segments "
+            f"the manifest counts {catalog.articles} articles, the segments hold {live.articles}")
+    if len(live.pids) != catalog.paragraphs:
+        problems.append(f"the manifest counts {catalog.paragraphs} paragraphs, the segments "
                         f"hold {len(live.pids)}")
-    if dict(live.languages) != manifest.languages:
-        problems.append(f"the manifest counts languages {manifest.languages}, the segments "
+    if dict(live.languages) != catalog.languages:
+        problems.append(f"the manifest counts languages {catalog.languages}, the segments "
                         f"hold {dict(sorted(live.languages.items()))}")
     repeated = [pid for pid, n in Counter(live.pids).items() if n > 1]
     if repeated:
         problems.append(f"paragraph ids used twice: {_ids(repeated)}")
-    unassigned = [pid for pid in live.pids if not 0 < pid < manifest.next_pid]
+    unassigned = [pid for pid in live.pids if not 0 < pid < catalog.next_pid]
     if unassigned:
         problems.append(
-            f"paragraph ids outside 1..{manifest.next_pid - 1}: {_ids(unassigned)}")
+            f"paragraph ids outside 1..{catalog.next_pid - 1}: {_ids(unassigned)}")
     return live
 
 
@@ -143,14 +122,10 @@ def _check_segment(store: IndexStore, manifest: Manifest, segment: str, article_
                    live: _Live, problems: list[str]) -> bool:
     """Add the segment's live paragraphs to ``live``; False if the segment cannot be read."""
     try:
-        records = list(store.read_segment(segment))
-        rows = [(r["article"]["id"], [(p["pid"], p["lang"]) for p in r["paragraphs"]])
-                for r in records]
+        rows = [(a.id, [(p.pid, p.lang) for p in a.paragraphs])
+                for a in read_segment(store.segments, segment)]
     except IndexCorrupt as exc:
         problems.append(str(exc))
-        return False
-    except (KeyError, TypeError) as exc:
-        problems.append(f"segments/{segment}.jsonl has a record without {exc}")
         return False
     found = {article_id for article_id, _ in rows}
     missing = sorted(article_ids - found)
@@ -167,7 +142,7 @@ def _check_segment(store: IndexStore, manifest: Manifest, segment: str, article_
             live_rows.extend(range(row, row + len(paragraphs)))
         row += len(paragraphs)
     try:
-        vectors = store.read_vectors(segment, manifest.dim)
+        vectors = read_vectors(store.segments, segment, manifest.dim)
     except IndexCorrupt as exc:
         problems.append(str(exc))
         return True
@@ -224,7 +199,7 @@ def _check_graph(store: IndexStore, manifest: Manifest, problems: list[str]) -> 
     repeated = [int(pid) for pid, n in Counter(covered.tolist()).items() if n > 1]
     if repeated:
         problems.append(f"the vector graph {path} holds ids twice: {_ids(repeated)}")
-    unknown = [int(pid) for pid in covered if not 0 < pid < manifest.next_pid]
+    unknown = [int(pid) for pid in covered if not 0 < pid < manifest.catalog.next_pid]
     if unknown:
         problems.append(f"the vector graph {path} holds ids never assigned: {_ids(unknown)}")
     try:
@@ -238,7 +213,7 @@ def _check_graph(store: IndexStore, manifest: Manifest, problems: list[str]) -> 
     return int(graph.ntotal)
 
 
-def _ids(pids) -> str:
+def _ids(pids: Iterable[int]) -> str:
     ordered = sorted(set(pids))
     shown = ", ".join(str(pid) for pid in ordered[:_SHOWN_IDS])
     more = len(ordered) - _SHOWN_IDS

@@ -16,7 +16,7 @@ import numpy as np
 
 from search.config import Settings
 from search.errors import IndexCorrupt
-from search.ranking.query import Candidate
+from search.records import Candidate
 
 DEFAULT_EF_SEARCH = Settings.hnsw_ef_search  # see there
 

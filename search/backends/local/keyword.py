@@ -41,7 +41,7 @@ from search.backends.local.bm25 import LanguageBM25F, PostingScorer, top_documen
 from search.backends.local.checksums import verify_checksums, write_checksums
 from search.backends.local.postings import matching
 from search.errors import IndexBusy, IndexCorrupt, IndexMissing
-from search.ranking.query import Candidate, Filters
+from search.records import Candidate, Filters
 
 TITLE_BOOST = 1.5
 # Keep the rarest query terms while their document frequencies sum to at most this share of the

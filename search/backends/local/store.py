@@ -21,89 +21,12 @@ import fcntl
 import json
 import os
 import shutil
-import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import BinaryIO
 
-import numpy as np
-
-from search.errors import IndexBusy, IndexCorrupt, IndexMissing
-
-FORMAT_VERSION = 1
-REBUILD_HINT = "run `search index --rebuild` to rebuild it from seeds/"
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """A seed file as indexed: its content hash, the segment holding it, its article ids, and
-    its paragraphs: how many, in which languages, and the first of their consecutive ids.
-
-    Indexes written before the paragraph counts were kept load with first_pid None; the
-    indexer counts those files once from their segments (see `counted`)."""
-
-    hash: str
-    segment: str
-    articles: tuple[str, ...]
-    paragraphs: int = 0
-    languages: dict[str, int] = field(default_factory=dict)
-    first_pid: int | None = None
-
-    @property
-    def counted(self) -> bool:
-        return self.first_pid is not None
-
-    @property
-    def pids(self) -> range:
-        """The ids of a counted file's paragraphs: one run numbers them all, in a row."""
-        return range(self.first_pid, self.first_pid + self.paragraphs)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    generation: int
-    model: str
-    dim: int
-    settings: dict
-    next_pid: int
-    created: str
-    files: dict[str, FileEntry] = field(default_factory=dict)
-    segments: tuple[str, ...] = ()
-    ann: str | None = None  # file name of the HNSW graph in segments/, if any
-    # The graph holds every live paragraph whose id is below this (next_pid when it was built:
-    # a paragraph never comes back once removed). None: not recorded (an older index).
-    ann_next_pid: int | None = None
-    articles: int = 0
-    paragraphs: int = 0
-    languages: dict[str, int] = field(default_factory=dict)
-    format: int = FORMAT_VERSION
-
-    @property
-    def name(self) -> str:
-        return generation_name(self.generation)
-
-    def to_json(self) -> str:
-        # Compact (json's C encoder serves only calls without indent) and without asdict's
-        # deep copy: the manifest lists every article id (10,000 at 100,000 paragraphs).
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["files"] = {path: vars(entry) for path, entry in self.files.items()}
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        data = json.loads(text)
-        data["files"] = {
-            path: FileEntry(**{**entry, "articles": tuple(entry["articles"])})
-            for path, entry in data["files"].items()
-        }
-        data["segments"] = tuple(data["segments"])
-        return cls(**data)
-
-
-def generation_name(number: int) -> str:
-    return f"g{number:06d}"
+from search.backends.local.manifest import FORMAT_VERSION, REBUILD_HINT, Manifest, format_of
+from search.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing
 
 
 def _fsync_dir(path: Path) -> None:
@@ -123,23 +46,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
-
-
-def segment_lines(path: Path, handle: BinaryIO) -> Iterator[tuple[int, int, dict]]:
-    """(byte offset, byte length, record) of each line of an open segment file; damage is
-    reported as IndexCorrupt naming the file (and the line)."""
-    offset = 0
-    try:
-        for number, line in enumerate(handle, start=1):
-            text = line.decode("utf-8")
-            try:
-                record = json.loads(text)
-            except ValueError as exc:
-                raise IndexCorrupt(f"{path} line {number} is damaged; {REBUILD_HINT}") from exc
-            yield offset, len(line), record
-            offset += len(line)
-    except UnicodeDecodeError as exc:
-        raise IndexCorrupt(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
 
 
 class IndexStore:
@@ -172,41 +78,24 @@ class IndexStore:
     def read_manifest(self, name: str) -> Manifest:
         path = self.generations / name / "manifest.json"
         try:
-            manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise IndexCorrupt(f"{path} is missing; {REBUILD_HINT}") from exc
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # UnicodeDecodeError included
             raise IndexCorrupt(f"{path} is damaged ({exc}); {REBUILD_HINT}") from exc
-        if manifest.format != FORMAT_VERSION:
-            raise IndexCorrupt(
-                f"{self.root} was written in index format {manifest.format}, this version "
-                f"reads {FORMAT_VERSION}; {REBUILD_HINT}"
+        found = format_of(data)
+        if found is not None and found != FORMAT_VERSION:
+            raise IndexIncompatible(
+                f"{self.root} was written in index format {found}, this version reads "
+                f"{FORMAT_VERSION}; {REBUILD_HINT}"
             )
-        return manifest
+        try:
+            return Manifest.from_dict(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"{path} is damaged ({exc!r}); {REBUILD_HINT}") from exc
 
     def keyword_dir(self, name: str) -> Path:
         return self.generations / name / "keyword"
-
-    def read_segment(self, segment: str) -> Iterator[dict]:
-        """The article records of a segment, each with its 'paragraphs' list."""
-        path = self.segments / f"{segment}.jsonl"
-        try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed below, after the last record
-        except FileNotFoundError as exc:
-            raise IndexCorrupt(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
-        with handle:
-            for _offset, _length, record in segment_lines(path, handle):
-                yield record
-
-    def read_vectors(self, segment: str, dim: int) -> np.ndarray:
-        path = self.segments / f"{segment}.npy"
-        try:
-            vectors = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise IndexCorrupt(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
-        if vectors.ndim != 2 or vectors.shape[1] != dim or vectors.dtype != np.float32:
-            raise IndexCorrupt(f"{path} holds vectors of the wrong shape; {REBUILD_HINT}")
-        return vectors
 
     @contextmanager
     def lease(self, name: str) -> Iterator[None]:
@@ -241,6 +130,13 @@ class IndexStore:
         finally:
             handle.close()
 
+    def next_number(self) -> int:
+        """The number after every generation folder's, finished or not."""
+        if not self.generations.exists():
+            return 1
+        existing = [int(p.name[1:7]) for p in self.generations.glob("g[0-9]*") if p.is_dir()]
+        return max(existing, default=0) + 1
+
     def new_generation_dir(self, name: str) -> Path:
         tmp = self.generations / f"{name}.tmp"
         if tmp.exists():
@@ -254,17 +150,6 @@ class IndexStore:
         for path in self.keyword_dir(source).iterdir():
             if path.is_file() and not path.name.endswith(".lock") and path.name != "WRITELOCK":
                 os.link(path, target_dir / "keyword" / path.name)
-
-    def write_segment(self, segment: str, records: list[dict], vectors: np.ndarray) -> None:
-        self.segments.mkdir(parents=True, exist_ok=True)
-        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        write_atomic(self.segments / f"{segment}.jsonl", lines.encode("utf-8"))
-        tmp = self.segments / f"{segment}.npy.tmp"
-        with open(tmp, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.segments / f"{segment}.npy")
 
     def publish(self, tmp_dir: Path, manifest: Manifest) -> None:
         """Complete a generation and make it the live one."""
@@ -317,8 +202,8 @@ class IndexStore:
         for path in self.generations.glob("g*/manifest.json"):
             try:  # only two fields are needed: no Manifest
                 data = json.loads(path.read_text(encoding="utf-8"))
-                segments, ann = list(data["segments"]), data["ann"]
-            except (OSError, ValueError, KeyError, TypeError):
+                segments, ann = set(data["file_segments"].values()), data["ann"]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
             used.update(f"{s}.jsonl" for s in segments)
             used.update(f"{s}.npy" for s in segments)
@@ -336,63 +221,3 @@ class IndexStore:
                 path.unlink(missing_ok=True)
                 removed.append(path.name)
         return removed
-
-
-class EmbeddingCache:
-    """Vectors by (model, text hash), so that rebuilds and edits embed only what is new.
-
-    A cache only: if its file is damaged it is discarded and rebuilt."""
-
-    def __init__(self, path: Path, model: str) -> None:
-        self.path = Path(path)
-        self.model = model
-        self._db: sqlite3.Connection | None = None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self._db = self._open()
-            except sqlite3.DatabaseError:
-                self.path.unlink(missing_ok=True)
-                self._db = self._open()
-        return self._db
-
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path)
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB,"
-            " PRIMARY KEY (model, hash))"
-        )
-        return db
-
-    def get_many(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
-        db = self._connect()
-        wanted = list(dict.fromkeys(hashes))
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(
-                f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({marks})",
-                [self.model, *chunk],
-            )
-            for text_hash, blob in rows:
-                found[text_hash] = np.frombuffer(blob, dtype=np.float32)
-        return found
-
-    def put_many(self, items: dict[str, np.ndarray]) -> None:
-        db = self._connect()
-        with db:
-            db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                [
-                    (self.model, h, np.asarray(v, dtype=np.float32).tobytes())
-                    for h, v in items.items()
-                ],
-            )
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None

@@ -1,4 +1,4 @@
-"""Snapshot.load: paragraph metadata in arrays with texts read from the segment files on
+"""LocalReader.load: paragraph metadata in arrays with texts read from the segment files on
 demand, and the vectors checked against the HNSW graph a chunk at a time. The reference for
 what a generation holds is live_records/live_vectors, which read the files the plain way."""
 
@@ -12,15 +12,17 @@ import numpy as np
 import pytest
 from conftest import FakeEncoder, write
 
-import search.backends.local.reader as snapshot_module
+import search.backends.local.vectors as vectors_module
 from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw
-from search.backends.local.reader import Snapshot, _spans, live_records, live_vectors
+from search.backends.local.reader import LocalReader
 from search.backends.local.store import IndexStore
+from search.backends.local.vectors import live_records, live_vectors
+from search.backends.local.vectors import spans as file_spans
 from search.config import Settings
 from search.errors import IndexCorrupt
 from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
-from search.ranking.query import Filters
+from search.records import Filters
 
 DETECTOR = LanguageDetector()
 
@@ -40,7 +42,7 @@ def build(seeds: Path, index_dir: Path) -> None:
 def updated(tmp_path_factory) -> Path:
     """An index with a graph, then one article changed, one removed and two added: the
     second generation has vectors outside the graph and graph vectors no longer live."""
-    root = tmp_path_factory.mktemp("snapshot")
+    root = tmp_path_factory.mktemp("reader")
     seeds = root / "seeds"
     for n in range(24):
         write(seeds / f"port{n}.md", port(n))
@@ -55,7 +57,7 @@ def updated(tmp_path_factory) -> Path:
     build(seeds, root / "idx")
     store = IndexStore(root / "idx")
     manifest = store.read_manifest(store.require_current())
-    assert manifest.generation == 2 and manifest.ann == "ann-g000001.faiss"
+    assert manifest.name == "g000002" and manifest.ann == "ann-g000001.faiss"
     return root / "idx"
 
 
@@ -68,16 +70,15 @@ def index_dir(updated, tmp_path) -> Path:
 @pytest.fixture
 def loaded(updated):
     store = IndexStore(updated)
-    snapshot = Snapshot.load(store, store.require_current())
-    yield store, snapshot
-    snapshot.close()
+    reader = LocalReader.load(store, store.require_current(), ef_search=1024)
+    yield store, reader
+    reader.close()
 
 
 def stored_paragraphs(store: IndexStore) -> dict[int, tuple]:
     manifest = store.read_manifest(store.require_current())
-    return {p["pid"]: (record["article"]["id"], p["position"], p["start"], p["end"], p["text"],
-                       p["lang"])
-            for _, _, record in live_records(store, manifest) for p in record["paragraphs"]}
+    return {p.pid: (article.id, p.position, p.start, p.end, p.text, p.lang)
+            for _, _, article in live_records(store, manifest) for p in article.paragraphs}
 
 
 def fields(p) -> tuple:
@@ -85,73 +86,76 @@ def fields(p) -> tuple:
 
 
 def test_lazily_read_paragraphs_equal_the_stored_ones_after_updates(loaded):
-    store, snapshot = loaded
+    store, reader = loaded
     expected = stored_paragraphs(store)
-    paragraphs = snapshot.paragraphs
-    assert list(paragraphs) == list(expected) and len(paragraphs) == len(expected)
-    assert {p.pid: fields(p) for p in paragraphs.values()} == expected
-    assert {pid: fields(p) for pid, p in paragraphs.items()} == expected
-    assert {pid: fields(paragraphs[pid]) for pid in reversed(list(expected))} == expected
-    assert [fields(p) for p in paragraphs.many(list(expected)[::-1])] == \
+    paragraphs = reader.paragraph_store
+    assert paragraphs.pids.tolist() == list(expected) and len(paragraphs) == len(expected)
+    assert {p.pid: fields(p) for p in paragraphs.in_order()} == expected
+    assert {pid: fields(reader.paragraphs([pid])[0]) for pid in reversed(list(expected))} \
+        == expected
+    assert [fields(p) for p in reader.paragraphs(list(expected)[::-1])] == \
         [expected[pid] for pid in list(expected)[::-1]]
-    assert paragraphs.langs(list(expected)) == [e[5] for e in expected.values()]
-    assert paragraphs.article_ids(list(expected)) == [e[0] for e in expected.values()]
+    assert reader.langs(list(expected)) == [e[5] for e in expected.values()]
+    assert reader.article_ids(list(expected)) == [e[0] for e in expected.values()]
     texts = " ".join(e[4] for e in expected.values())
     assert "strike" in texts and "moved container ships" in texts  # changed, unchanged
     assert "terminal 5" not in texts and "grève" in texts and "罢工" in texts  # removed, added
 
 
 def test_articles_list_their_live_paragraphs(loaded):
-    store, snapshot = loaded
+    store, reader = loaded
     expected = stored_paragraphs(store)
     by_article: dict[str, list[int]] = {}
     for pid, (article_id, *_rest) in expected.items():
         by_article.setdefault(article_id, []).append(pid)
-    assert {a.id: list(a.paragraph_pids) for a in snapshot.articles.values()} == by_article
-    assert snapshot.articles["new.md"].lang == "fr" and snapshot.articles["new.md"].source is None
+    articles = reader.paragraph_store.articles
+    assert {a.id: list(a.paragraph_pids) for a in articles} == by_article
+    assert [reader.article(a.id) for a in articles] == articles
+    new = reader.article("new.md")
+    assert new is not None and new.lang == "fr" and new.source is None
+    assert reader.article("port5.md") is None
 
 
 def test_unknown_pids_are_key_errors_without_reading(loaded):
-    store, snapshot = loaded
+    store, reader = loaded
     missing = max(stored_paragraphs(store)) + 1
-    assert missing not in snapshot.paragraphs and "1" not in snapshot.paragraphs
-    assert min(stored_paragraphs(store)) in snapshot.paragraphs
+    assert reader.paragraphs([min(stored_paragraphs(store))])
     with pytest.raises(KeyError, match=str(missing)):
-        snapshot.paragraphs[missing]
+        reader.paragraphs([missing])
     with pytest.raises(KeyError):
-        snapshot.paragraphs.langs([missing])
-    assert snapshot.paragraphs.many([]) == []
+        reader.langs([missing])
+    with pytest.raises(KeyError):
+        reader.article_ids([missing])
+    assert reader.paragraphs([]) == []
 
 
 @pytest.mark.parametrize("filters", [
     Filters(languages=("fr", "zh")), Filters(sources=("Wire",)), Filters(languages=("de",),
     sources=("Daily",)), Filters(article_ids=("port3.md", "new.md"))])
 def test_filters_select_the_paragraphs_whose_fields_match(loaded, filters):
-    _store, snapshot = loaded
-    want = [p.pid for p in snapshot.paragraphs.values()
-            if (not filters.languages or p.lang in filters.languages)
-            and (not filters.sources or snapshot.articles[p.article_id].source in filters.sources)
-            and (not filters.article_ids or p.article_id in filters.article_ids)]
-    assert snapshot.allowed_pids(filters).tolist() == want
-    assert snapshot.allowed_pids(Filters()) is None
+    _store, reader = loaded
+    want = [p.pid for p in reader.paragraph_store.in_order()
+            if filters.admits(p.lang, p.article_id, reader.article(p.article_id).source,
+                              reader.article(p.article_id).date)]
+    assert reader.paragraph_store.matching(filters).tolist() == want
 
 
 def test_dense_side_holds_every_live_vector_once(loaded):
-    store, snapshot = loaded
-    pids, vectors = live_vectors(store, snapshot.manifest)
-    assert snapshot.dense.approximate and snapshot.dense.count() == len(pids)
-    found = snapshot.dense.search(vectors[0], len(pids) + 10)
+    store, reader = loaded
+    pids, vectors = live_vectors(store, reader.manifest)
+    assert reader.dense.approximate and reader.dense.count() == len(pids)
+    found = reader.dense.search(vectors[0], len(pids) + 10)
     assert sorted(c.pid for c in found) == sorted(pids.tolist())  # removed ones excluded
     assert found[0].score == pytest.approx(1.0, abs=1e-5)
 
 
 def test_reads_from_many_threads_agree(loaded):
-    store, snapshot = loaded
+    store, reader = loaded
     expected = stored_paragraphs(store)
     pids = list(expected)
 
     def read(n: int) -> list[tuple]:
-        return [fields(p) for p in snapshot.paragraphs.many(pids[n % 5 :] + pids[: n % 5])]
+        return [fields(p) for p in reader.paragraphs(pids[n % 5 :] + pids[: n % 5])]
 
     with ThreadPoolExecutor(8) as pool:
         for n, got in enumerate(pool.map(read, range(200))):
@@ -166,7 +170,7 @@ def test_reads_from_many_threads_agree(loaded):
 ])
 def test_spans_cover_each_row_once_within_the_limit(rows, limit, spans):
     got = [(first, end, wanted.tolist())
-           for first, end, wanted in _spans(np.array(rows, dtype=np.int64), limit)]
+           for first, end, wanted in file_spans(np.array(rows, dtype=np.int64), limit)]
     assert got == spans
 
 
@@ -175,13 +179,13 @@ def test_spans_cover_each_row_once_within_the_limit(rows, limit, spans):
 
 @pytest.fixture(params=[2, 4096], ids=["small chunks", "one chunk"])
 def chunk_rows(request, monkeypatch):
-    monkeypatch.setattr(snapshot_module, "CHUNK_ROWS", request.param)
+    monkeypatch.setattr(vectors_module, "CHUNK_ROWS", request.param)
     return request.param
 
 
-def load(index_dir: Path) -> Snapshot:
+def load(index_dir: Path) -> LocalReader:
     store = IndexStore(index_dir)
-    return Snapshot.load(store, store.require_current())
+    return LocalReader.load(store, store.require_current(), ef_search=1024)
 
 
 def edit_vectors(index_dir: Path, edit) -> None:
@@ -222,13 +226,13 @@ def test_a_graph_with_other_vectors_is_reported(index_dir, chunk_rows):
 
 
 def test_a_segment_changed_while_open_is_reported_not_misread(index_dir):
-    snapshot = load(index_dir)
+    reader = load(index_dir)
     try:
-        pid = next(iter(snapshot.paragraphs))
+        pid = int(reader.paragraph_store.pids[0])
         path = index_dir / "segments" / "s000001.jsonl"
         lines = path.read_bytes().splitlines(keepends=True)
         path.write_bytes(b"".join([lines[1], lines[0], *lines[2:]]))  # same file, in place
         with pytest.raises(IndexCorrupt, match="changed while the index was open"):
-            snapshot.paragraphs[pid]
+            reader.paragraphs([pid])
     finally:
-        snapshot.close()
+        reader.close()

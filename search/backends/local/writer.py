@@ -1,0 +1,117 @@
+"""Building the next local generation in `generations/<name>.tmp`.
+
+The previous generation's Whoosh files are shared by hard link (Whoosh never rewrites a file:
+each commit writes new segment and TOC files), removals and additions are applied to the
+copy, new articles and their vectors go into one new segment, and `publish` writes the
+manifest, renames the folder and switches CURRENT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from search.backends.base import Catalog, NewArticle, Progress, generation_name
+from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw
+from search.backends.local.keyword import KeywordDoc, KeywordIndex
+from search.backends.local.manifest import Manifest
+from search.backends.local.segments import write_segment
+from search.backends.local.store import IndexStore
+from search.backends.local.vectors import live_vectors
+from search.config import Settings
+
+
+class LocalWriter:
+    """A `GenerationWriter` for the local backend (used under the writer lock)."""
+
+    def __init__(self, store: IndexStore, previous: Manifest | None, number: int,
+                 settings: Settings, progress: Progress | None = None) -> None:
+        self.store = store
+        self.previous = previous
+        self.number = number
+        self.segment = f"s{number:06d}"
+        self.settings = settings
+        self._report: Progress = progress or (lambda stage, done, total: None)
+        self.tmp_dir = store.new_generation_dir(generation_name(number))
+        keyword_dir = self.tmp_dir / "keyword"
+        if previous is not None:
+            store.link_keyword_files(previous.name, self.tmp_dir)
+            self._keyword = KeywordIndex.open(keyword_dir)
+        else:
+            self._keyword = KeywordIndex.create(keyword_dir)
+        self._articles: list[NewArticle] = []
+        self._vectors: list[np.ndarray] = []
+
+    def remove(self, pids: Sequence[int]) -> None:
+        if pids:
+            self._keyword.remove(pids)
+
+    def add(self, articles: Sequence[NewArticle]) -> None:
+        """Add to the keyword side and commit it there (Whoosh's commit then overlaps with
+        the vectors being computed); the articles go into the segment at publish."""
+        for article in articles:
+            self._keyword.add(
+                KeywordDoc(p.pid, article.id, p.lang, article.title, p.text, article.date,
+                           article.source)
+                for p in article.paragraphs
+            )
+        self._keyword.commit()
+        self._articles.extend(articles)
+
+    def add_vectors(self, pids: np.ndarray, vectors: np.ndarray) -> None:
+        self._vectors.append(np.asarray(vectors, dtype=np.float32))
+
+    def publish(self, catalog: Catalog) -> None:
+        """Commit the keyword side, write the segment, decide on the HNSW graph, write the
+        manifest and switch to it."""
+        self._keyword.commit()
+        self._keyword.close()
+        if self._articles:
+            vectors = (np.concatenate(self._vectors) if self._vectors
+                       else np.zeros((0, catalog.dim), dtype=np.float32))
+            written = sum(len(a.paragraphs) for a in self._articles)
+            if len(vectors) != written:
+                raise ValueError(f"{written} paragraphs were added but {len(vectors)} vectors")
+            write_segment(self.store.segments, self.segment, self._articles, vectors)
+        manifest = Manifest(catalog, self._file_segments(catalog),
+                            *self._graph_of_previous())
+        ann, ann_next_pid = self._ann_for(manifest)
+        manifest = Manifest(manifest.catalog, manifest.file_segments, ann, ann_next_pid)
+        self.store.publish(self.tmp_dir, manifest)
+
+    def close(self) -> None:
+        self._keyword.close()
+
+    def _file_segments(self, catalog: Catalog) -> dict[str, str]:
+        """Each seed file's segment: this run's for the files it added, else the previous."""
+        new_paths = {article.path for article in self._articles}
+        old = self.previous.file_segments if self.previous else {}
+        return {path: self.segment if path in new_paths else old[path] for path in catalog.files}
+
+    def _graph_of_previous(self) -> tuple[str | None, int | None]:
+        if self.previous is None:
+            return None, None
+        return self.previous.ann, self.previous.ann_next_pid
+
+    def _ann_for(self, manifest: Manifest) -> tuple[str | None, int | None]:
+        """Keep, build or drop the HNSW graph: built once the index reaches the threshold,
+        rebuilt when a quarter of the live vectors are outside it. Keeping it needs only the
+        catalog: the graph holds the live paragraphs numbered below its next_pid, and the
+        files say how many those are. The vectors are read only to build a graph."""
+        catalog = manifest.catalog
+        if catalog.paragraphs < self.settings.ann_threshold:
+            return None, None
+        if manifest.ann and manifest.ann_next_pid is not None:
+            inside = sum(len(range(entry.first_pid, min(entry.pids.stop, manifest.ann_next_pid)))
+                         for entry in catalog.files.values())
+            if inside >= 0.75 * catalog.paragraphs:
+                return manifest.ann, manifest.ann_next_pid
+        pids, vectors = live_vectors(self.store, manifest)
+        self._report("vectors", 0, len(pids))
+        params = HnswParams(self.settings.hnsw_m, self.settings.hnsw_ef_construction)
+        name = f"ann-{manifest.name}.faiss"
+        save_hnsw(build_hnsw(pids, vectors, params), Path(self.store.segments) / name)
+        self._report("vectors", len(pids), len(pids))
+        return name, catalog.next_pid

@@ -1,0 +1,108 @@
+"""Ranking policy: how the engine turns one query's candidates into one ranking.
+
+The pure fusion functions (search.ranking.fusion) merge two lists; this module decides what
+to merge and with which weights, from measurements on XQuAD-R (docs/benchmarks.md):
+
+- Within one language both sides are strong and `alpha` balances them; across two languages
+  the encoder covers, the keyword side sees only shared names and numbers, so the semantic
+  side weighs `alpha_cross`.
+- Questions in a language the encoder does not cover rank by the keyword side first.
+- Dense pseudo-relevance feedback: the best passage's vector, added to the question's, finds
+  that passage's translations in third languages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import numpy as np
+
+from search.backends.base import GenerationReader
+from search.config import Settings
+from search.ranking.fusion import Fused, FusionMethod, fuse, keyword_first, single, weighted
+from search.ranking.query import Mode, Understood
+from search.records import Candidate
+
+
+def rank(q: Understood, reader: GenerationReader, query_vector: np.ndarray | None,
+         covered: Collection[str] | None, settings: Settings, window: int) -> list[Fused]:
+    """The fused ranking of a query. `query_vector` is None in keyword mode; `covered` are
+    the languages the encoder is known to cover (None: unknown)."""
+    keyword: list[Candidate] = []
+    semantic: list[Candidate] = []
+    if q.mode in (Mode.KEYWORD, Mode.HYBRID):
+        keyword = reader.keyword_candidates(q.text, q.lang, window, q.filters)
+    if query_vector is not None:
+        semantic = reader.vector_candidates(query_vector, window, q.filters)
+    if q.mode is Mode.KEYWORD:
+        return single(keyword, "keyword")
+    if q.mode is Mode.SEMANTIC:
+        return single(semantic, "semantic")
+    assert q.fusion is not None and q.alpha is not None and query_vector is not None
+    if q.fusion is not FusionMethod.WEIGHTED:
+        return fuse(q.fusion, keyword, semantic, q.alpha, settings.rrf_k)
+    if covered is not None and q.text_lang not in covered:
+        return keyword_first(keyword, semantic)
+    return _language_aware(q, reader, keyword, semantic, query_vector, covered, settings,
+                           window)
+
+
+def _language_aware(q: Understood, reader: GenerationReader, keyword: list[Candidate],
+                    semantic: list[Candidate], query_vector: np.ndarray,
+                    covered: Collection[str] | None, settings: Settings,
+                    window: int) -> list[Fused]:
+    assert q.alpha is not None
+    alpha = q.alpha
+
+    def fused_with(feedback: list[Candidate], feedback_pids: set[int]) -> list[Fused]:
+        pids = list({c.pid for c in (*keyword, *semantic, *feedback)})
+        langs = dict(zip(pids, reader.langs(pids), strict=True))
+        weights = language_weights(langs, q.text_lang, alpha, settings.alpha_cross, covered)
+        return weighted(keyword, semantic, alpha, weights=weights, feedback=feedback,
+                        feedback_pids=feedback_pids)
+
+    fused = fused_with([], set())
+    if settings.feedback <= 0 or not fused:
+        return fused
+    # Feedback ranks paragraphs in a third language only: within the query's and the best
+    # passage's own languages (where it already stands first) the ranking is left alone.
+    top = fused[0].pid
+    [top_lang] = reader.langs([top])
+    if not set(reader.catalog.languages) - {q.text_lang, top_lang}:
+        return fused
+    feedback = reader.vector_candidates(
+        feedback_vector(query_vector, reader.vector(top), settings.feedback), window,
+        q.filters)
+    found = [c.pid for c in feedback]
+    third = {pid for pid, lang in zip(found, reader.langs(found), strict=True)
+             if lang not in (q.text_lang, top_lang)}
+    return fused_with(feedback, third)
+
+
+def language_weights(
+    langs: Mapping[int, str],
+    query_lang: str,
+    alpha: float,
+    alpha_cross: float,
+    covered: Collection[str] | None = None,
+) -> dict[int, float]:
+    """The semantic weight of each paragraph (pid -> language) for a query in `query_lang`.
+
+    Within one language both sides are strong and alpha balances them. Across two languages
+    the encoder covers, the keyword side only sees shared names and numbers, so the semantic
+    side gets the larger `alpha_cross`. For a paragraph in a language the encoder does not
+    cover (`covered`, None: all), its vector is weak evidence and alpha applies.
+    """
+    weights = {}
+    for pid, lang in langs.items():
+        across = lang != query_lang and (covered is None or lang in covered)
+        weights[pid] = alpha_cross if across else alpha
+    return weights
+
+
+def feedback_vector(query: np.ndarray, passage: np.ndarray, weight: float) -> np.ndarray:
+    """Dense pseudo-relevance feedback (Rocchio, 1971): the query vector plus `weight` times
+    the best passage's vector, renormalized to unit length."""
+    vector = np.asarray(query, dtype=np.float32) + weight * np.asarray(passage, dtype=np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else np.asarray(query, dtype=np.float32)

@@ -1,0 +1,69 @@
+"""What the engine answers with: result pages, hits, articles and index statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from search.ranking.query import Understood
+from search.records import ArticleRecord, ParagraphRecord
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a paragraph ranks where it does (ranks 1-based; None: not in that side's window)."""
+
+    keyword_rank: int | None
+    keyword_score: float | None
+    semantic_rank: int | None
+    semantic_score: float | None
+    fused_score: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    paragraph_id: str
+    article_id: str
+    title: str
+    lang: str
+    date: str | None
+    source: str | None
+    place: str | None
+    url: str | None
+    position: int
+    start: int
+    end: int
+    text: str
+    highlighted: str  # the whole paragraph, HTML-escaped, query terms in <mark>
+    snippet: str  # a window of it, same markup
+    score: float
+    explain: Explanation
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    query: Understood
+    page: int
+    size: int
+    total: int
+    hits: list[Hit]
+    took_ms: float
+    generation: str
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    article: ArticleRecord
+    paragraphs: list[ParagraphRecord]
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    index_dir: str
+    generation: str
+    created: str
+    model: str
+    dim: int
+    articles: int
+    paragraphs: int
+    languages: dict[str, int]
+    approximate: bool
