@@ -42,7 +42,7 @@ class LocalWriter:
         else:
             self._keyword = KeywordIndex.create(keyword_dir)
         self._articles: list[NewArticle] = []
-        self._vectors: list[np.ndarray] = []
+        self._vector_parts: list[tuple[np.ndarray, np.ndarray]] = []  # (pids, vectors)
 
     def remove(self, pids: Sequence[int]) -> None:
         if pids:
@@ -61,7 +61,8 @@ class LocalWriter:
         self._articles.extend(articles)
 
     def add_vectors(self, pids: np.ndarray, vectors: np.ndarray) -> None:
-        self._vectors.append(np.asarray(vectors, dtype=np.float32))
+        self._vector_parts.append((np.asarray(pids, dtype=np.int64),
+                                   np.asarray(vectors, dtype=np.float32)))
 
     def publish(self, catalog: Catalog) -> None:
         """Commit the keyword side, write the segment, decide on the HNSW graph, write the
@@ -69,11 +70,7 @@ class LocalWriter:
         self._keyword.commit()
         self._keyword.close()
         if self._articles:
-            vectors = (np.concatenate(self._vectors) if self._vectors
-                       else np.zeros((0, catalog.dim), dtype=np.float32))
-            written = sum(len(a.paragraphs) for a in self._articles)
-            if len(vectors) != written:
-                raise ValueError(f"{written} paragraphs were added but {len(vectors)} vectors")
+            vectors = self._vectors_in_segment_order(catalog.dim)
             write_segment(self.store.segments, self.segment, self._articles, vectors)
         manifest = Manifest(catalog, self._file_segments(catalog),
                             *self._graph_of_previous())
@@ -83,6 +80,21 @@ class LocalWriter:
 
     def close(self) -> None:
         self._keyword.close()
+
+    def _vectors_in_segment_order(self, dim: int) -> np.ndarray:
+        """The added vectors in the order the segment lists the paragraphs."""
+        order = np.array([p.pid for a in self._articles for p in a.paragraphs], dtype=np.int64)
+        if not self._vector_parts:
+            pids, vectors = np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
+        else:
+            pids = np.concatenate([part[0] for part in self._vector_parts])
+            vectors = np.concatenate([part[1] for part in self._vector_parts])
+        by_pid = np.argsort(pids, kind="stable")
+        at = np.minimum(np.searchsorted(pids[by_pid], order), max(len(pids) - 1, 0))
+        if len(pids) != len(order) or not np.array_equal(pids[by_pid][at], order):
+            raise ValueError(f"{len(order)} paragraphs were added with {len(pids)} vectors "
+                             "for other paragraph ids")
+        return vectors[by_pid[at]]
 
     def _file_segments(self, catalog: Catalog) -> dict[str, str]:
         """Each seed file's segment: this run's for the files it added, else the previous."""
