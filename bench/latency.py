@@ -45,9 +45,13 @@ from corpus import (
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from search.backends.local.reader import Snapshot, live_vectors  # noqa: E402
+from search.backends.local import LocalBackend  # noqa: E402
+from search.backends.local.reader import LocalReader  # noqa: E402
+from search.backends.local.vectors import live_vectors  # noqa: E402
 from search.engine import Engine  # noqa: E402
-from search.ranking.query import Mode, Query  # noqa: E402
+from search.ranking.hits import build_hits  # noqa: E402
+from search.ranking.policy import rank  # noqa: E402
+from search.ranking.query import Mode, Query, understand  # noqa: E402
 
 INDEX = Path("/tmp/search-bench/index-100k")
 WARMUP = 30
@@ -72,38 +76,38 @@ def mode_latency(engine: Engine, asked: list[tuple[str, str]], mode: Mode) -> di
             "by_language": {lang: percentiles(v) for lang, v in by_lang.items()}}
 
 
-def hybrid_parts(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str]]) -> dict:
+def hybrid_parts(engine: Engine, reader: LocalReader, asked: list[tuple[str, str]]) -> dict:
     """The steps of a hybrid query timed one by one, as Engine.search runs them (fusion, which
     takes microseconds, is left out)."""
     encoder = engine.encoder()
-    window, ef_search = engine.settings.window, engine.settings.hnsw_ef_search
+    window, settings = engine.settings.window, engine.settings
+    languages = reader.catalog.languages
     parts: dict[str, list[float]] = {
-        "language detection": [], "keyword side": [], "query encoding": [], "vector side": [],
-        "10 hits (texts, highlight, snippet)": []}
+        "checks and language detection": [], "keyword side": [], "query encoding": [],
+        "vector side": [], "10 hits (texts, highlight, snippet)": []}
     for _lang, text in asked:
-        ms, q = timed(engine._understand, Query(text=text), snapshot)
-        parts["language detection"].append(ms)
-        ms, _ = timed(snapshot.keyword.search, q.text, q.lang, window, q.filters)
+        ms, q = timed(understand, Query(text=text), settings, languages, engine._detector)
+        parts["checks and language detection"].append(ms)
+        ms, _ = timed(reader.keyword_candidates, q.text, q.lang, window, q.filters)
         parts["keyword side"].append(ms)
         ms, vector = timed(encoder.encode_query, q.text)
         parts["query encoding"].append(ms)
-        ms, _ = timed(snapshot.dense.search, vector, window, None, ef_search)
+        ms, _ = timed(reader.vector_candidates, vector, window, q.filters)
         parts["vector side"].append(ms)
-        shown = engine._rank(q, snapshot, window)[:10]
-        ms, _ = timed(lambda f, q=q: [
-            engine._hit(x, p, q, snapshot)
-            for x, p in zip(f, snapshot.paragraphs.many(x.pid for x in f), strict=True)
-        ], shown)
+        shown = rank(q, reader, vector, encoder.info.languages, settings, window)[:10]
+        ms, _ = timed(build_hits, shown, q, reader)
         parts["10 hits (texts, highlight, snippet)"].append(ms)
     return {name: percentiles(values) for name, values in parts.items()}
 
 
-def vector_recall(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str]],
+def vector_recall(engine: Engine, snapshot: LocalReader, asked: list[tuple[str, str]],
                   sweep: Sequence[int] = ()) -> dict:
     """The engine's vector search against exact search over the same live vectors; and the
     top 10's recall and time at each efSearch value of `sweep`."""
     ef_search = engine.settings.hnsw_ef_search
-    pids, vectors = live_vectors(engine.store, snapshot.manifest)
+    backend = engine.backend
+    assert isinstance(backend, LocalBackend), "vector recall is measured on the local backend"
+    pids, vectors = live_vectors(backend.store, snapshot.manifest)
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
     exact.add_with_ids(np.ascontiguousarray(vectors), pids)
     del vectors
@@ -139,7 +143,7 @@ def vector_recall(engine: Engine, snapshot: Snapshot, asked: list[tuple[str, str
     return result
 
 
-def plain_whoosh(snapshot: Snapshot, folder: Path, asked: list[tuple[str, str]]) -> dict:
+def plain_whoosh(snapshot: LocalReader, folder: Path, asked: list[tuple[str, str]]) -> dict:
     """A plain Whoosh index of the same paragraphs (built once), queried like a naive app would,
     beside the engine's keyword side on the same questions."""
     import whoosh.index
@@ -152,8 +156,8 @@ def plain_whoosh(snapshot: Snapshot, folder: Path, asked: list[tuple[str, str]])
         started = time.perf_counter()
         index = whoosh.index.create_in(str(folder), Schema(pid=ID(stored=True), text=TEXT()))
         writer = index.writer(limitmb=256)
-        for pid, paragraph in snapshot.paragraphs.items():
-            writer.add_document(pid=str(pid), text=paragraph.text)
+        for paragraph in snapshot.paragraph_store.in_order():
+            writer.add_document(pid=str(paragraph.pid), text=paragraph.text)
         writer.commit()
         built_s = round(time.perf_counter() - started, 1)
     index = whoosh.index.open_dir(str(folder))
@@ -197,8 +201,9 @@ def main() -> None:
     ms, _ = timed(engine.encoder)
     result: dict = {"index": str(args.index), "queries": len(asked), "open_s": round(open_s, 1),
                     "model_load_s": round(ms / 1000, 1)}
-    with engine._snapshot() as snapshot:  # the live snapshot, for the per-part timings
-        result["paragraphs"] = snapshot.manifest.paragraphs
+    with engine._reader() as snapshot:  # the live generation, for the per-part timings
+        assert isinstance(snapshot, LocalReader), "the per-part timings read the local backend"
+        result["paragraphs"] = snapshot.catalog.paragraphs
         result["modes"] = {m.value: mode_latency(engine, asked, m) for m in Mode}
         result["hybrid_parts"] = hybrid_parts(engine, snapshot, asked)
         sweep = [int(v) for v in args.ef_sweep.split(",") if v.strip()]
