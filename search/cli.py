@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 import click
 import regex
@@ -17,14 +19,20 @@ from search.errors import SearchError
 from search.ranking.query import Mode, Query
 from search.records import Filters
 
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
 _MARK = regex.compile(r"<mark>(.*?)</mark>", regex.S)
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-def _fail_cleanly(command: Callable) -> Callable:
+
+def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
     """Turn engine errors into one line on stderr and a non-zero exit, never a traceback."""
 
     @wraps(command)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except SearchError as exc:
@@ -93,14 +101,14 @@ class _Progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
-        self.bar = None
-        self.stage = None
+        self.bar: ProgressBar[int] | None = None
+        self.stage: str | None = None
         self.done = 0
 
     def __enter__(self) -> _Progress:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._finish()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
@@ -111,6 +119,7 @@ class _Progress:
             self.stage, self.done = stage, 0
             self.bar = click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr)
             self.bar.__enter__()
+        assert self.bar is not None  # made with the first call of its stage
         self.bar.update(done - self.done)
         self.done = done
 
@@ -239,7 +248,8 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
     click.echo(f"loading {index_dir} and its model...", err=True)
     app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch})
 
-    def stop(signum, frame):  # SIGTERM (service managers) stops as cleanly as Ctrl+C
+    # SIGTERM (service managers) stops as cleanly as Ctrl+C
+    def stop(signum: int, frame: FrameType | None) -> NoReturn:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)

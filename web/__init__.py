@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
+from flask.json.provider import DefaultJSONProvider
 
 from search.config import Settings
 from search.engine import Engine
@@ -33,6 +34,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with text left readable (not \\u-escaped) and fields in the order the
+    serializers give them."""
+
+    ensure_ascii = False
+    sort_keys = False
 
 
 @dataclass
@@ -80,8 +89,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    app.json = _JSONProvider(app)
 
     app.extensions["search"] = _start_services(app)
 
@@ -92,7 +100,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
 
     @app.after_request
-    def security_headers(response):
+    def security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
@@ -20,7 +21,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.before_request
-def refuse_large_bodies():
+def refuse_large_bodies() -> None:
     # Werkzeug only enforces MAX_CONTENT_LENGTH when a body is read; no endpoint reads one.
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if limit is not None and (request.content_length or 0) > limit:
@@ -28,23 +29,23 @@ def refuse_large_bodies():
 
 
 @bp.get("/search")
-def search():
+def search() -> Response:
     found = services()
     return jsonify(page_to_dict(found.engine.search(parse_query(request.args, found.settings))))
 
 
 @bp.get("/articles/<path:article_id>")
-def article(article_id: str):
+def article(article_id: str) -> Response:
     return jsonify(article_to_dict(services().engine.article(article_id)))
 
 
 @bp.get("/stats")
-def stats():
+def stats() -> Response:
     return jsonify(stats_to_dict(services().engine.stats()))
 
 
 @bp.get("/health")
-def health():
+def health() -> Response:
     info = services().engine.stats()
     return jsonify(
         status="ok", generation=info.generation, created=info.created, model=info.model,
@@ -53,7 +54,7 @@ def health():
 
 
 @bp.post("/reindex")
-def reindex():
+def reindex() -> tuple[Response, int, dict[str, str]]:
     """Start an update from seeds/ in the background; poll the returned status_url."""
     _authorize_reindex()
     job = services().reindexer.submit(trigger="api")
@@ -62,7 +63,7 @@ def reindex():
 
 
 @bp.get("/reindex/<job_id>")
-def reindex_status(job_id: str):
+def reindex_status(job_id: str) -> Response:
     job = services().reindexer.get(job_id)
     if job is None:
         abort(404, f"no reindex job {job_id!r} (only recent jobs are kept)")
@@ -70,11 +71,11 @@ def reindex_status(job_id: str):
 
 
 @bp.get("/openapi.json")
-def openapi():
+def openapi() -> Response:
     return jsonify(openapi_document(services().settings))
 
 
-def _job_dict(job: Job) -> dict:
+def _job_dict(job: Job) -> dict[str, Any]:
     return job.to_dict() | {"status_url": url_for("api.reindex_status", job_id=job.id)}
 
 

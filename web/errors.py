@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
+from collections.abc import Mapping
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from search.errors import (
@@ -45,8 +46,14 @@ def wants_json() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
-def error_response(status: int, message: str, headers=None):
+ErrorResponse = tuple[Response | str, int, Mapping[str, str]]
+
+
+def error_response(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> ErrorResponse:
     """The one error shape: JSON for the API, the error page for the browser."""
+    response: Response | str
     if wants_json():
         response = jsonify(error=message)
     else:
@@ -62,14 +69,14 @@ def status_of(exc: SearchError) -> int:
     return 500
 
 
-def handle_search_error(exc: SearchError):
+def handle_search_error(exc: SearchError) -> ErrorResponse:
     status = status_of(exc)
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc)
     return error_response(status, str(exc))
 
 
-def handle_http_error(exc: HTTPException):
+def handle_http_error(exc: HTTPException) -> HTTPException | ErrorResponse:
     if exc.code is None or exc.code < 400:  # redirects raised as exceptions pass through
         return exc
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
@@ -81,7 +88,7 @@ def handle_http_error(exc: HTTPException):
     return error_response(exc.code, message, headers)
 
 
-def handle_unexpected(exc: Exception):
+def handle_unexpected(exc: Exception) -> ErrorResponse:
     log.exception("unexpected error on %s %s", request.method, request.path)
     return error_response(
         500, "an unexpected error happened on the server; it has been logged"

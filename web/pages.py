@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, render_template, request, url_for
 
 from search.errors import InvalidQuery, SearchError
 from search.ranking.query import Mode
+from search.results import IndexStats, SearchPage
 
 from . import services
 from .params import SEARCH_PARAMETERS, parse_query
@@ -50,12 +52,12 @@ def safe_url(url: str | None) -> str | None:
 
 
 @bp.app_context_processor
-def page_helpers() -> dict:
+def page_helpers() -> dict[str, Any]:
     return {"text_dir": text_dir, "language_name": language_name, "safe_url": safe_url,
             "index_status": _index_status()}
 
 
-def _index_status():
+def _index_status() -> IndexStats | None:
     try:
         return services().engine.stats()
     except (SearchError, RuntimeError) as exc:  # the footer must never break a page
@@ -64,17 +66,18 @@ def _index_status():
 
 
 @bp.get("/")
-def search():
+def search() -> str | tuple[str, int]:
     """The search form; with ?q=..., the results under it. Works without JavaScript."""
     found = services()
     args = request.args
+    text = args.get("q", "")
     form = {
-        "q": args.get("q", ""),
+        "q": text,
         "mode": args.get("mode") if args.get("mode") in set(Mode) else Mode.HYBRID.value,
         "langs": args.getlist("lang"),
     }
     context = {"form": form, "modes": MODE_LABELS, "languages": _languages()}
-    if not form["q"].strip():
+    if not text.strip():
         return render_template("search.html", blank="q" in args, **context)
     try:
         page = found.engine.search(parse_query(args, found.settings))
@@ -88,7 +91,7 @@ def _languages() -> list[str]:
     return sorted(status.languages) if status else []
 
 
-def _pagination(page) -> dict:
+def _pagination(page: SearchPage) -> dict[str, Any]:
     last = min(max(math.ceil(page.total / page.size), 1), services().settings.max_page)
 
     # Only the search's own parameters are carried over (never url_for's _external etc.).
@@ -109,7 +112,7 @@ def _pagination(page) -> dict:
 
 
 @bp.get("/articles/<path:article_id>")
-def article(article_id: str):
+def article(article_id: str) -> str:
     """One article, every paragraph in order; #p<position> targets (and highlights) one."""
     view = services().engine.article(article_id)
     return render_template("article.html", view=view)

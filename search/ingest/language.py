@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import regex
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 UNDETERMINED = "und"
 # py3langid splits some languages into varieties the rest of the engine treats as one.
@@ -29,7 +33,7 @@ class LanguageDetector:
     """Detects the language of a text; the model is loaded on first use, not at construction."""
 
     @cached_property
-    def _identifier(self):
+    def _identifier(self) -> LanguageIdentifier:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

@@ -114,8 +114,9 @@ def _markdown_body(lines: list[str]) -> str:
     for line in lines:
         marker = _FENCE.match(line)
         if fence is not None:
-            closing = marker and marker[1][0] == fence[0] and len(marker[1]) >= len(fence)
-            if closing and not line[marker.end() :].strip():
+            closing = (marker is not None and marker[1][0] == fence[0]
+                       and len(marker[1]) >= len(fence) and not line[marker.end() :].strip())
+            if closing:
                 fence = None
                 out.append("")
             else:
@@ -130,7 +131,8 @@ def _markdown_body(lines: list[str]) -> str:
         elif heading := _ATX.fullmatch(line):
             out += ["", _markdown_inline(heading[2] or ""), ""]
         else:
-            out.append(_markdown_inline(line[_LINE_MARKERS.match(line).end() :]))
+            # The markers' pattern matches at the start of every line, if only emptily.
+            out.append(_markdown_inline(_LINE_MARKERS.sub("", line, count=1)))
     return tidy("\n".join(out))
 
 

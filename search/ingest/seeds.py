@@ -86,11 +86,15 @@ def scan_seeds(seeds_dir: Path) -> tuple[list[SeedFile], list[Problem]]:
                     reason = "symlinked folder points outside the seeds folder"
                     problems.append(Problem(rel, reason))
             elif PurePosixPath(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
+                found: SeedFile | Problem
                 if rel != raw:
                     found = Problem(rel, "the file name is not valid UTF-8: rename the file")
                 else:
                     found = _seed_file(root, path, rel)
-                (files if isinstance(found, SeedFile) else problems).append(found)
+                if isinstance(found, SeedFile):
+                    files.append(found)
+                else:
+                    problems.append(found)
     files.sort(key=lambda f: f.path)
     problems.sort(key=lambda p: p.path)
     return files, problems

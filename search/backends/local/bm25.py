@@ -17,7 +17,7 @@ from math import log
 import numpy as np
 from whoosh.query import Term
 from whoosh.reading import IndexReader
-from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
+from whoosh.scoring import BM25F, BaseScorer, BM25FScorer, WeightScorer
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
@@ -58,7 +58,9 @@ class LanguageBM25F(BM25F):
         super().__init__(B=B, K1=K1)
         self.docs = docs
 
-    def scorer(self, searcher: Searcher, fieldname: str, text: bytes, qf: float = 1):
+    def scorer(
+        self, searcher: Searcher, fieldname: str, text: bytes, qf: float = 1
+    ) -> BaseScorer:
         if not searcher.schema[fieldname].scorable:
             return WeightScorer.for_(searcher, fieldname, text)
         docs = _language_docs(self.docs, fieldname)
@@ -66,7 +68,9 @@ class LanguageBM25F(BM25F):
 
 
 class _LanguageScorer(BM25FScorer):
-    def __init__(self, searcher, fieldname, text, docs, B, K1):  # noqa: N803 - Whoosh's names
+    def __init__(  # noqa: N803 - Whoosh's names
+        self, searcher: Searcher, fieldname: str, text: bytes, docs: int, B: float, K1: float
+    ) -> None:
         self.idf, self.avgfl = _idf_and_avgfl(searcher, fieldname, text, docs)
         self.B = B
         self.K1 = K1

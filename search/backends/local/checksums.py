@@ -45,8 +45,10 @@ def write_checksums(path: Path, known: dict[str, list[int]]) -> dict[str, list[i
     for file in _index_files(path):
         size = file.stat().st_size
         cached = known.get(file.name)
-        reuse = cached is not None and cached[0] == size and not file.name.endswith(".toc")
-        sums[file.name] = [size, cached[1] if reuse else _crc(file)]
+        if cached is not None and cached[0] == size and not file.name.endswith(".toc"):
+            sums[file.name] = [size, cached[1]]
+        else:
+            sums[file.name] = [size, _crc(file)]
     tmp = path / f"{CHECKSUMS}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump({"files": sums}, handle, indent=0, sort_keys=True)

@@ -8,8 +8,10 @@ L2-normalized, so inner product is cosine similarity.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
@@ -29,7 +31,7 @@ class HnswParams:
     ef_construction: int = 200
 
 
-def build_hnsw(pids: np.ndarray, vectors: np.ndarray, params: HnswParams) -> faiss.Index:
+def build_hnsw(pids: np.ndarray, vectors: np.ndarray, params: HnswParams) -> faiss.IndexIDMap2:
     """An HNSW index over vectors, keyed by pids (inner-product metric)."""
     graph = faiss.IndexHNSWFlat(vectors.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = params.ef_construction
@@ -42,7 +44,7 @@ def save_hnsw(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load_hnsw(path: Path) -> faiss.Index:
+def load_hnsw(path: Path) -> faiss.IndexIDMap2:
     try:
         index = faiss.read_index(str(path))
     except RuntimeError as exc:
@@ -62,12 +64,14 @@ class GraphVectors:
     """The ids and vector copies held by a graph from build_hnsw, to compare with the live
     vectors a chunk at a time (so that a caller never holds all of them at once)."""
 
-    def __init__(self, index: faiss.Index) -> None:
+    def __init__(self, index: faiss.IndexIDMap2) -> None:
         self.index = index  # owns the storage that `_stored` views
         self.ids = faiss.vector_to_array(index.id_map)
         self._order = np.argsort(self.ids, kind="stable")
         self._sorted = self.ids[self._order]
-        storage = faiss.downcast_index(faiss.downcast_index(index.index).storage)
+        # downcast_index returns the index's own class, which the stubs cannot know.
+        graph = cast(faiss.IndexHNSWFlat, faiss.downcast_index(index.index))
+        storage = cast(faiss.IndexFlat, faiss.downcast_index(graph.storage))
         self.dim = int(storage.d)
         self.count = int(storage.ntotal)
         self._stored = np.zeros((0, self.dim), dtype=np.float32)
@@ -100,7 +104,7 @@ class GraphVectors:
         return differ
 
 
-def graph_mismatches(index: faiss.Index, pids: np.ndarray, vectors: np.ndarray) -> int:
+def graph_mismatches(index: faiss.IndexIDMap2, pids: np.ndarray, vectors: np.ndarray) -> int:
     """How many of ``pids`` the graph from build_hnsw holds with a vector other than theirs in
     ``vectors``: non-zero means the graph file is damaged. Pids it does not hold are ignored."""
     _, first = np.unique(pids, return_index=True)
@@ -117,7 +121,7 @@ class DenseIndex:
         dim: int,
         exact_pids: np.ndarray,
         exact_vectors: np.ndarray,
-        hnsw: faiss.Index | None = None,
+        hnsw: faiss.IndexIDMap2 | None = None,
         hnsw_excluded: np.ndarray | None = None,
     ) -> None:
         self.dim = dim
@@ -146,7 +150,8 @@ class DenseIndex:
         for index in (self._exact, self._hnsw):
             if index is not None:
                 try:
-                    return index.reconstruct(int(pid))
+                    # The stubs' first overload is the torch one; numpy in, numpy out.
+                    return cast(np.ndarray, index.reconstruct(int(pid)))
                 except RuntimeError:  # not in this part
                     continue
         raise KeyError(pid)
@@ -181,18 +186,24 @@ class DenseIndex:
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [Candidate(pid, float(score)) for pid, score in ranked]
 
-    def _parts(self, allowed: np.ndarray | None, ef_search: int):
+    def _parts(
+        self, allowed: np.ndarray | None, ef_search: int
+    ) -> Iterator[tuple[faiss.Index, faiss.SearchParameters | None]]:
         allowed_selector = (
             faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             if allowed is not None
             else None
         )
+        # The stubs lack the keyword arguments of faiss's SearchParameters wrapper, and
+        # SearchParametersHNSW.
         yield self._exact, (
-            faiss.SearchParameters(sel=allowed_selector) if allowed_selector else None
+            faiss.SearchParameters(sel=allowed_selector)  # type: ignore[call-arg]
+            if allowed_selector
+            else None
         )
         if self._hnsw is None:
             return
-        selector = allowed_selector
+        selector: faiss.IDSelector | None = allowed_selector
         if self._hnsw_excluded is not None and len(self._hnsw_excluded):
             # Every selector is kept in a local: FAISS does not own the ones it is given.
             removed = faiss.IDSelectorBatch(self._hnsw_excluded)
@@ -200,7 +211,7 @@ class DenseIndex:
             selector = (
                 faiss.IDSelectorAnd(selector, not_removed) if selector else not_removed
             )
-        params = faiss.SearchParametersHNSW(efSearch=ef_search)
+        params = faiss.SearchParametersHNSW(efSearch=ef_search)  # type: ignore[attr-defined]
         if selector is not None:
             params.sel = selector
         yield self._hnsw, params

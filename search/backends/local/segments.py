@@ -45,7 +45,7 @@ def read_segment(folder: Path, segment: str) -> Iterator[NewArticle]:
             yield article
 
 
-def read_vectors(folder: Path, segment: str, dim: int) -> np.ndarray:
+def read_vectors(folder: Path, segment: str, dim: int) -> np.memmap:
     """A segment's vectors, memory-mapped and checked for shape."""
     path = folder / f"{segment}.npy"
     try:

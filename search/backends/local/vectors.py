@@ -82,15 +82,17 @@ def _live_vector_chunks(store: IndexStore, manifest: Manifest,
         files.append((mapped, rows))
     row_bytes = manifest.dim * 4
     for mapped, rows in files:
-        if not mapped.flags.c_contiguous:  # not written by IndexStore: read it the slow way
+        filename = mapped.filename  # None only for a map of something other than a file
+        if filename is None or not mapped.flags.c_contiguous:
+            # Not written by IndexStore: read it the slow way.
             yield from (np.array(mapped[wanted]) for _, _, wanted in spans(rows, CHUNK_ROWS))
             continue
-        with open(mapped.filename, "rb") as handle:
+        with open(filename, "rb") as handle:
             for first, end, wanted in spans(rows, CHUNK_ROWS):
                 size = (end - first) * row_bytes
                 data = os.pread(handle.fileno(), size, mapped.offset + first * row_bytes)
                 if len(data) != size:  # shorter than its header says, since it was mapped
-                    raise IndexCorrupt(f"{mapped.filename} cannot be read; {REBUILD_HINT}")
+                    raise IndexCorrupt(f"{filename} cannot be read; {REBUILD_HINT}")
                 span = np.frombuffer(data, dtype=np.float32).reshape(-1, manifest.dim)
                 yield span[wanted - first]
 
