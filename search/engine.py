@@ -51,7 +51,7 @@ class Engine:
 
     def __init__(
         self,
-        index_dir: Path,
+        index_dir: Path | str,
         settings: Settings | None = None,
         model: str | None = None,
         encoder_factory: Callable[[str], Encoder] | None = None,
@@ -148,6 +148,12 @@ class Engine:
                 self._holder.retired = True
                 self._holder.close_if_unused()
                 self._holder = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def encoder(self) -> Encoder:
         """The query encoder, loaded on first use."""

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +41,10 @@ from search.ingest.seeds import Problem, SeedFile, read_articles, scan_seeds
 
 
 def update_index(
-    seeds_dir: Path,
-    index_dir: Path,
-    settings: Settings,
-    load_encoder: Callable[[], Encoder],
+    seeds_dir: Path | str,
+    index_dir: Path | str,
+    settings: Settings | None = None,
+    load_encoder: Callable[[], Encoder] | None = None,
     rebuild: bool = False,
     progress: Progress | None = None,
     detector: LanguageDetector | None = None,
@@ -52,13 +52,17 @@ def update_index(
 ) -> IndexSummary:
     """Index seeds_dir into index_dir and switch readers to the result.
 
-    load_encoder is called only if something needs embedding. `backend` names the backend
-    of a new index (recorded in the folder); None keeps the folder's. Raises IndexBusy when
-    another writer runs, SeedsNotFound, IndexIncompatible (model differs, no rebuild).
+    load_encoder is called only if something needs embedding (None: the settings' model).
+    `backend` names the backend of a new index (recorded in the folder); None keeps the
+    folder's. Raises IndexBusy when another writer runs, SeedsNotFound, IndexIncompatible
+    (model differs, no rebuild).
     """
     started = time.perf_counter()
+    settings = settings or Settings()
+    if load_encoder is None:
+        load_encoder = partial(_load_encoder, settings)
     report = progress or (lambda stage, done, total: None)
-    index_dir = Path(index_dir)
+    seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
     store = (open_backend(index_dir, settings) if backend is None
              else create_backend(backend, index_dir, settings=settings))
     with store.writer_lock():
@@ -84,6 +88,12 @@ def update_index(
             store.collect_garbage()
         summary.seconds = time.perf_counter() - started
         return summary
+
+
+def _load_encoder(settings: Settings) -> Encoder:
+    from search.encoders.loading import load_encoder  # imports torch: only when needed
+
+    return load_encoder(settings.model, settings.threads)
 
 
 def _live_catalog(backend: Backend) -> Catalog | None:
