@@ -166,13 +166,13 @@ def plain_whoosh(snapshot: LocalReader, folder: Path, asked: list[tuple[str, str
     with index.searcher() as searcher:
         for _lang, text in asked[:WARMUP]:
             searcher.search(parser.parse(text), limit=100)
-        for lang, text in asked:
+        for _lang, text in asked:
             try:
                 ms, _ = timed(lambda t: searcher.search(parser.parse(t), limit=100), text)
                 plain_ms.append(ms)
             except Exception:  # noqa: BLE001 - a naive parser failing on a question is the point
                 failed += 1
-            ms, _ = timed(snapshot.keyword.search, text, lang, 100, None)
+            ms, _ = timed(snapshot.keyword.search, text, 100)
             ours_ms.append(ms)
     return {"plain_whoosh": percentiles(plain_ms), "plain_failed": failed,
             "engine_keyword_side": percentiles(ours_ms), "plain_build_s": built_s,

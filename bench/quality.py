@@ -146,7 +146,7 @@ def memoize_per_question() -> None:
     detection depends on the mode, so their last answers are kept.
     """
     KeywordIndex.search = _remember_last(KeywordIndex.search)
-    LanguageDetector.detect = _remember_last(LanguageDetector.detect, size=4)
+    LanguageDetector.detect_query = _remember_last(LanguageDetector.detect_query, size=4)
 
 
 def _remember_last(method: Callable, size: int = 1) -> Callable:

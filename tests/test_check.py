@@ -156,7 +156,7 @@ def _edit_keywords(index_dir: Path, remove=(), add=()) -> None:
         if remove:
             index.remove(remove)
         if add:
-            index.add(KeywordDoc(pid, "extra.md", "en", "Extra", "extra words", None, None)
+            index.add(KeywordDoc(pid, "en", "Extra", "extra words")
                       for pid in add)
         index.commit()
 

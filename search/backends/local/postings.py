@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.matching import FilterMatcher, Matcher
-from whoosh.query import And, Or, Query, Term
-from whoosh.query.terms import MultiTerm
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
@@ -83,28 +81,3 @@ def deleted_documents(searcher: Searcher) -> np.ndarray | None:
         if leaf.reader().has_deletions()
     ]
     return np.concatenate(deleted) if deleted else None
-
-
-def matching(searcher: Searcher, query: Query) -> np.ndarray:
-    """A boolean mask over document numbers: the documents that match ``query``, deleted ones
-    included. Handles And, Or, Term and multi-term queries (such as TermRange) with posting
-    arrays, anything else through Whoosh's ``docs_for_query``."""
-    mask = np.zeros(searcher.doc_count_all(), dtype=bool)
-    if isinstance(query, And | Or):
-        parts = [matching(searcher, sub) for sub in query.subqueries]
-        combine = np.logical_and if isinstance(query, And) else np.logical_or
-        return combine.reduce(parts) if parts else mask
-    if isinstance(query, Term | MultiTerm):
-        field = query.field()
-        schema = searcher.schema
-        if field not in schema:
-            return mask
-        for _, text in query.expanded_terms(searcher.reader()):
-            btext = schema[field].to_bytes(text) if isinstance(text, str) else text
-            for leaf, offset in searcher.leaf_searchers():
-                if (field, btext) in leaf.reader():
-                    ids, _ = term_postings(leaf.reader(), field, btext)
-                    mask[ids + offset] = True
-        return mask
-    mask[np.fromiter(searcher.docs_for_query(query), dtype=np.int64)] = True
-    return mask

@@ -6,6 +6,7 @@ writers do not delete its files, and its segment files stay open for the texts o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from contextlib import ExitStack
 
@@ -33,6 +34,7 @@ class LocalReader:
         self.dense = dense
         self.ef_search = ef_search
         self._articles = {article.id: article for article in paragraphs.articles}
+        self._matching = functools.lru_cache(maxsize=8)(paragraphs.matching)
         self._resources = resources
 
     @classmethod
@@ -61,12 +63,18 @@ class LocalReader:
 
     def keyword_candidates(self, text: str, lang: str, limit: int,
                            filters: Filters) -> list[Candidate]:
-        return self.keyword.search(text, lang, limit, filters)
+        return self.keyword.search(text, limit, self._allowed(filters))
 
     def vector_candidates(self, vector: np.ndarray, limit: int,
                           filters: Filters) -> list[Candidate]:
-        allowed = None if filters.is_empty() else self.paragraph_store.matching(filters)
-        return self.dense.search(vector, limit, allowed, self.ef_search)
+        return self.dense.search(vector, limit, self._allowed(filters), self.ef_search)
+
+    def _allowed(self, filters: Filters) -> np.ndarray | None:
+        """The pids that pass the filters (None: all), computed once for both sides and the
+        feedback search of a query."""
+        if filters.is_empty():
+            return None
+        return self._matching(filters)
 
     def vector(self, pid: int) -> np.ndarray:
         return self.dense.vector(pid)

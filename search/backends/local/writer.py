@@ -52,11 +52,8 @@ class LocalWriter:
         """Add to the keyword side and commit it there (Whoosh's commit then overlaps with
         the vectors being computed); the articles go into the segment at publish."""
         for article in articles:
-            self._keyword.add(
-                KeywordDoc(p.pid, article.id, p.lang, article.title, p.text, article.date,
-                           article.source)
-                for p in article.paragraphs
-            )
+            self._keyword.add(KeywordDoc(p.pid, p.lang, article.title, p.text)
+                              for p in article.paragraphs)
         self._keyword.commit()
         self._articles.extend(articles)
 
