@@ -26,7 +26,7 @@ import regex
 from conftest import PROJECT
 from web_fixtures import LiveServer, build_fake_index, make_app, wait_for
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # where conftest.py (the fake encoder) lives
 QUERY = "quokka harbour referendum ferries"
 MAX_REQUESTS = 3000  # bounded: the stream stops at this count or after DEADLINE seconds
 DEADLINE = 120

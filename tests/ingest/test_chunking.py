@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from search.ingest.chunking import Chunk, count_words, split_paragraphs
 from search.ingest.seeds import read_articles, scan_seeds
 
-SHIPPED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SHIPPED_SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
 def spans(chunks: list[Chunk]) -> list[tuple[int, int, str]]:

@@ -20,7 +20,7 @@ from search.ingest.seeds import (
     scan_seeds,
 )
 
-SHIPPED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SHIPPED_SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 KYIV = """Zelensky Confirms Fresh Peace Talks
 
