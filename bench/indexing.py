@@ -46,21 +46,25 @@ WORDS = 120
 # Each sample goes to the first stage (in this order) with a frame on its stack; a frame is
 # "path:function" or a part of a path. "of which" lines are shares of all samples too.
 STAGES = {
-    "model loading (with its imports)": ("search/embedding.py:load_encoder",),
-    "embedding (encoder)": ("search/embedding.py:encode",),
-    "language detection": ("search/language.py:detect",),
-    "keyword index (second thread)": ("search/indexer.py:_write_keywords",),
-    "writing segments and vectors": ("search/store.py:write_segment",),
-    "embedding cache": ("search/store.py:put_many", "search/store.py:get_many"),
-    "publishing the generation": ("search/indexer.py:publish", "search/store.py:publish"),
-    "reading and chunking seeds": ("search/indexer.py:collect",),
+    "model loading (with its imports)": ("search/encoders/loading.py:load_encoder",),
+    "embedding (encoder)": ("search/encoders/base.py:encode",),
+    "language detection": ("search/ingest/language.py:detect",),
+    "keyword index (second thread)": ("search/index/updater.py:_write_text",),
+    "writing segments and vectors": ("search/backends/local/segments.py:write_segment",),
+    "embedding cache": ("search/index/embedding_cache.py:put_many",
+                        "search/index/embedding_cache.py:get_many"),
+    "publishing the generation": ("search/backends/local/writer.py:publish",),
+    "reading and chunking seeds": ("search/index/updater.py:collect",),
     "start-up and other imports": ("<frozen importlib._bootstrap>:_find_and_load",),
 }
 DETAILS = {
-    "embedding: tokenizing": ("search/embedding.py:encode", "search/use_model.py:preprocess"),
-    "embedding: model forward": ("search/embedding.py:encode", "search/use_model.py:forward"),
-    "keyword: text analysis": ("search/indexer.py:_write_keywords", "search/analysis.py"),
-    "keyword: Whoosh commit": ("search/indexer.py:_write_keywords", "whoosh/writing.py:commit"),
+    "embedding: tokenizing": ("search/encoders/base.py:encode",
+                              "search/encoders/use_model.py:preprocess"),
+    "embedding: model forward": ("search/encoders/base.py:encode",
+                                 "search/encoders/use_model.py:forward"),
+    "keyword: text analysis": ("search/index/updater.py:_write_text", "search/analysis.py"),
+    "keyword: Whoosh commit": ("search/index/updater.py:_write_text",
+                               "whoosh/writing.py:commit"),
 }
 
 

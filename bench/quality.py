@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import search.engine  # noqa: E402
+import search.ranking.hits  # noqa: E402
 from search.backends.local.keyword import KeywordIndex  # noqa: E402
 from search.config import Settings  # noqa: E402
 from search.encoders.loading import Encoder, ModelInfo, load_encoder  # noqa: E402
@@ -308,12 +308,12 @@ def skip_highlighting() -> None:
     mAP@100 needs costs more than ranking them.
     """
     plain = {"highlight": _plain, "snippet": _plain, "highlight_and_snippet": _plain_pair}
-    found = [name for name in plain if hasattr(search.engine, name)]
+    found = [name for name in plain if hasattr(search.ranking.hits, name)]
     if not found:
-        raise RuntimeError("search.engine renders hits with an unknown function: update "
+        raise RuntimeError("search.ranking.hits renders hits with an unknown function: update "
                            "skip_highlighting() in bench/quality.py")
     for name in found:
-        setattr(search.engine, name, plain[name])
+        setattr(search.ranking.hits, name, plain[name])
 
 
 def _plain(text: str, *args: object, **kwargs: object) -> str:
