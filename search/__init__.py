@@ -14,6 +14,7 @@ from search.config import Settings
 from search.engine import Engine
 from search.errors import (
     ArticleNotFound,
+    EmbeddingFailed,
     IndexBusy,
     IndexCorrupt,
     IndexIncompatible,
@@ -33,6 +34,7 @@ from search.results import ArticleView, Explanation, Hit, IndexStats, SearchPage
 __all__ = [
     "ArticleNotFound",
     "ArticleView",
+    "EmbeddingFailed",
     "Engine",
     "Explanation",
     "Filters",

@@ -39,5 +39,10 @@ class ModelUnavailable(SearchError):
     """The embedding model cannot be loaded (unknown name, missing files, no network)."""
 
 
+class EmbeddingFailed(SearchError):
+    """Texts could not be embedded where asked: Ray is not installed or not reachable, or one
+    of its workers failed. Nothing was published."""
+
+
 class ArticleNotFound(SearchError):
     """No article with that id is in the index."""

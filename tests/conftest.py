@@ -97,3 +97,17 @@ def app(seed_index, real_encoder):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray of 2 CPUs for the whole test session (starting takes ~4 s, stopping
+    ~1.4 s); RayEmbedding uses it as it is. Skips when Ray is not installed (`pip install -e
+    ".[scale]"`, which scripts/setup does)."""
+    import logging
+
+    ray = pytest.importorskip("ray", reason='Ray is not installed: pip install -e ".[scale]"')
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
+             log_to_driver=False)
+    yield ray
+    ray.shutdown()

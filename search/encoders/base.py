@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+# Texts in; their L2-normalized float32 rows out, in input order, as a series of blocks (so
+# that a caller keeps each block as it arrives). The updater's way to embed elsewhere, such
+# as on Ray (search/encoders/ray_embedding.py).
+Embed = Callable[[Sequence[str]], Iterator[np.ndarray]]
 
 
 @dataclass(frozen=True)

@@ -51,13 +51,14 @@ def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0) -> Encoder:
         import torch
     except ImportError as exc:
         raise ModelUnavailable(f"torch is not installed ({exc}); install torch") from exc
-    torch.set_num_threads(threads if threads > 0 else _cores())
+    torch.set_num_threads(threads if threads > 0 else available_cores())
     if model == DEFAULT_MODEL:
         return _load_use(model)
     return _load_sentence_transformer(model)
 
 
-def _cores() -> int:
+def available_cores() -> int:
+    """CPU cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
