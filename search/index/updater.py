@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property, partial
@@ -30,8 +30,8 @@ from search.backends.base import (
     Progress,
 )
 from search.config import Settings
-from search.encoders.base import Encoder
-from search.errors import IndexIncompatible, UnreadableFile
+from search.encoders.base import Embed, Encoder
+from search.errors import EmbeddingFailed, IndexIncompatible, UnreadableFile
 from search.index.embedding_cache import EmbeddingCache, text_hash
 from search.index.summary import IndexSummary
 from search.ingest.article import Article
@@ -49,10 +49,13 @@ def update_index(
     progress: Progress | None = None,
     detector: LanguageDetector | None = None,
     backend: str | None = None,
+    embed: Embed | None = None,
 ) -> IndexSummary:
     """Index seeds_dir into index_dir and switch readers to the result.
 
     load_encoder is called only if something needs embedding (None: the settings' model).
+    `embed` computes the vectors of the texts the embedding cache lacks (None: that encoder,
+    in this process); the model still loads here, for its dimension and paragraph length.
     `backend` names the backend of a new index (recorded in the folder); None keeps the
     folder's. Raises IndexBusy when another writer runs, SeedsNotFound, IndexIncompatible
     (model differs, no rebuild).
@@ -79,7 +82,7 @@ def update_index(
         files, problems = scan_seeds(seeds_dir)
         summary.problems.extend(problems)
         run = _Run(seeds_dir, settings, previous, detector or LanguageDetector(), summary,
-                   report, load_encoder)
+                   report, load_encoder, embed)
         run.collect(files, problems)
         if previous is not None and not run.has_changes():
             summary.generation = previous.name
@@ -132,7 +135,7 @@ class _Run:
 
     def __init__(self, seeds_dir: Path, settings: Settings, previous: Catalog | None,
                  detector: LanguageDetector, summary: IndexSummary, report: Progress,
-                 load_encoder: Callable[[], Encoder]) -> None:
+                 load_encoder: Callable[[], Encoder], embed: Embed | None = None) -> None:
         self.seeds_dir = seeds_dir
         self.settings = settings
         self.previous = previous
@@ -140,6 +143,7 @@ class _Run:
         self.summary = summary
         self.report = report
         self._load_encoder = load_encoder
+        self._embed = embed or self._embed_here
         self.next_pid = previous.next_pid if previous else 1
         self.files: dict[str, FileEntry] = dict(previous.files) if previous else {}
         self.new_articles: list[NewArticle] = []
@@ -223,15 +227,15 @@ class _Run:
             dim = self.previous.dim if self.previous else None
             if missing or dim is None:
                 dim = self.encoder.info.dim
-                batch = max(self.settings.batch_size, 1) * 4
-                for start in range(0, len(missing), batch):
-                    chunk = missing[start : start + batch]
-                    found = self.encoder.encode([texts[h] for h in chunk],
-                                                self.settings.batch_size)
+                done = 0
+                blocks = self._embed([texts[h] for h in missing])
+                for found in _checked(blocks, len(missing), dim):
+                    chunk = missing[done : done + len(found)]
                     new = dict(zip(chunk, found, strict=True))
-                    cache.put_many(new)
+                    cache.put_many(new)  # kept even if a later block fails
                     known.update(new)
-                    self.report("embedding", start + len(chunk), len(missing))
+                    done += len(chunk)
+                    self.report("embedding", done, len(missing))
             self.summary.paragraphs_embedded = len(missing)
             vectors = np.zeros((len(paragraphs), dim), dtype=np.float32)
             for row, h in enumerate(hashes):
@@ -239,6 +243,11 @@ class _Run:
             return np.array([p.pid for p in paragraphs], dtype=np.int64), vectors, dim
         finally:
             cache.close()
+
+    def _embed_here(self, texts: Sequence[str]) -> Iterator[np.ndarray]:
+        batch = max(self.settings.batch_size, 1)
+        for start in range(0, len(texts), batch * 4):
+            yield self.encoder.encode(texts[start : start + batch * 4], batch)
 
     # -- the new generation ----------------------------------------------------------------
     def catalog(self, number: int, dim: int) -> Catalog:
@@ -254,3 +263,16 @@ class _Run:
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             files=files,
         )
+
+
+def _checked(blocks: Iterable[np.ndarray], total: int, dim: int) -> Iterator[np.ndarray]:
+    """The blocks of an Embed, refused unless they are rows of `dim` adding up to `total`."""
+    done = 0
+    for block in blocks:
+        if block.ndim != 2 or block.shape[1] != dim or done + len(block) > total:
+            raise EmbeddingFailed(f"the embedder returned {block.shape} after {done} of "
+                                  f"{total} rows of {dim}")
+        done += len(block)
+        yield block
+    if done != total:
+        raise EmbeddingFailed(f"the embedder returned {done} of {total} rows")
