@@ -92,6 +92,8 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
         )
     for problem in summary.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return

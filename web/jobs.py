@@ -132,6 +132,8 @@ class Reindexer:
                              error=f"unexpected error: {type(exc).__name__}: {exc}")
         for problem in summary.problems:
             log.warning("reindex job %s skipped %s: %s", job_id, problem.path, problem.reason)
+        for warning in summary.warnings:
+            log.warning("reindex job %s: %s", job_id, warning)
         log.info("reindex job %s done: generation %s", job_id, summary.generation)
         return self._set(job_id, status=JobStatus.DONE, finished=_now(),
                          summary=summary_to_dict(summary))

@@ -134,6 +134,7 @@ SCHEMAS: dict[str, Any] = {
             "added", "changed", "removed", "unchanged", "skipped", "paragraphs_added",
             "paragraphs_removed", "paragraphs_embedded")},
         "problems": {"type": "array", "items": _ref("Problem")},
+        "warnings": STRINGS,
         "generation": _nullable("string"),
         "seconds": {"type": "number", "minimum": 0},
         "paragraphs_per_second": {"type": "number", "minimum": 0},

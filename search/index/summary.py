@@ -21,6 +21,7 @@ class IndexSummary:
     paragraphs_removed: int = 0
     paragraphs_embedded: int = 0  # not found in the embedding cache
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # done anyway, but worth telling
     generation: str | None = None
     seconds: float = 0.0
 

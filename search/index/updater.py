@@ -221,12 +221,11 @@ class _Run:
         cache = EmbeddingCache(cache_path, self.settings.model)
         try:
             hashes = [text_hash(p.text) for p in paragraphs]
-            known = cache.get_many(hashes)
+            dim = self.previous.dim if self.previous else self.encoder.info.dim
+            known = cache.get_many(hashes, dim)
             missing = list(dict.fromkeys(h for h in hashes if h not in known))
             texts = {h: p.text for h, p in zip(hashes, paragraphs, strict=True)}
-            dim = self.previous.dim if self.previous else None
-            if missing or dim is None:
-                dim = self.encoder.info.dim
+            if missing:
                 done = 0
                 blocks = self._embed([texts[h] for h in missing])
                 for found in _checked(blocks, len(missing), dim):
@@ -243,6 +242,8 @@ class _Run:
             return np.array([p.pid for p in paragraphs], dtype=np.int64), vectors, dim
         finally:
             cache.close()
+            if cache.warning is not None:
+                self.summary.warnings.append(cache.warning)
 
     def _embed_here(self, texts: Sequence[str]) -> Iterator[np.ndarray]:
         batch = max(self.settings.batch_size, 1)
