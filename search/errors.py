@@ -31,6 +31,11 @@ class IndexIncompatible(SearchError):
     """The index was built with another model or format than the one asked for."""
 
 
+class IndexUnwritable(SearchError):
+    """The index folder cannot be written (disk full, read-only file system, permission); the
+    live generation is unchanged."""
+
+
 class IndexBusy(SearchError):
     """Another process is already writing this index."""
 

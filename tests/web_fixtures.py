@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from search.ingest.language import LanguageDetector
 from web import create_app
 
 PROJECT = Path(__file__).resolve().parent.parent
+TESTS = PROJECT / "tests"  # where conftest.py (the fake encoder) lives
 SEEDS = PROJECT / "seeds"
 SEED_ARTICLE = "000_7c2908e13247d0b5.txt"
 PRISONER_PARAGRAPH = "the Istanbul negotiations will likely center on further prisoner exchanges"
@@ -30,6 +32,24 @@ HOSTILE_TEXT = (
     'Read <a href="javascript:alert(3)">the full story</a> or [the map](javascript:alert(4)) '
     "for the markets, the weather and the elections.\n"
 )
+
+
+# `search` in a fresh interpreter, with the test suite's fake encoder as the model.
+CLI_WITH_FAKE_MODEL = """
+import sys
+sys.path[:0] = sys.argv[1:3]
+import search.encoders.loading
+from conftest import FakeEncoder
+search.encoders.loading.load_encoder = lambda model, threads=0: FakeEncoder()
+from search.cli import main
+main(sys.argv[3:])
+"""
+
+
+def fake_model_command(*args: object) -> list[str]:
+    """The command line of `search ARGS` run with the fake encoder as every model."""
+    return [sys.executable, "-c", CLI_WITH_FAKE_MODEL, str(PROJECT), str(TESTS),
+            *(str(arg) for arg in args)]
 
 
 def make_app(index_dir: Path, encoder, seeds_dir: Path = SEEDS, **config: Any):

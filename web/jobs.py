@@ -123,7 +123,9 @@ class Reindexer:
         try:
             summary = self._update()
         except SearchError as exc:
-            log.warning("reindex job %s failed: %s", job_id, exc)
+            # The message, not the exception: a handler that keeps records would keep its
+            # traceback, and with it whatever the failed update still had open.
+            log.warning("reindex job %s failed: %s", job_id, str(exc))
             return self._set(job_id, status=JobStatus.FAILED, finished=_now(), error=str(exc),
                              busy=isinstance(exc, IndexBusy))
         except Exception as exc:  # a job must end in a state, whatever went wrong

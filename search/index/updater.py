@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import cached_property, partial
 from pathlib import Path
@@ -29,6 +30,7 @@ from search.backends.base import (
     NewParagraph,
     Progress,
 )
+from search.backends.oserrors import unwritable
 from search.config import Settings
 from search.encoders.base import Embed, Encoder
 from search.errors import EmbeddingFailed, IndexIncompatible, UnreadableFile
@@ -68,7 +70,7 @@ def update_index(
     seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
     store = (open_backend(index_dir, settings) if backend is None
              else create_backend(backend, index_dir, settings=settings))
-    with store.writer_lock():
+    with _writer_lock(store, index_dir):
         if backend is not None:
             record(index_dir, backend)
         store.collect_garbage()
@@ -91,6 +93,18 @@ def update_index(
             store.collect_garbage()
         summary.seconds = time.perf_counter() - started
         return summary
+
+
+@contextmanager
+def _writer_lock(backend: Backend, index_dir: Path) -> Iterator[None]:
+    """The backend's writer lock; a folder that cannot be written (a read-only file system, a
+    full disk, a missing permission) is one clear IndexUnwritable."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(backend.writer_lock())
+        except OSError as exc:
+            raise unwritable(exc, index_dir, index_dir, None) from exc
+        yield
 
 
 def _load_encoder(settings: Settings) -> Encoder:

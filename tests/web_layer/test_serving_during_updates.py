@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -23,25 +22,12 @@ from collections import Counter
 from pathlib import Path
 
 import regex
-from conftest import PROJECT
-from web_fixtures import LiveServer, build_fake_index, make_app, wait_for
+from web_fixtures import LiveServer, build_fake_index, fake_model_command, make_app, wait_for
 
-TESTS = Path(__file__).resolve().parents[1]  # where conftest.py (the fake encoder) lives
 QUERY = "quokka harbour referendum ferries"
 MAX_REQUESTS = 3000  # bounded: the stream stops at this count or after DEADLINE seconds
 DEADLINE = 120
 VERSION = regex.compile(r"version (\d+)")
-
-# `search index` in a fresh interpreter, with the test suite's fake encoder as the model.
-CLI_WITH_FAKE_MODEL = """
-import sys
-sys.path[:0] = sys.argv[1:3]
-import search.encoders.loading
-from conftest import FakeEncoder
-search.encoders.loading.load_encoder = lambda model, threads=0: FakeEncoder()
-from search.cli import main
-main(sys.argv[3:])
-"""
 
 # (writer, changes): a version number writes live/<name>.txt at that version, None removes it.
 STEPS = [
@@ -78,8 +64,8 @@ def apply(seeds: Path, changes: dict[str, int | None], state: dict[str, int]) ->
 
 def run_cli(seeds: Path, index: Path) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", CLI_WITH_FAKE_MODEL, str(PROJECT), str(TESTS), "index",
-         "--seeds", str(seeds), "--index", str(index), "--model", "fake", "--json"],
+        fake_model_command("index", "--seeds", seeds, "--index", index, "--model", "fake",
+                           "--json"),
         capture_output=True, text=True, timeout=120, env=os.environ | {"NO_COLOR": "1"})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["generation"]

@@ -8,6 +8,8 @@ L2-normalized, so inner product is cosine similarity.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import cast
 import faiss
 import numpy as np
 
+from search.backends.local.store import atomic_file
 from search.config import Settings
 from search.errors import IndexCorrupt
 from search.records import Candidate
@@ -41,10 +44,16 @@ def build_hnsw(pids: np.ndarray, vectors: np.ndarray, params: HnswParams) -> fai
 
 
 def save_hnsw(index: faiss.Index, path: Path) -> None:
-    faiss.write_index(index, str(path))
+    """Write the graph atomically. Through Python's file, so that a full disk is the OSError
+    it is (FAISS's own writer reports it as a RuntimeError)."""
+    with atomic_file(path) as handle:
+        writer = faiss.PyCallbackIOWriter(handle.write)  # type: ignore[attr-defined]
+        faiss.write_index(index, writer)
 
 
 def load_hnsw(path: Path) -> faiss.IndexIDMap2:
+    if path.exists() and not os.access(path, os.R_OK):  # not damage: a rebuild would not help
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
     try:
         index = faiss.read_index(str(path))
     except RuntimeError as exc:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import whoosh.index
 from whoosh.fields import ID, TEXT, Schema
-from whoosh.writing import IndexWriter, LockError
+from whoosh.writing import IndexWriter, SegmentWriter
 
 from search import analysis
 from search.backends.local.bm25 import top_documents
@@ -75,6 +75,19 @@ def _all_codes() -> list[str]:
     return sorted(analysis.LANGUAGES | {analysis.UNKNOWN})
 
 
+def _abandon(writer: IndexWriter) -> None:
+    """Cancel a writer that failed. Cancelling closes its files, which can fail again (on a
+    full disk); its lock is released all the same, or the lock's file would stay open, and
+    the lock held, for the life of the process (the files Whoosh left open close when the
+    writer is dropped). The caller raises the first error."""
+    try:
+        writer.cancel()
+    except Exception:
+        lock = writer.writelock
+        if lock is not None and lock.fd is not None:
+            lock.release()
+
+
 class KeywordIndex:
     """A Whoosh index of paragraphs in a folder. Use :meth:`create` or :meth:`open`."""
 
@@ -88,6 +101,7 @@ class KeywordIndex:
         self._search_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._writer: IndexWriter | None = None
+        self._wrote = False
 
     @classmethod
     def create(cls, path: Path) -> KeywordIndex:
@@ -106,6 +120,7 @@ class KeywordIndex:
         if not path.is_dir() or not any(path.iterdir()):
             raise IndexMissing(f"no keyword index in {path}: run `search index` to build one")
         keyword_index = None
+        denied = None
         # Whoosh leaves files open when it fails to read an index; they are closed (quietly)
         # when the exception is dropped, inside this block.
         with warnings.catch_warnings():
@@ -114,6 +129,8 @@ class KeywordIndex:
                 checksums = verify_checksums(path)
                 keyword_index = cls(path, whoosh.index.open_dir(str(path)), checksums)
                 return keyword_index
+            except PermissionError as exc:  # not damage: a rebuild would not help
+                denied = PermissionError(exc.errno, exc.strerror, exc.filename)
             # Garbage in a Whoosh file surfaces as almost any exception type (unpickling, struct,
             # EOF, zlib, index and key errors): any failure to read it means it is damaged.
             except Exception as exc:
@@ -122,6 +139,8 @@ class KeywordIndex:
                 with contextlib.suppress(Exception):
                     keyword_index.close()
             gc.collect()
+        if denied is not None:
+            raise denied
         raise IndexCorrupt(
             f"the keyword index in {path} is damaged ({problem}); run `search index --rebuild`"
         )
@@ -130,12 +149,18 @@ class KeywordIndex:
 
     def _get_writer(self) -> IndexWriter:
         if self._writer is None:
+            # The lock is taken here rather than by the writer, which keeps it (and its file
+            # open) for the life of the process when it fails half-made, on a full disk say.
+            lock = self._index.lock("WRITELOCK")
+            if not lock.acquire():
+                raise IndexBusy(f"another process is writing the keyword index in {self.path}")
             try:
-                self._writer = self._index.writer(limitmb=256)
-            except LockError as exc:
-                raise IndexBusy(
-                    f"another process is writing the keyword index in {self.path}"
-                ) from exc
+                self._writer = SegmentWriter(self._index, _lk=False, limitmb=256)
+            except BaseException:
+                lock.release()
+                raise
+            self._writer.writelock = lock  # released by its commit or cancel
+            self._wrote = True
             # Whoosh only lets a writer add fields before its first document: an index built by an
             # older version gets the fields of languages added since then here.
             for code in _all_codes():
@@ -147,7 +172,7 @@ class KeywordIndex:
     def _abort(self) -> None:
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            writer.cancel()
+            _abandon(writer)
 
     def add(self, docs: Iterable[KeywordDoc]) -> None:
         """Add paragraphs (their pids must not be in the index yet); durable after commit()."""
@@ -185,7 +210,7 @@ class KeywordIndex:
             try:
                 writer.commit()
             except BaseException:
-                writer.cancel()
+                _abandon(writer)
                 raise
             self._checksums = write_checksums(self.path, self._checksums)
         view = View.open(self._index)
@@ -247,6 +272,12 @@ class KeywordIndex:
         with self._search_lock:
             if not self._view.searcher.is_closed:
                 self._view.searcher.close()
+        if self._wrote:
+            # Whoosh's writer leaves reference cycles holding memory maps of segment files, each
+            # with a file descriptor of its own: a server that re-indexes would keep them, of
+            # deleted generations too, until the cycle collector happens to run.
+            self._wrote = False
+            gc.collect()
 
     def __enter__(self) -> KeywordIndex:
         return self

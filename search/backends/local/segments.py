@@ -4,7 +4,6 @@ written; generations list the ones they use."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -13,7 +12,7 @@ import numpy as np
 
 from search.backends.base import NewArticle
 from search.backends.local.manifest import REBUILD_HINT
-from search.backends.local.store import write_atomic
+from search.backends.local.store import atomic_file, write_atomic
 from search.errors import IndexCorrupt
 
 
@@ -50,6 +49,8 @@ def read_vectors(folder: Path, segment: str, dim: int) -> np.memmap:
     path = folder / f"{segment}.npy"
     try:
         vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+    except PermissionError:
+        raise  # not damage: a rebuild would not help
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{path} cannot be read ({exc}); {REBUILD_HINT}") from exc
     if vectors.ndim != 2 or vectors.shape[1] != dim or vectors.dtype != np.float32:
@@ -63,9 +64,10 @@ def write_segment(folder: Path, segment: str, articles: Sequence[NewArticle],
     folder.mkdir(parents=True, exist_ok=True)
     lines = "".join(article.to_json() + "\n" for article in articles)
     write_atomic(folder / f"{segment}.jsonl", lines.encode("utf-8"))
-    tmp = folder / f"{segment}.npy.tmp"
-    with open(tmp, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, folder / f"{segment}.npy")
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    header = np.lib.format.header_data_from_array_1_0(array)
+    with atomic_file(folder / f"{segment}.npy") as handle:
+        # np.save's bytes, written by Python's file: numpy's own writer reports a full disk
+        # as an OSError without its errno.
+        np.lib.format.write_array_header_1_0(handle, header)
+        handle.write(array.data)

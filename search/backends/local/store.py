@@ -3,7 +3,7 @@
     index_dir/
       CURRENT                  name of the live generation ("g000003"), replaced atomically
       writer.lock              held (flock) by the one process that writes
-      generations/g000003/     manifest.json, keyword/ (Whoosh), lease (readers hold flock)
+      generations/g000003/     manifest.json, keyword/ (Whoosh), lease (readers flock it)
       segments/                immutable files shared by generations:
         s000003.jsonl          articles and their paragraphs added by one run
         s000003.npy            their vectors, in the same order
@@ -12,7 +12,8 @@
 
 A generation is built in `generations/<name>.tmp` and renamed when complete; CURRENT is
 switched last. A crash at any point leaves CURRENT at the previous complete generation,
-and the next writer deletes the leftovers.
+and the next writer deletes the leftovers; a run that fails (a full disk) deletes its own.
+Readers never write: they need no more than read access, on a read-only file system too.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import BinaryIO
 
 from search.backends.local.manifest import FORMAT_VERSION, REBUILD_HINT, Manifest, format_of
+from search.backends.oserrors import unwritable
 from search.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing
 
 
@@ -37,15 +40,34 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+LEASE = "lease"
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A file to write that appears at `path` complete and synced when the block ends, so
+    that readers see the old content or the new, never a part. If writing fails, the partial
+    file is removed and the OSError names `path` (a failed write names no file itself)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if not exc.filename:
+            exc.filename = str(path)
+        raise
+    _fsync_dir(path.parent)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a file so that readers see either the old or the new content, never a part."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_file(path) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class IndexStore:
@@ -98,14 +120,39 @@ class IndexStore:
         return self.generations / name / "keyword"
 
     @contextmanager
-    def lease(self, name: str) -> Iterator[None]:
-        """Hold a shared lock on a generation so that writers do not delete it meanwhile."""
-        handle = open(self.generations / name / "lease", "a+b")  # noqa: SIM115
+    def lease(self, name: str) -> Iterator[bool]:
+        """Hold a shared lock on a generation so that writers do not delete it meanwhile;
+        yields whether it holds one.
+
+        The lease file is opened read-only (the writer creates it), so this works on a
+        read-only file system and for users who may not write the index folder: flock needs
+        neither. A reader that cannot open the file at all reads without a lease; see
+        `collect_garbage` for why that is safe. Raises FileNotFoundError if the generation
+        is gone.
+        """
+        fd = self._open_lease(self.generations / name / LEASE)
+        if fd is None:
+            yield False
+            return
         try:
-            fcntl.flock(handle, fcntl.LOCK_SH)
-            yield
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield True
         finally:
-            handle.close()
+            os.close(fd)
+
+    @staticmethod
+    def _open_lease(path: Path) -> int | None:
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except PermissionError:
+            return None
+        except FileNotFoundError:
+            if not path.parent.is_dir():
+                raise
+        try:  # written before writers made lease files: make one, if this user may
+            return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:  # a read-only file system, or no permission to write the folder
+            return None
 
     # -- writing (only under the writer lock) -------------------------------------------------
     @contextmanager
@@ -137,18 +184,33 @@ class IndexStore:
         existing = [int(p.name[1:7]) for p in self.generations.glob("g[0-9]*") if p.is_dir()]
         return max(existing, default=0) + 1
 
+    @contextmanager
+    def writing(self, path: Path) -> Iterator[None]:
+        """Turn an OSError while writing `path` (disk full, read-only, permission) into one
+        clear IndexUnwritable naming the file."""
+        try:
+            yield
+        except OSError as exc:
+            live = None
+            with suppress(OSError, IndexCorrupt):
+                live = self.current_name()
+            raise unwritable(exc, path, self.root, live) from exc
+
     def new_generation_dir(self, name: str) -> Path:
+        """An empty generation folder to build in, with the lease file readers will lock."""
         tmp = self.generations / f"{name}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
         (tmp / "keyword").mkdir(parents=True)
+        (tmp / LEASE).touch()
         return tmp
 
     def link_keyword_files(self, source: str, target_dir: Path) -> None:
         """Share the previous generation's Whoosh files by hard link: Whoosh never rewrites a
         file in place (each commit writes new segment and TOC files), so both can use them."""
         for path in self.keyword_dir(source).iterdir():
-            if path.is_file() and not path.name.endswith(".lock") and path.name != "WRITELOCK":
+            # Not Whoosh's lock file (MAIN_WRITELOCK): each generation has its own.
+            if path.is_file() and not path.name.endswith((".lock", "WRITELOCK")):
                 os.link(path, target_dir / "keyword" / path.name)
 
     def publish(self, tmp_dir: Path, manifest: Manifest) -> None:
@@ -164,7 +226,14 @@ class IndexStore:
 
     def collect_garbage(self, keep: int = 2) -> list[str]:
         """Delete unfinished generations, generations older than the newest `keep` that no
-        reader holds, and segment files no remaining generation uses. Returns what went."""
+        reader holds, and segment files no remaining generation uses. Returns what went.
+
+        The newest `keep` generations stay whatever their leases say, so a reader that could
+        not take a lease (see `lease`) is safe while its generation is one of them: it opened
+        the live one, and two more publishes must pass before its generation can go. An open
+        reader keeps its files open, so even then it reads on; a deletion only waits for it
+        to close before the space is free.
+        """
         removed: list[str] = []
         if not self.generations.exists():
             return removed
@@ -184,18 +253,20 @@ class IndexStore:
         return removed
 
     def _try_remove_generation(self, name: str) -> bool:
-        lease = self.generations / name / "lease"
-        try:
-            handle = open(lease, "a+b")  # noqa: SIM115
+        try:  # read-write: an exclusive lock on NFS needs it
+            fd = os.open(self.generations / name / LEASE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                         0o644)
         except OSError:
             return False
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        else:
             shutil.rmtree(self.generations / name, ignore_errors=True)
             return True
+        finally:
+            os.close(fd)
 
     def _used_segment_files(self) -> set[str]:
         used: set[str] = set()

@@ -4,11 +4,15 @@ The previous generation's Whoosh files are shared by hard link (Whoosh never rew
 each commit writes new segment and TOC files), removals and additions are applied to the
 copy, new articles and their vectors go into one new segment, and `publish` writes the
 manifest, renames the folder and switches CURRENT.
+
+A write that fails (a full disk, a read-only file system) is one IndexUnwritable naming the
+file, and the writer deletes what it wrote: the folder is as it was before the run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,7 @@ from search.backends.local.segments import write_segment
 from search.backends.local.store import IndexStore
 from search.backends.local.vectors import live_vectors
 from search.config import Settings
+from search.errors import SearchError
 
 
 class LocalWriter:
@@ -34,27 +39,35 @@ class LocalWriter:
         self.segment = f"s{number:06d}"
         self.settings = settings
         self._report: Progress = progress or (lambda stage, done, total: None)
-        self.tmp_dir = store.new_generation_dir(generation_name(number))
-        keyword_dir = self.tmp_dir / "keyword"
-        if previous is not None:
-            store.link_keyword_files(previous.name, self.tmp_dir)
-            self._keyword = KeywordIndex.open(keyword_dir)
-        else:
-            self._keyword = KeywordIndex.create(keyword_dir)
+        self._published = False
+        try:
+            with store.writing(store.generations):
+                self.tmp_dir = store.new_generation_dir(generation_name(number))
+                keyword_dir = self.tmp_dir / "keyword"
+                if previous is not None:
+                    store.link_keyword_files(previous.name, self.tmp_dir)
+                    self._keyword = KeywordIndex.open(keyword_dir)
+                else:
+                    self._keyword = KeywordIndex.create(keyword_dir)
+        except BaseException:
+            self._discard()
+            raise
         self._articles: list[NewArticle] = []
         self._vector_parts: list[tuple[np.ndarray, np.ndarray]] = []  # (pids, vectors)
 
     def remove(self, pids: Sequence[int]) -> None:
         if pids:
-            self._keyword.remove(pids)
+            with self.store.writing(self._keyword.path):
+                self._keyword.remove(pids)
 
     def add(self, articles: Sequence[NewArticle]) -> None:
         """Add to the keyword side and commit it there (Whoosh's commit then overlaps with
         the vectors being computed); the articles go into the segment at publish."""
-        for article in articles:
-            self._keyword.add(KeywordDoc(p.pid, p.lang, article.title, p.text)
-                              for p in article.paragraphs)
-        self._keyword.commit()
+        with self.store.writing(self._keyword.path):
+            for article in articles:
+                self._keyword.add(KeywordDoc(p.pid, p.lang, article.title, p.text)
+                                  for p in article.paragraphs)
+            self._keyword.commit()
         self._articles.extend(articles)
 
     def add_vectors(self, pids: np.ndarray, vectors: np.ndarray) -> None:
@@ -64,19 +77,33 @@ class LocalWriter:
     def publish(self, catalog: Catalog) -> None:
         """Commit the keyword side, write the segment, decide on the HNSW graph, write the
         manifest and switch to it."""
-        self._keyword.commit()
+        with self.store.writing(self._keyword.path):
+            self._keyword.commit()
         self._keyword.close()
         if self._articles:
             vectors = self._vectors_in_segment_order(catalog.dim)
-            write_segment(self.store.segments, self.segment, self._articles, vectors)
+            with self.store.writing(self.store.segments / self.segment):
+                write_segment(self.store.segments, self.segment, self._articles, vectors)
         manifest = Manifest(catalog, self._file_segments(catalog),
                             *self._graph_of_previous())
         ann, ann_next_pid = self._ann_for(manifest)
         manifest = Manifest(manifest.catalog, manifest.file_segments, ann, ann_next_pid)
-        self.store.publish(self.tmp_dir, manifest)
+        with self.store.writing(self.tmp_dir):
+            self.store.publish(self.tmp_dir, manifest)
+        self._published = True
 
     def close(self) -> None:
+        """Release the keyword index; if nothing was published, delete what was written."""
         self._keyword.close()
+        if not self._published:
+            self._discard()
+
+    def _discard(self) -> None:
+        # A failed run (a full disk above all) leaves nothing behind: the space is freed now,
+        # and the next run finds the folder as it was. Garbage collection deletes exactly
+        # what no live generation uses: this run's folder and files.
+        with suppress(OSError, SearchError):
+            self.store.collect_garbage()
 
     def _vectors_in_segment_order(self, dim: int) -> np.ndarray:
         """The added vectors in the order the segment lists the paragraphs."""
@@ -120,7 +147,9 @@ class LocalWriter:
         pids, vectors = live_vectors(self.store, manifest)
         self._report("vectors", 0, len(pids))
         params = HnswParams(self.settings.hnsw_m, self.settings.hnsw_ef_construction)
-        name = f"ann-{manifest.name}.faiss"
-        save_hnsw(build_hnsw(pids, vectors, params), Path(self.store.segments) / name)
+        path = Path(self.store.segments) / f"ann-{manifest.name}.faiss"
+        graph = build_hnsw(pids, vectors, params)
+        with self.store.writing(path):
+            save_hnsw(graph, path)
         self._report("vectors", len(pids), len(pids))
-        return name, catalog.next_pid
+        return path.name, catalog.next_pid
