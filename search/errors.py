@@ -51,3 +51,7 @@ class EmbeddingFailed(SearchError):
 
 class ArticleNotFound(SearchError):
     """No article with that id is in the index."""
+
+
+class BackendUnavailable(SearchError):
+    """The storage backend cannot be reached or refuses access (server down, wrong key)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from search.backends.base import Backend
 from search.config import Settings
-from search.errors import IndexIncompatible
+from search.errors import BackendUnavailable, IndexIncompatible
 
 DEFAULT_BACKEND = "local"
 RECORD = "backend.json"
@@ -29,7 +29,17 @@ def _local(index_dir: Path, options: dict[str, Any], settings: Settings) -> Back
     return LocalBackend(index_dir, settings)
 
 
-_FACTORIES: dict[str, BackendFactory] = {"local": _local}
+def _qdrant(index_dir: Path, options: dict[str, Any], settings: Settings) -> Backend:
+    try:
+        from search.backends.qdrant import factory
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"the qdrant backend needs qdrant-client ({exc}): "
+            "pip install 'polyglot-search[qdrant]'") from exc
+    return factory(index_dir, options, settings)
+
+
+_FACTORIES: dict[str, BackendFactory] = {"local": _local, "qdrant": _qdrant}
 
 
 def register(name: str, factory: BackendFactory) -> None:

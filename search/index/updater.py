@@ -17,10 +17,11 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import cached_property, partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from search.backends import create_backend, open_backend, record
+from search.backends import create_backend, open_backend, record, recorded
 from search.backends.base import (
     Backend,
     Catalog,
@@ -51,6 +52,7 @@ def update_index(
     progress: Progress | None = None,
     detector: LanguageDetector | None = None,
     backend: str | None = None,
+    backend_options: dict[str, Any] | None = None,
     embed: Embed | None = None,
 ) -> IndexSummary:
     """Index seeds_dir into index_dir and switch readers to the result.
@@ -68,11 +70,8 @@ def update_index(
         load_encoder = partial(_load_encoder, settings)
     report = progress or (lambda stage, done, total: None)
     seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
-    store = (open_backend(index_dir, settings) if backend is None
-             else create_backend(backend, index_dir, settings=settings))
+    store, chosen = _backend_for(index_dir, settings, backend, backend_options, rebuild)
     with _writer_lock(store, index_dir):
-        if backend is not None:
-            record(index_dir, backend)
         store.collect_garbage()
         previous = None if rebuild else _live_catalog(store)
         if previous is not None and previous.model != settings.model:
@@ -91,6 +90,8 @@ def update_index(
         else:
             summary.generation = _write(store, run, index_dir, previous, report)
             store.collect_garbage()
+        if chosen is not None:  # only now: until the new backend has a generation, the old
+            record(index_dir, *chosen)  # record keeps serving the old index
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -105,6 +106,30 @@ def _writer_lock(backend: Backend, index_dir: Path) -> Iterator[None]:
         except OSError as exc:
             raise unwritable(exc, index_dir, index_dir, None) from exc
         yield
+
+
+def _backend_for(index_dir: Path, settings: Settings, name: str | None,
+                 options: dict[str, Any] | None, rebuild: bool
+                 ) -> tuple[Backend, tuple[str, dict[str, Any] | None] | None]:
+    """The backend to write, and what to record in the folder when that changes. Moving an
+    existing index to another backend or location takes --rebuild."""
+    recorded_name, recorded_options = recorded(index_dir)
+    if name is None or (name == recorded_name and not options):
+        return open_backend(index_dir, settings), None
+    if (name, options or {}) == (recorded_name, recorded_options):
+        return open_backend(index_dir, settings), None
+    if not rebuild:
+        existing = create_backend(recorded_name, index_dir, recorded_options, settings)
+        if existing.current() is not None:
+            raise IndexIncompatible(
+                f"{index_dir} holds an index on the {recorded_name} backend"
+                f"{_where(recorded_options)}: pass --rebuild to build it anew on {name}"
+                f"{_where(options)}, or leave out --backend")
+    return create_backend(name, index_dir, options, settings), (name, options)
+
+
+def _where(options: dict[str, Any] | None) -> str:
+    return f" at {options['location']}" if options and options.get("location") else ""
 
 
 def _load_encoder(settings: Settings) -> Encoder:

@@ -11,7 +11,7 @@ import hashlib
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,8 +103,12 @@ def file_entry(articles: Sequence[NewArticle], first_pid: int) -> FileEntry:
 
 
 def commit(backend: Backend, previous: Catalog | None, add: dict[str, list[Spec]],
-           remove: Sequence[str] = ()) -> Catalog:
-    """Publish the next generation: `previous` without the files `remove`, with `add`."""
+           remove: Sequence[str] = (),
+           vector: Callable[[NewParagraph], np.ndarray] | None = None) -> Catalog:
+    """Publish the next generation: `previous` without the files `remove`, with `add`;
+    `vector` gives each paragraph's vector (by default derived from its text)."""
+    vector = vector or (lambda paragraph: vector_of(paragraph.text))
+    dim = previous.dim if previous else DIM
     with backend.writer_lock():
         writer = backend.begin(previous)
         try:
@@ -120,9 +124,11 @@ def commit(backend: Backend, previous: Catalog | None, add: dict[str, list[Spec]
                 # neither the order of storage nor that of `add` may stand in for the pids.
                 writer.add(articles[::-1])
                 paragraphs = [p for a in articles for p in a.paragraphs][::-1]
+                vectors = np.stack([vector(p) for p in paragraphs])
                 writer.add_vectors(np.array([p.pid for p in paragraphs], dtype=np.int64),
-                                   np.stack([vector_of(p.text) for p in paragraphs]))
-            catalog = Catalog(writer.number, "fake", DIM, {"model": "fake"}, next_pid,
+                                   vectors)
+                dim = vectors.shape[1]
+            catalog = Catalog(writer.number, "fake", dim, {"model": "fake"}, next_pid,
                               "2025-08-01T00:00:00+00:00", files)
             writer.publish(catalog)
         finally:

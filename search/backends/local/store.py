@@ -23,13 +23,14 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
 from search.backends.local.manifest import FORMAT_VERSION, REBUILD_HINT, Manifest, format_of
 from search.backends.oserrors import unwritable
-from search.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing
+from search.backends.writer_lock import folder_writer_lock
+from search.errors import IndexCorrupt, IndexIncompatible, IndexMissing
 
 
 def _fsync_dir(path: Path) -> None:
@@ -155,27 +156,8 @@ class IndexStore:
             return None
 
     # -- writing (only under the writer lock) -------------------------------------------------
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / "writer.lock"
-        handle = open(path, "a+")  # noqa: SIM115
-        try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise IndexBusy(
-                    f"{self.root} is being updated by {holder}; wait for it to finish"
-                ) from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"process {os.getpid()}")
-            handle.flush()
-            yield
-        finally:
-            handle.close()
+    def writer_lock(self) -> AbstractContextManager[None]:
+        return folder_writer_lock(self.root)
 
     def next_number(self) -> int:
         """The number after every generation folder's, finished or not."""

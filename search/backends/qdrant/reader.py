@@ -1,0 +1,166 @@
+"""One published generation of a Qdrant index, read through its generation filter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from search import analysis
+from search.backends.base import Catalog
+from search.backends.qdrant import schema
+from search.backends.qdrant.connection import reported
+from search.backends.qdrant.terms import query_vector
+from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
+
+# Extra hits fetched so that ties at the cut are broken by pid, not by Qdrant's own order.
+TIE_MARGIN = 16
+_RECORD_FIELDS = ["article_id", "position", "start", "end", "text", "lang"]
+_ARTICLE_FIELDS = ["article_id", "path", "title", "date_iso", "place", "source", "url",
+                   "article_lang", "position", "lang", "text"]
+
+
+class QdrantReader:
+    """A `GenerationReader` over one collection and generation; `release` gives up its
+    lease on the generation (see QdrantBackend.open)."""
+
+    approximate = True  # Qdrant searches dense vectors with its HNSW index
+
+    def __init__(self, client: QdrantClient, location: str, collection: str,
+                 catalog: Catalog, release: Callable[[], None]) -> None:
+        self.client = client
+        self._release: Callable[[], None] | None = release
+        self.location = location
+        self.collection = collection
+        self.catalog = catalog
+        self._codes = sorted({analysis.field_language(lang) for lang in catalog.languages})
+        self._generation = schema.in_generation(catalog.generation)
+
+    def keyword_candidates(self, text: str, lang: str, limit: int,
+                           filters: Filters) -> list[Candidate]:
+        """One sparse search per analysis language of the index, in one request; a paragraph
+        is in one language, so the lists are disjoint and merge by score."""
+        if limit <= 0:
+            return []
+        where = schema.query_filter(self.catalog.generation, filters)
+        # IDF over this generation's points, whatever the filters, as the local side counts.
+        idf = models.SearchParams(idf=models.IdfCorpusParams(
+            corpus=models.Filter(must=self._generation)))
+        requests = []
+        for code in self._codes:
+            indices, values = query_vector(text, code)
+            if indices:
+                requests.append(models.QueryRequest(
+                    query=models.SparseVector(indices=indices, values=values),
+                    using=f"kw_{code}", filter=where, limit=limit + TIE_MARGIN, params=idf,
+                    with_payload=False))
+        if not requests:
+            return []
+        with reported(self.location):
+            answers = self.client.query_batch_points(self.collection, requests)
+        found = [Candidate(int(p.id), _single(p.score)) for answer in answers
+                 for p in answer.points if p.score > 0]
+        found.sort(key=lambda c: (-c.score, c.pid))
+        return found[:limit]
+
+    def vector_candidates(self, vector: np.ndarray, limit: int,
+                          filters: Filters) -> list[Candidate]:
+        if limit <= 0:
+            return []
+        with reported(self.location):
+            answer = self.client.query_points(
+                self.collection, query=np.asarray(vector, dtype=np.float32).tolist(),
+                using=schema.DENSE, query_filter=schema.query_filter(
+                    self.catalog.generation, filters), limit=limit + TIE_MARGIN,
+                with_payload=False)
+        found = [Candidate(int(p.id), _single(p.score)) for p in answer.points]
+        found.sort(key=lambda c: (-c.score, c.pid))
+        return found[:limit]
+
+    def vector(self, pid: int) -> np.ndarray:
+        [record] = self._records([pid], fields=[], vectors=True)
+        vectors = record.vector
+        if not isinstance(vectors, dict) or schema.DENSE not in vectors:
+            raise KeyError(pid)
+        return np.asarray(vectors[schema.DENSE], dtype=np.float32)
+
+    def paragraphs(self, pids: Sequence[int]) -> list[ParagraphRecord]:
+        return [_paragraph(r.id, r.payload or {}) for r in self._records(pids, _RECORD_FIELDS)]
+
+    def langs(self, pids: Sequence[int]) -> list[str]:
+        return [str((r.payload or {})["lang"]) for r in self._records(pids, ["lang"])]
+
+    def article_ids(self, pids: Sequence[int]) -> list[str]:
+        return [str((r.payload or {})["article_id"])
+                for r in self._records(pids, ["article_id"])]
+
+    def article(self, article_id: str) -> ArticleRecord | None:
+        where = schema.query_filter(self.catalog.generation, Filters(article_ids=(article_id,)))
+        points: list[models.Record] = []
+        offset: Any = None
+        with reported(self.location):
+            while True:
+                batch, offset = self.client.scroll(
+                    self.collection, scroll_filter=where, limit=256, offset=offset,
+                    with_payload=_ARTICLE_FIELDS)
+                points.extend(batch)
+                if offset is None:
+                    break
+        if not points:
+            return None
+        points.sort(key=lambda p: int((p.payload or {})["position"]))
+        first = points[0].payload or {}
+        lang = first.get("article_lang") or _dominant(points)
+        return ArticleRecord(
+            str(first["article_id"]), str(first["path"]), str(first["title"]),
+            first.get("date_iso"), first.get("place"), first.get("source"), first.get("url"),
+            str(lang), tuple(int(p.id) for p in points))
+
+    def close(self) -> None:
+        """Give up the lease (closing twice is harmless; the client is shared)."""
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def _records(self, pids: Sequence[int], fields: list[str],
+                 vectors: bool = False) -> list[models.Record]:
+        """The points of `pids` in this generation, in that order; KeyError for one that is
+        not in it."""
+        wanted = [int(pid) for pid in pids]
+        if not wanted:
+            return []
+        with reported(self.location):
+            found = self.client.retrieve(
+                self.collection, wanted, with_payload=[*fields, "gen_from", "gen_to"],
+                with_vectors=[schema.DENSE] if vectors else False)
+        generation = self.catalog.generation
+        by_id = {int(r.id): r for r in found
+                 if (r.payload or {}).get("gen_from", generation + 1) <= generation
+                 < (r.payload or {}).get("gen_to", 0)}
+        missing = [pid for pid in wanted if pid not in by_id]
+        if missing:
+            raise KeyError(missing[0])
+        return [by_id[pid] for pid in wanted]
+
+
+def _single(score: float) -> float:
+    """A score at float32 precision, as the stored vectors have: Qdrant's float64 arithmetic
+    leaves equal vectors a last-bit apart, which would decide their order instead of pids."""
+    return float(np.float32(score))
+
+
+def _paragraph(pid: object, payload: dict[str, Any]) -> ParagraphRecord:
+    return ParagraphRecord(int(str(pid)), str(payload["article_id"]), int(payload["position"]),
+                           int(payload["start"]), int(payload["end"]), str(payload["text"]),
+                           str(payload["lang"]))
+
+
+def _dominant(points: Sequence[models.Record]) -> str:
+    chars: dict[str, int] = {}
+    for point in points:
+        payload = point.payload or {}
+        lang = str(payload["lang"])
+        chars[lang] = chars.get(lang, 0) + len(str(payload.get("text", "")))
+    return max(chars, key=chars.__getitem__)
