@@ -122,7 +122,10 @@ class RayEmbedding:
             raise EmbeddingFailed(f"cannot start {where}: {root_cause(exc)}") from exc
         self._started = True
 
-    def _run(self, texts: Sequence[str]) -> Iterable[dict[str, np.ndarray]]:
+    def _run(self, texts: Sequence[str],
+             worker: type[_Worker] | None = None) -> Iterable[dict[str, np.ndarray]]:
+        """The workers' batches (`row`, `vector`) as they come; `worker` (a subclass of
+        _Worker) lets bench/ray_embedding.py time them."""
         ray, options = self._ray, self.options
         cpus = int(ray.cluster_resources().get("CPU", 0))
         if cpus < options.cpus_per_worker:
@@ -140,10 +143,10 @@ class RayEmbedding:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             vectors = rows.map_batches(
-                _Worker,
+                worker or _Worker,
                 fn_constructor_kwargs={"model": self.model, "threads": options.cpus_per_worker,
                                        "batch_size": options.batch_size},
-                batch_size=block,
+                batch_size=None,  # a task per block: a batch size would merge small ones
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=min(workers, blocks)),
                 num_cpus=options.cpus_per_worker,
