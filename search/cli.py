@@ -17,11 +17,11 @@ import regex
 
 from search.config import DEFAULT_MODEL, Settings
 from search.errors import SearchError
+from search.progress import ProgressBars
 from search.ranking.query import Mode, Query
 from search.records import Filters
 
 if TYPE_CHECKING:
-    from click._termui_impl import ProgressBar
 
     from search.encoders.base import Embed
 
@@ -103,7 +103,7 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
     if qdrant_name:
         options["name"] = qdrant_name
     with _ray_embedding(model, settings, ray_address) as embed, \
-            _Progress(enabled=not as_json) as progress:
+            ProgressBars(enabled=not as_json) as progress:
         summary = update_index(
             seeds_dir, index_dir, settings, lambda: load_encoder(model, settings.threads),
             rebuild=rebuild, progress=progress, embed=embed, backend=backend,
@@ -146,39 +146,6 @@ def _qdrant_location(location: str) -> str:
     if location.startswith(("http://", "https://")):
         return location
     return str(Path(location).expanduser().resolve())
-
-
-class _Progress:
-    """A progress bar per indexing stage, on stderr so that --json output stays clean."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar: ProgressBar[int] | None = None
-        self.stage: str | None = None
-        self.done = 0
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._finish()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled or total < 50:
-            return
-        if stage != self.stage:
-            self._finish()
-            self.stage, self.done = stage, 0
-            self.bar = click.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr)
-            self.bar.__enter__()
-        assert self.bar is not None  # made with the first call of its stage
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def _finish(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
 
 
 @main.command()
