@@ -231,8 +231,8 @@ class Clients:
             thread.start()
 
     def join(self) -> None:
-        for thread in self._threads:
-            thread.join(60)
+        for thread in self._threads:  # each ends by itself at the deadline
+            thread.join(max(0.0, self.deadline - time.monotonic()) + 60)
 
     def _run(self, number: int) -> None:
         interval = self.config.clients / self.config.rate
@@ -284,14 +284,16 @@ def reindex_loop(config: Config, url: str, corpus: Corpus, record: Record, start
 
 
 def wait_for_generation(url: str, job: dict) -> None:
-    """Until the server answers from the generation the job published (it switches as the
-    job ends; queries running then finish on the old one, which closes after them)."""
+    """Until the server answers from the generation the job published, and a second more:
+    it switches as the job ends, and queries running then finish on the old generation,
+    whose files close after them."""
     generation = (job.get("summary") or {}).get("generation")
     deadline = time.monotonic() + 10
     while generation and time.monotonic() < deadline:
         if get_json(f"{url}/api/health")["generation"] == generation:
-            return
+            break
         time.sleep(0.1)
+    time.sleep(1.0)
 
 
 def sample_loop(config: Config, pid: int, index: Path, record: Record, started: float,
