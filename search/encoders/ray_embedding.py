@@ -42,7 +42,8 @@ class RayOptions:
     # machine's cores for the run, and stop it afterwards.
     address: str | None = None
     # torch threads of each worker (an actor holding one copy of the model); on 2 cores two
-    # 1-thread workers beat one 2-thread worker (docs/benchmarks.md, "Embedding on Ray").
+    # 1-thread workers computed 14-30 % faster than one 2-thread worker (docs/benchmarks.md,
+    # "Embedding on Ray").
     cpus_per_worker: int = 1
     workers: int = 0  # 0: as many as the cluster's CPUs hold
     block: int = 256  # most texts per task: results come back, and are cached, by block
