@@ -145,14 +145,19 @@ def best(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def run(data: Path, rounds: int) -> dict:
+    texts, langs = contexts(data)
+    with tempfile.TemporaryDirectory(prefix="ray-bench-seeds-") as folder:
+        seeds = Path(folder)
+        with (seeds / "xquad.jsonl").open("w", encoding="utf-8") as out:
+            for number, (text, lang) in enumerate(zip(texts, langs, strict=True)):
+                out.write(json.dumps({"id": str(number), "title": f"{lang} {number}",
+                                      "text": text, "lang": lang}, ensure_ascii=False) + "\n")
+        return _measure(texts, langs, seeds, rounds)
+
+
+def _measure(texts: list[str], langs: list[str], seeds: Path, rounds: int) -> dict:
     import ray
 
-    texts, langs = contexts(data)
-    seeds = Path(tempfile.mkdtemp(prefix="ray-bench-seeds-"))
-    with (seeds / "xquad.jsonl").open("w", encoding="utf-8") as out:
-        for number, (text, lang) in enumerate(zip(texts, langs, strict=True)):
-            out.write(json.dumps({"id": str(number), "title": f"{lang} {number}", "text": text,
-                                  "lang": lang}, ensure_ascii=False) + "\n")
     cores = available_cores()
     runs: dict[str, list[dict[str, float]]] = {}
     where = machine()
