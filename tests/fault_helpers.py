@@ -79,10 +79,17 @@ def build(seeds: Path, index_dir: Path, settings: Settings = SETTINGS) -> Path:
 
 
 def fake_cli(monkeypatch) -> CliRunner:
-    """A CliRunner whose `search` loads the fake encoder instead of the real model."""
+    """A CliRunner whose `search` loads the fake encoder instead of the real model, and whose
+    `serve` fails where it would start listening: these tests expect it to stop before, and a
+    server that did start would wait for requests for ever."""
     monkeypatch.setattr("search.encoders.loading.load_encoder",
                         lambda model, threads=0: FakeEncoder())
+    monkeypatch.setattr("waitress.server.create_server", _refuse_to_listen)
     return CliRunner()
+
+
+def _refuse_to_listen(*args: object, **kwargs: object) -> None:
+    raise AssertionError("`search serve` opened the index and was about to listen")
 
 
 def run(runner: CliRunner, *args: object) -> Result:

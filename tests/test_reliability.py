@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import PROJECT, FakeEncoder, write
+from fault_helpers import fake_cli, run
 
 from search.backends import open_backend
 from search.backends.local.reader import LocalReader
@@ -77,7 +78,8 @@ def mark(stage):
     if stage == KILL_AT:
         os.kill(os.getpid(), signal.SIGKILL)
     if stage == PAUSE_AT:
-        while not os.path.exists(GO_FILE):
+        deadline = time.monotonic() + 120  # never outlive a test that forgot to let it go
+        while not os.path.exists(GO_FILE) and time.monotonic() < deadline:
             time.sleep(0.02)
 
 
@@ -286,14 +288,20 @@ def start(world, index_dir: Path, delay: float, **env) -> subprocess.Popen:
         [sys.executable, str(world["runner"]), str(PROJECT), str(world["seeds"]),
          str(index_dir), str(delay)],
         env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, cwd=world["root"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert process.stdout.readline().strip() == "ready"
     return process
 
 
 def finish(process: subprocess.Popen) -> tuple[int, list[str], str]:
-    out, err = process.communicate(timeout=60)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"the runner did not end within 60 s; it printed {out[-1000:]!r} and "
+                    f"{err[-2000:]!r}")
     return process.returncode, out.split("\n"), err
 
 
@@ -408,22 +416,25 @@ def test_second_writer_is_refused_and_the_first_finishes(world, tmp_path):
     shutil.copytree(world["base"], index_dir)
     go = tmp_path / "go"
     first = start(world, index_dir, 0.0, PAUSE_AT="embed 0", GO_FILE=str(go))
-    for line in first.stdout:
-        if line.strip() == "embed 0":
-            break
-    else:
-        pytest.fail(f"the first writer ended early: {first.communicate()}")
-    second = CliRunner().invoke(main, ["index", "--seeds", str(world["seeds"]), "--index",
-                                       str(index_dir), "--model", "fake"])
-    assert second.exit_code == 1
-    assert second.stderr.strip().splitlines() == [
-        f"Error: {index_dir} is being updated by process {first.pid}; wait for it to finish"]
-    with pytest.raises(IndexBusy):
-        update_index(world["seeds"], index_dir, SETTINGS, lambda: ENCODER, detector=DETECTOR)
-    assert answers(index_dir) == world["base_answers"]
-    go.touch()
-    code, _, err = finish(first)
-    assert code == 0, err
+    try:
+        for line in first.stdout:
+            if line.strip() == "embed 0":
+                break
+        else:
+            pytest.fail(f"the first writer ended early: {first.communicate()}")
+        second = CliRunner().invoke(main, ["index", "--seeds", str(world["seeds"]), "--index",
+                                           str(index_dir), "--model", "fake"])
+        assert (second.exit_code, second.stderr.strip().splitlines()) == (1, [
+            f"Error: {index_dir} is being updated by process {first.pid}; wait for it to "
+            "finish"]), second.output
+        with pytest.raises(IndexBusy):
+            update_index(world["seeds"], index_dir, SETTINGS, lambda: ENCODER,
+                         detector=DETECTOR)
+        assert answers(index_dir) == world["base_answers"]
+    finally:  # whatever failed, the first writer goes on and ends
+        go.touch()
+        code, out, err = finish(first)
+    assert code == 0, (out, err)
     assert fingerprint(index_dir) == world["reference"]
 
 
@@ -463,11 +474,9 @@ def small_index(tmp_path_factory):
 
 @pytest.fixture
 def cli(monkeypatch):
-    """A CliRunner whose `search` loads the fake encoder instead of the real model."""
-    monkeypatch.setattr("search.encoders.loading.load_encoder",
-                        lambda model, threads=0: FakeEncoder())
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, [str(a) for a in args])
+    """`search` in this process, with the fake encoder as its model."""
+    runner = fake_cli(monkeypatch)
+    return lambda *args: run(runner, *args)
 
 
 @pytest.mark.parametrize("how", [_truncate, _garble], ids=["truncated", "garbled"])

@@ -18,13 +18,12 @@ import warnings
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import PROJECT, FakeEncoder, write
+from conftest import PROJECT, write
+from fault_helpers import fake_cli, run
 
 from search.backends import open_backend, record, recorded
 from search.backends.qdrant import QdrantBackend
 from search.backends.qdrant.connection import forget
-from search.cli import main
 
 NOWHERE = "http://127.0.0.1:9"
 UNREACHABLE = f"Error: Qdrant at {NOWHERE} cannot be reached ("
@@ -42,10 +41,8 @@ def seeds(tmp_path: Path) -> Path:
 @pytest.fixture
 def cli(monkeypatch):
     """`search` in this process, with the fake encoder as its model."""
-    monkeypatch.setattr("search.encoders.loading.load_encoder",
-                        lambda model, threads=0: FakeEncoder())
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, [str(a) for a in args])
+    runner = fake_cli(monkeypatch)
+    return lambda *args: run(runner, *args)
 
 
 @pytest.fixture
