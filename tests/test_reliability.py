@@ -59,7 +59,7 @@ once, then for each JSON line [seeds, index, delay, kill_at, kill_after, log] on
 a process that runs the index command with its output in `log`, SIGKILLs it after kill_after
 seconds if asked to, and answers "exit <code>": a second per trial instead of two.
 """
-import json, os, signal, sys, time
+import json, os, signal, sys, threading, time
 from pathlib import Path
 
 sys.path[:0] = [sys.argv[1], os.path.dirname(os.path.abspath(__file__))]
@@ -71,10 +71,12 @@ from search.backends.local.store import IndexStore
 
 KILL_AT, PAUSE_AT, GO_FILE = (os.environ.get(k) for k in ("KILL_AT", "PAUSE_AT", "GO_FILE"))
 DELAY = 0.0
+PRINTING = threading.Lock()  # the keyword side marks from its own thread: whole lines only
 
 
 def mark(stage):
-    print(stage, flush=True)
+    with PRINTING:
+        print(stage, flush=True)
     if stage == KILL_AT:
         os.kill(os.getpid(), signal.SIGKILL)
     if stage == PAUSE_AT:

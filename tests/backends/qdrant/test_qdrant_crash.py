@@ -55,10 +55,12 @@ from search.backends.qdrant.writer import QdrantWriter
 KILL_AT = None
 counts = {}
 steps = threading.local()  # the steps (gc, begin, remove, publish) a thread is inside
+PRINTING = threading.Lock()  # markers come from two threads: whole lines only
 
 
 def mark(step):
-    print(step, flush=True)
+    with PRINTING:
+        print(step, flush=True)
     if step == KILL_AT:
         os.kill(os.getpid(), signal.SIGKILL)
 
