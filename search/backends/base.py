@@ -203,6 +203,11 @@ class GenerationReader(Protocol):
 
     def article(self, article_id: str) -> ArticleRecord | None: ...
 
+    def articles(self, article_ids: Sequence[str]) -> list[ArticleRecord | None]:
+        """`article` of each id, in that order, in as few requests as the backend can make
+        (a page of hits reads its articles at once)."""
+        ...
+
     def close(self) -> None: ...
 
 

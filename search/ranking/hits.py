@@ -8,19 +8,19 @@ from search.backends.base import GenerationReader
 from search.ranking.fusion import Fused
 from search.ranking.highlight import highlight_and_snippet
 from search.ranking.query import Understood
-from search.records import ParagraphRecord
+from search.records import ArticleRecord, ParagraphRecord
 from search.results import Explanation, Hit
 
 
 def build_hits(shown: Sequence[Fused], q: Understood, reader: GenerationReader) -> list[Hit]:
-    """The hits of one page, reading each paragraph's text once."""
+    """The hits of one page, reading each paragraph's text and each article once."""
     records = reader.paragraphs([f.pid for f in shown])
-    return [_hit(f, p, q, reader) for f, p in zip(shown, records, strict=True)]
+    articles = reader.articles([p.article_id for p in records])
+    return [_hit(f, p, a, q) for f, p, a in zip(shown, records, articles, strict=True)]
 
 
-def _hit(fused: Fused, paragraph: ParagraphRecord, q: Understood,
-         reader: GenerationReader) -> Hit:
-    article = reader.article(paragraph.article_id)
+def _hit(fused: Fused, paragraph: ParagraphRecord, article: ArticleRecord | None,
+         q: Understood) -> Hit:
     if article is None:  # a reader always holds the articles of its paragraphs
         raise KeyError(paragraph.article_id)
     marked, cut = highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)

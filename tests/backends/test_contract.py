@@ -346,6 +346,13 @@ def test_articles_have_their_stated_or_dominant_language(corpus):
     assert corpus.article("ru.md#stated").lang == "uk"  # stated wins over the paragraphs'
 
 
+def test_articles_come_at_once_in_the_order_asked(corpus):
+    ids = [*reversed(ARTICLES), "en.jsonl#mixed", next(iter(ARTICLES))]
+    assert corpus.articles(ids) == [corpus.article(article_id) for article_id in ids]
+    assert corpus.articles(ids)[-2] is None
+    assert corpus.articles([]) == []
+
+
 def test_vectors_are_stored_as_added(corpus):
     for pid, (_, paragraph) in PARAGRAPHS.items():
         np.testing.assert_allclose(corpus.vector(pid), vector_of(paragraph.text), atol=1e-6)

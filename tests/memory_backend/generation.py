@@ -198,6 +198,9 @@ class MemoryReader:
     def article(self, article_id: str) -> ArticleRecord | None:
         return self._generation.contents.articles.get(article_id)
 
+    def articles(self, article_ids: Sequence[str]) -> list[ArticleRecord | None]:
+        return [self.article(article_id) for article_id in article_ids]
+
     def close(self) -> None:
         with self._lock:
             if self._closed:

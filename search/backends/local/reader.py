@@ -91,5 +91,8 @@ class LocalReader:
     def article(self, article_id: str) -> ArticleRecord | None:
         return self._articles.get(article_id)
 
+    def articles(self, article_ids: Sequence[str]) -> list[ArticleRecord | None]:
+        return [self._articles.get(article_id) for article_id in article_ids]
+
     def close(self) -> None:
         self._resources.close()

@@ -97,26 +97,28 @@ class QdrantReader:
                 for r in self._records(pids, ["article_id"])]
 
     def article(self, article_id: str) -> ArticleRecord | None:
-        where = schema.query_filter(self.catalog.generation, Filters(article_ids=(article_id,)))
-        points: list[models.Record] = []
+        return self.articles([article_id])[0]
+
+    def articles(self, article_ids: Sequence[str]) -> list[ArticleRecord | None]:
+        """One scroll over the paragraphs of all the articles asked for."""
+        wanted = tuple(dict.fromkeys(article_ids))
+        if not wanted:
+            return []
+        where = schema.query_filter(self.catalog.generation, Filters(article_ids=wanted))
+        by_article: dict[str, list[models.Record]] = {}
         offset: Any = None
         with reported(self.location):
             while True:
                 batch, offset = self.client.scroll(
                     self.collection, scroll_filter=where, limit=256, offset=offset,
                     with_payload=_ARTICLE_FIELDS)
-                points.extend(batch)
+                for point in batch:
+                    by_article.setdefault(str((point.payload or {})["article_id"]),
+                                          []).append(point)
                 if offset is None:
                     break
-        if not points:
-            return None
-        points.sort(key=lambda p: int((p.payload or {})["position"]))
-        first = points[0].payload or {}
-        lang = first.get("article_lang") or _dominant(points)
-        return ArticleRecord(
-            str(first["article_id"]), str(first["path"]), str(first["title"]),
-            first.get("date_iso"), first.get("place"), first.get("source"), first.get("url"),
-            str(lang), tuple(int(p.id) for p in points))
+        found = {article_id: _article(points) for article_id, points in by_article.items()}
+        return [found.get(article_id) for article_id in article_ids]
 
     def close(self) -> None:
         """Give up the lease (closing twice is harmless; the client is shared)."""
@@ -155,6 +157,16 @@ def _paragraph(pid: object, payload: dict[str, Any]) -> ParagraphRecord:
     return ParagraphRecord(int(str(pid)), str(payload["article_id"]), int(payload["position"]),
                            int(payload["start"]), int(payload["end"]), str(payload["text"]),
                            str(payload["lang"]))
+
+
+def _article(points: list[models.Record]) -> ArticleRecord:
+    points.sort(key=lambda p: int((p.payload or {})["position"]))
+    first = points[0].payload or {}
+    lang = first.get("article_lang") or _dominant(points)
+    return ArticleRecord(
+        str(first["article_id"]), str(first["path"]), str(first["title"]),
+        first.get("date_iso"), first.get("place"), first.get("source"), first.get("url"),
+        str(lang), tuple(int(p.id) for p in points))
 
 
 def _dominant(points: Sequence[models.Record]) -> str:
