@@ -17,7 +17,7 @@ plain data, so a schema that uses them can be pickled into the index.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import Any
 
@@ -37,7 +37,10 @@ _SPACELESS = (
     r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\u30fc\u3005"
 )
 # A word: letters, digits, combining marks and the joiners Indic scripts use inside words.
-_WORD = regex.compile(r"[\p{L}\p{N}\p{M}\u200c\u200d]+")
+_WORD_CHARS = r"[\p{L}\p{N}\p{M}\u200c\u200d]"
+_WORD = regex.compile(rf"{_WORD_CHARS}+")
+# A word with at least one letter or digit (a run of marks alone is no word).
+_ALNUM_WORD = regex.compile(rf"{_WORD_CHARS}*[\p{{L}}\p{{N}}]{_WORD_CHARS}*")
 _RUN = regex.compile(rf"([{_SPACELESS}]+)|([^{_SPACELESS}]+)")
 _GRAPHEME = regex.compile(r"\X")
 _HAS_ALNUM = regex.compile(r"[\p{L}\p{N}]")
@@ -105,9 +108,8 @@ def pieces(text: str) -> Iterator[tuple[str, int, int]]:
     Spaceless scripts give overlapping grapheme bigrams (a lone grapheme stays a unigram).
     """
     if not _HAS_SPACELESS.search(text):  # most text: every word is one token, found faster
-        for word in _WORD.finditer(text):
-            if _HAS_ALNUM.search(word.group()):
-                yield word.group(), word.start(), word.end()
+        for word in _ALNUM_WORD.finditer(text):
+            yield word.group(), word.start(), word.end()
         return
     for word in _WORD.finditer(text):
         base = word.start()
@@ -264,11 +266,28 @@ def analyzer_for(lang: str) -> Analyzer:
 
 
 def tokens(text: str, lang: str | None) -> list[str]:
-    """The analyzed terms of ``text`` for ``lang`` (stop words removed), in order."""
-    return [token.text for token in analyzer_for(field_language(lang))(text)]
+    """The analyzed terms of ``text`` for ``lang`` (stop words removed), in order: what the
+    language's analyzer gives, computed once per distinct word."""
+    term_of = word_analyzer(field_language(lang))
+    return [term for surface, _, _ in pieces(text) if (term := term_of(surface)) is not None]
 
 
 def token_spans(text: str, lang: str | None) -> list[tuple[str, int, int]]:
     """Each analyzed term of ``text`` with the character offsets of its surface form."""
-    analyzer = analyzer_for(field_language(lang))
-    return [(t.text, t.startchar, t.endchar) for t in analyzer(text, chars=True)]
+    term_of = word_analyzer(field_language(lang))
+    return [(term, start, end) for surface, start, end in pieces(text)
+            if (term := term_of(surface)) is not None]
+
+
+@cache
+def word_analyzer(code: str) -> Callable[[str], str | None]:
+    """The analyzed term of one word (None for a stop word), remembered per language. Every
+    filter of an analyzer works on one token at a time, so a word alone analyzes as it does
+    inside a text; highlighting a page then costs a lookup per word, not a stemming."""
+    analyzer = analyzer_for(code)
+
+    @lru_cache(maxsize=50_000)
+    def term_of(surface: str) -> str | None:
+        return next((token.text for token in analyzer(surface, tokenize=False)), None)
+
+    return term_of

@@ -152,3 +152,20 @@ def test_text_without_spaceless_scripts_splits_as_with_them(text: str) -> None:
     fast = list(pieces(text))
     general = list(pieces(text + " 中文"))
     assert general[: len(fast)] == fast and len(general) == len(fast) + 1
+
+
+_WORDS = ["The", "exchange", "exchanges", "of", "prisoners", "обмен", "пленными", "и",
+          "Τα", "νέα", "ελληνικά", "και", "का", "समाचार", "中文", "新闻", "ข่าว", "İstanbul",
+          "ISTANBUL", "straße", "ﬁnance", "2024", "ال", "الأخبار", "der", "Gefangenen"]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(_WORDS), max_size=12), st.sampled_from(sorted(LANGUAGES)))
+def test_words_analyzed_one_at_a_time_give_the_analyzers_terms(words: list[str],
+                                                               lang: str) -> None:
+    """tokens() and token_spans() analyze each distinct word once and remember it; they must
+    give what the language's analyzer gives over the whole text (what the index holds)."""
+    text = " ".join(words) + "."
+    whole = [(t.text, t.startchar, t.endchar) for t in analyzer_for(lang)(text, chars=True)]
+    assert token_spans(text, lang) == whole
+    assert tokens(text, lang) == [term for term, _, _ in whole]

@@ -14,7 +14,7 @@ import unicodedata
 
 import regex
 
-from search.analysis import field_language, token_spans, tokens
+from search.analysis import field_language, pieces, tokens, word_analyzer
 
 ELLIPSIS = "\u2026"
 _SURROGATE = regex.compile(r"[\ud800-\udfff]")
@@ -29,13 +29,14 @@ def match_spans(
 ) -> list[Span]:
     """Character spans of ``text`` whose terms match the query's, merged, in text order."""
     codes = dict.fromkeys([field_language(lang), field_language(query_lang or lang)])
+    wanted = {code: terms for code in codes if (terms := set(tokens(query, code)))}
+    if not wanted:
+        return []
+    words = list(pieces(text))
     found: list[Span] = []
-    for code in codes:
-        wanted = set(tokens(query, code))
-        if wanted:
-            found += [
-                (start, end) for term, start, end in token_spans(text, code) if term in wanted
-            ]
+    for code, terms in wanted.items():
+        term_of = word_analyzer(code)
+        found += [(start, end) for surface, start, end in words if term_of(surface) in terms]
     return _merge(found)
 
 
