@@ -22,7 +22,7 @@ from conftest import FakeEncoder, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import search.index.updater
+import search.index.pipeline
 from search.backends import open_backend
 from search.cli import main
 from search.config import Settings
@@ -281,7 +281,7 @@ def test_files_that_change_between_scan_and_read(tmp_path, monkeypatch):
     for name in ("a.md", "b.md", "c.md", "d.md", "e.md"):
         write(seeds / name, f"# {name}\n\nThe article {name} is about harbour cranes.")
     write(tmp_path / "outside.md", "# Outside\n\nNot part of the seeds.")
-    real_read = search.index.updater.read_articles
+    real_read = search.index.pipeline.read_articles
 
     def read_and_meddle(seeds_dir, seed_file):
         if seed_file.path == "a.md":
@@ -292,7 +292,7 @@ def test_files_that_change_between_scan_and_read(tmp_path, monkeypatch):
             (seeds / "d.md").symlink_to(tmp_path / "outside.md")
         return real_read(seeds_dir, seed_file)
 
-    monkeypatch.setattr(search.index.updater, "read_articles", read_and_meddle)
+    monkeypatch.setattr(search.index.pipeline, "read_articles", read_and_meddle)
     summary = update_index(seeds, tmp_path / "idx", Settings(model="fake"), FakeEncoder,
                            detector=DETECTOR)
     reasons = {p.path: p.reason for p in summary.problems}

@@ -64,21 +64,21 @@ from pathlib import Path
 
 sys.path[:0] = [sys.argv[1], os.path.dirname(os.path.abspath(__file__))]
 from fake_encoder import FakeEncoder  # conftest's, copied without pytest (faster start)
-import search.cli, search.encoders.loading, search.index.updater, search.backends.local.store
+import search.cli, search.encoders.loading, search.index.pipeline, search.backends.local.store
 import search.backends.local.segments, search.backends.local.writer
 from search.backends.local.keyword import KeywordIndex
 from search.backends.local.store import IndexStore
 
 KILL_AT, PAUSE_AT, GO_FILE = (os.environ.get(k) for k in ("KILL_AT", "PAUSE_AT", "GO_FILE"))
 DELAY = 0.0
-PRINTING = threading.Lock()  # the keyword side marks from its own thread: whole lines only
+PRINTING = threading.Lock()  # the reader and the keyword side mark from their own threads
 
 
 def mark(stage):
-    with PRINTING:
+    with PRINTING:  # killed under the lock: no other thread's marker follows the last one
         print(stage, flush=True)
-    if stage == KILL_AT:
-        os.kill(os.getpid(), signal.SIGKILL)
+        if stage == KILL_AT:
+            os.kill(os.getpid(), signal.SIGKILL)
     if stage == PAUSE_AT:
         deadline = time.monotonic() + 120  # never outlive a test that forgot to let it go
         while not os.path.exists(GO_FILE) and time.monotonic() < deadline:
@@ -129,14 +129,14 @@ def slow_read(original):
 
 
 gc_runs = iter(range(1, 10))
-search.index.updater.read_articles = slow_read(search.index.updater.read_articles)
+search.index.pipeline.read_articles = slow_read(search.index.pipeline.read_articles)
 search.backends.local.store.os = Os()
 search.backends.local.segments.os = Os()
 around(KeywordIndex, "add", "keywords")
 around(KeywordIndex, "commit", "keywords commit", "keywords committed")
 around(search.backends.local.writer, "write_segment", "segment", "segment written")
 around(IndexStore, "collect_garbage", lambda self, *a: f"gc {next(gc_runs)}")
-search.encoders.loading.load_encoder = lambda model, threads=0: SlowEncoder()
+search.encoders.loading.load_encoder = lambda model, threads=0, **options: SlowEncoder()
 
 
 def index(seeds, index_dir):

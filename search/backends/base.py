@@ -9,7 +9,7 @@ published meanwhile. Every backend passes the same contract tests (tests/backend
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -222,9 +222,10 @@ class GenerationWriter(Protocol):
         """Drop paragraphs of the previous generation."""
         ...
 
-    def add(self, articles: Sequence[NewArticle]) -> None:
-        """Add articles and their paragraphs (text side). May run in another thread than
-        the one computing vectors."""
+    def add(self, articles: Iterable[NewArticle]) -> None:
+        """Add articles and their paragraphs (text side), consuming `articles` once, as they
+        arrive (the updater passes a stream that its reader fills). May run in another thread
+        than the one computing vectors."""
         ...
 
     def add_vectors(self, pids: np.ndarray, vectors: np.ndarray) -> None:

@@ -10,7 +10,6 @@ hands the differences to the backend's writer.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -22,25 +21,17 @@ from typing import Any
 import numpy as np
 
 from search.backends import create_backend, open_backend, record, recorded
-from search.backends.base import (
-    Backend,
-    Catalog,
-    FileEntry,
-    GenerationWriter,
-    NewArticle,
-    NewParagraph,
-    Progress,
-)
+from search.backends.base import Backend, Catalog, FileEntry, GenerationWriter, Progress
 from search.backends.oserrors import unwritable
 from search.config import Settings
 from search.encoders.base import Embed, Encoder
-from search.errors import EmbeddingFailed, IndexIncompatible, UnreadableFile
-from search.index.embedding_cache import EmbeddingCache, text_hash
+from search.errors import IndexIncompatible
+from search.index.embedding_cache import EmbeddingCache
+from search.index.pipeline import ReadAhead, Reading, Stopped, ToRead
 from search.index.summary import IndexSummary
-from search.ingest.article import Article
-from search.ingest.chunking import split_paragraphs
-from search.ingest.language import LanguageDetector, normalize_code
-from search.ingest.seeds import Problem, SeedFile, read_articles, scan_seeds
+from search.index.vectors import NewVectors, VectorStage
+from search.ingest.language import LanguageDetector
+from search.ingest.seeds import Problem, SeedFile, scan_seeds
 
 
 def update_index(
@@ -84,11 +75,12 @@ def update_index(
         summary.problems.extend(problems)
         run = _Run(seeds_dir, settings, previous, detector or LanguageDetector(), summary,
                    report, load_encoder, embed)
-        run.collect(files, problems)
-        if previous is not None and not run.has_changes():
+        run.compare(files, problems)
+        if previous is not None and not (run.to_read or run.removed_paths):
             summary.generation = previous.name
         else:
-            summary.generation = _write(store, run, index_dir, previous, report)
+            written = _write(store, run, index_dir, previous, report)
+            summary.generation = written or (previous.name if previous else None)
             store.collect_garbage()
         if chosen is not None:  # only now: until the new backend has a generation, the old
             record(index_dir, *chosen)  # record keeps serving the old index
@@ -144,29 +136,50 @@ def _live_catalog(backend: Backend) -> Catalog | None:
 
 
 def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | None,
-           report: Progress) -> str:
-    """Build and publish the next generation. The text side is written in a second thread
-    while the vectors are computed: the encoder's matrix code releases the GIL, so the two
-    overlap on a multi-core CPU."""
+           report: Progress) -> str | None:
+    """Build and publish the next generation; None when reading found nothing to change
+    after all (every changed file unreadable). Three threads overlap: the reader runs ahead,
+    this thread embeds, and the keyword side is written meanwhile (the encoder's matrix code
+    releases the GIL)."""
     writer = backend.begin(previous, report)
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-side") as pool:
-            text_side = pool.submit(_write_text, writer, run.stale_pids(), run.new_articles)
+        with run.read_ahead() as ahead, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyword-side") as pool:
+            text_side = pool.submit(_write_text, writer, run, ahead)
             try:
-                pids, vectors, dim = run.embed(index_dir / "cache" / "embeddings.sqlite")
-            finally:
-                text_side.result()
-        writer.add_vectors(pids, vectors)
-        catalog = run.catalog(writer.number, dim)
+                new = run.embed(ahead, index_dir / "cache" / "embeddings.sqlite")
+            except BaseException:
+                ahead.stop()
+                failure = text_side.exception()
+                if failure is not None and not isinstance(failure, Stopped):
+                    raise failure from None  # the cause; this thread was only stopped by it
+                raise
+            text_side.result()
+        run.read(ahead.reading)
+        if previous is not None and not run.has_changes():
+            return None
+        writer.add_vectors(new.pids, new.vectors)
+        catalog = run.catalog(writer.number, run.dim)
         writer.publish(catalog)
         return catalog.name
     finally:
         writer.close()
 
 
-def _write_text(writer: GenerationWriter, stale: list[int], new: list[NewArticle]) -> None:
-    writer.remove(stale)
-    writer.add(new)
+def _write_text(writer: GenerationWriter, run: _Run, ahead: ReadAhead) -> None:
+    """The keyword side: removed files out, new articles in as they are read, then the old
+    versions of changed files (known once they have been read) out."""
+    try:
+        writer.remove(run.removed_pids())
+        writer.add(ahead.for_keywords())
+        writer.remove(_pids_of(ahead.reading.replaced, run.files))
+    except BaseException:
+        ahead.stop()
+        raise
+
+
+def _pids_of(paths: Iterable[str], files: dict[str, FileEntry]) -> list[int]:
+    return [pid for path in paths for pid in files[path].pids]
 
 
 class _Run:
@@ -182,103 +195,73 @@ class _Run:
         self.summary = summary
         self.report = report
         self._load_encoder = load_encoder
-        self._embed = embed or self._embed_here
-        self.next_pid = previous.next_pid if previous else 1
+        self._embed = embed
         self.files: dict[str, FileEntry] = dict(previous.files) if previous else {}
-        self.new_articles: list[NewArticle] = []
-        self.new_files: dict[str, FileEntry] = {}
-        self.removed_paths: list[str] = []
+        self.to_read: list[ToRead] = []
+        self.removed_paths: list[str] = []  # gone from seeds/
+        self.reading = Reading(previous.next_pid if previous else 1)
 
     @cached_property
     def encoder(self) -> Encoder:
         return self._load_encoder()
 
+    @property
+    def dim(self) -> int:
+        return self.previous.dim if self.previous else self.encoder.info.dim
+
     # -- what changed ----------------------------------------------------------------------
-    def collect(self, files: list[SeedFile], problems: list[Problem]) -> None:
+    def compare(self, files: list[SeedFile], problems: list[Problem]) -> None:
+        """Find removed files and the files to read (new, or changed since the catalog)."""
         seen = {f.path for f in files} | {p.path for p in problems}
         self.removed_paths = [path for path in self.files if path not in seen]
         for path in self.removed_paths:
             self.summary.removed += len(self.files[path].articles)
         self.summary.skipped = len(problems)
-        for number, seed_file in enumerate(files, start=1):
-            self.report("reading", number, len(files))
+        for seed_file in files:
             old = self.files.get(seed_file.path)
             if old is not None and old.hash == seed_file.content_hash:
                 self.summary.unchanged += len(old.articles)
-                continue
-            try:
-                articles = read_articles(self.seeds_dir, seed_file)
-            except UnreadableFile as exc:
-                self.summary.problems.append(Problem(seed_file.path, str(exc)))
-                self.summary.skipped += 1
-                continue
-            if old is None:
-                self.summary.added += len(articles)
             else:
-                self.summary.changed += len(articles)
-                self.removed_paths.append(seed_file.path)
-            if articles:
-                self._add_file(seed_file, articles)
+                self.to_read.append(ToRead(seed_file, old is not None))
 
-    def _add_file(self, seed_file: SeedFile, articles: list[Article]) -> None:
-        first_pid = self.next_pid
-        new = [self._new_article(article) for article in articles]
-        self.new_articles.extend(new)
-        languages = Counter(p.lang for article in new for p in article.paragraphs)
-        self.new_files[seed_file.path] = FileEntry(
-            seed_file.content_hash, tuple(article.id for article in articles),
-            self.next_pid - first_pid, dict(sorted(languages.items())), first_pid,
-        )
+    def read_ahead(self) -> ReadAhead:
+        return ReadAhead(self.seeds_dir, self.to_read, self.reading.next_pid,
+                         self.settings.min_paragraph_words, self.detector, self.report)
 
-    def _new_article(self, article: Article) -> NewArticle:
-        max_chars = min(self.settings.max_paragraph_chars, self.encoder.info.max_chars)
-        chunks = split_paragraphs(article.text, max_chars, self.settings.min_paragraph_words)
-        stated = normalize_code(article.lang) if article.lang else None
-        paragraphs = []
-        for chunk in chunks:
-            lang = stated or self.detector.detect(chunk.text)
-            paragraphs.append(NewParagraph(self.next_pid, chunk.position, chunk.start,
-                                           chunk.end, chunk.text, lang))
-            self.next_pid += 1
-        return NewArticle(article.id, article.path, article.title, article.date, article.place,
-                          article.source, article.url, article.lang, tuple(paragraphs))
+    def read(self, reading: Reading) -> None:
+        """Take what the reader found once it has finished."""
+        self.reading = reading
+        self.summary.added += reading.added
+        self.summary.changed += reading.changed
+        self.summary.skipped += len(reading.problems)
+        self.summary.problems.extend(reading.problems)
+        self.summary.paragraphs_removed = len(
+            _pids_of([*self.removed_paths, *reading.replaced], self.files))
 
     def has_changes(self) -> bool:
-        return bool(self.new_articles or self.removed_paths)
+        """After reading: anything to add or remove."""
+        return bool(self.reading.new_files or self.reading.replaced or self.removed_paths)
 
-    def stale_pids(self) -> list[int]:
-        """Paragraph ids of the previous versions of removed and changed files."""
-        pids = [pid for path in self.removed_paths for pid in self.files[path].pids]
-        self.summary.paragraphs_removed = len(pids)
-        return pids
+    def removed_pids(self) -> list[int]:
+        """Paragraph ids of the files gone from seeds/."""
+        return _pids_of(self.removed_paths, self.files)
 
     # -- vectors -----------------------------------------------------------------------------
-    def embed(self, cache_path: Path) -> tuple[np.ndarray, np.ndarray, int]:
-        """(pids, vectors, dimension) of the new paragraphs, from the cache or the encoder."""
-        paragraphs = [p for article in self.new_articles for p in article.paragraphs]
-        self.summary.paragraphs_added = len(paragraphs)
+    def embed(self, ahead: ReadAhead, cache_path: Path) -> NewVectors:
+        """The new paragraphs' vectors, from the cache or the encoder, as the reader makes
+        them. The model loads here while the reader starts on the first file."""
+        if self.to_read:
+            ahead.set_max_chars(lambda: min(self.settings.max_paragraph_chars,
+                                            self.encoder.info.max_chars))
         cache = EmbeddingCache(cache_path, self.settings.model)
         try:
-            hashes = [text_hash(p.text) for p in paragraphs]
-            dim = self.previous.dim if self.previous else self.encoder.info.dim
-            known = cache.get_many(hashes, dim)
-            missing = list(dict.fromkeys(h for h in hashes if h not in known))
-            texts = {h: p.text for h, p in zip(hashes, paragraphs, strict=True)}
-            if missing:
-                done = 0
-                blocks = self._embed([texts[h] for h in missing])
-                for found in _checked(blocks, len(missing), dim):
-                    chunk = missing[done : done + len(found)]
-                    new = dict(zip(chunk, found, strict=True))
-                    cache.put_many(new)  # kept even if a later block fails
-                    known.update(new)
-                    done += len(chunk)
-                    self.report("embedding", done, len(missing))
-            self.summary.paragraphs_embedded = len(missing)
-            vectors = np.zeros((len(paragraphs), dim), dtype=np.float32)
-            for row, h in enumerate(hashes):
-                vectors[row] = known[h]
-            return np.array([p.pid for p in paragraphs], dtype=np.int64), vectors, dim
+            block = None if self._embed else max(self.settings.batch_size, 1) * 4
+            stage = VectorStage(cache, self.dim, self._embed or self._embed_here, block,
+                                self.report)
+            new = stage.run(ahead.for_vectors())
+            self.summary.paragraphs_added = len(new.pids)
+            self.summary.paragraphs_embedded = new.embedded
+            return new
         finally:
             cache.close()
             if cache.warning is not None:
@@ -291,28 +274,15 @@ class _Run:
 
     # -- the new generation ----------------------------------------------------------------
     def catalog(self, number: int, dim: int) -> Catalog:
-        removed = set(self.removed_paths)
+        removed = {*self.removed_paths, *self.reading.replaced}
         files = {path: entry for path, entry in self.files.items() if path not in removed}
-        files.update(self.new_files)
+        files.update(self.reading.new_files)
         return Catalog(
             generation=number,
             model=self.settings.model,
             dim=dim,
             settings=self.settings.to_dict(),
-            next_pid=self.next_pid,
+            next_pid=self.reading.next_pid,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             files=files,
         )
-
-
-def _checked(blocks: Iterable[np.ndarray], total: int, dim: int) -> Iterator[np.ndarray]:
-    """The blocks of an Embed, refused unless they are rows of `dim` adding up to `total`."""
-    done = 0
-    for block in blocks:
-        if block.ndim != 2 or block.shape[1] != dim or done + len(block) > total:
-            raise EmbeddingFailed(f"the embedder returned {block.shape} after {done} of "
-                                  f"{total} rows of {dim}")
-        done += len(block)
-        yield block
-    if done != total:
-        raise EmbeddingFailed(f"the embedder returned {done} of {total} rows")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -102,7 +102,7 @@ class MemoryWriter:
                 else:
                     del self._articles[article.id]
 
-    def add(self, articles: Sequence[NewArticle]) -> None:
+    def add(self, articles: Iterable[NewArticle]) -> None:
         with self._lock:
             self._require_open()
             for article in articles:

@@ -11,7 +11,7 @@ file, and the writer deletes what it wrote: the folder is as it was before the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -60,15 +60,15 @@ class LocalWriter:
             with self.store.writing(self._keyword.path):
                 self._keyword.remove(pids)
 
-    def add(self, articles: Sequence[NewArticle]) -> None:
+    def add(self, articles: Iterable[NewArticle]) -> None:
         """Add to the keyword side and commit it there (Whoosh's commit then overlaps with
         the vectors being computed); the articles go into the segment at publish."""
         with self.store.writing(self._keyword.path):
             for article in articles:
                 self._keyword.add(KeywordDoc(p.pid, p.lang, article.title, p.text)
                                   for p in article.paragraphs)
+                self._articles.append(article)
             self._keyword.commit()
-        self._articles.extend(articles)
 
     def add_vectors(self, pids: np.ndarray, vectors: np.ndarray) -> None:
         self._vector_parts.append((np.asarray(pids, dtype=np.int64),

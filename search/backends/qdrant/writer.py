@@ -7,7 +7,7 @@ switches the live pointer, one point of the meta collection, in one write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ class QdrantWriter:
                                         points=models.PointIdsList(points=list(chunk)),
                                         wait=True)
 
-    def add(self, articles: Sequence[NewArticle]) -> None:
+    def add(self, articles: Iterable[NewArticle]) -> None:
         """Analyse the paragraphs; their points are written at publish, when the languages'
         average lengths for BM25 are known for the whole run."""
         for article in articles:

@@ -47,7 +47,7 @@ sys.path[:0] = sys.argv[1:3]
 import numpy as np
 from conftest import FakeEncoder
 from qdrant_client import QdrantClient
-import search.cli, search.encoders.loading, search.index.updater
+import search.cli, search.encoders.loading, search.index.pipeline
 import search.backends.qdrant.writer
 from search.backends.qdrant import QdrantBackend, schema
 from search.backends.qdrant.writer import QdrantWriter
@@ -113,12 +113,12 @@ class MarkedEncoder(FakeEncoder):
 
 
 search.backends.qdrant.writer.BATCH = 4
-original_read = search.index.updater.read_articles
+original_read = search.index.pipeline.read_articles
 def read(seeds_dir, seed_file):
     mark(f"read {seed_file.path}")
     return original_read(seeds_dir, seed_file)
-search.index.updater.read_articles = read
-search.encoders.loading.load_encoder = lambda model, threads=0: MarkedEncoder()
+search.index.pipeline.read_articles = read
+search.encoders.loading.load_encoder = lambda model, threads=0, **options: MarkedEncoder()
 around(QdrantBackend, "collect_garbage", "gc", step=True)
 around(QdrantBackend, "begin", "begin", step=True)
 around(QdrantWriter, "remove", "remove", step=True)
