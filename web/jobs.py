@@ -1,7 +1,8 @@
 """Index updates run by the server: reindex jobs (from the API) and the seeds watcher.
 
-Both go through one Reindexer, so at most one update runs at a time; the engine keeps
-answering queries from the old generation until the update publishes a new one.
+Both go through one Reindexer, so at most one update runs at a time (across the server's
+worker processes too, when its JobBoard is a SharedJobBoard); the engine keeps answering
+queries from the old generation until the update publishes a new one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from search.errors import IndexBusy, SearchError
 from search.index.summary import IndexSummary
@@ -57,39 +58,92 @@ class Job:
             "error": self.error,
         }
 
+    @property
+    def finished_state(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED)
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Reindexer:
-    """Runs index updates one at a time and remembers the most recent jobs."""
+class JobBoard(Protocol):
+    """Where a Reindexer keeps its jobs: which one runs, and the recent ones' states."""
 
-    def __init__(self, update: Callable[[], IndexSummary], keep: int = 50) -> None:
-        self._update = update
+    def claim(self, trigger: str) -> Job:
+        """Record a new queued job as the active one; raises IndexBusy while one is."""
+
+    def update(self, job: Job) -> None:
+        """Record a job's new state; a finished job is no longer the active one."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+
+def busy_error(active: str) -> IndexBusy:
+    return IndexBusy(f"reindex job {active} is already running; "
+                     f"follow it at /api/reindex/{active}")
+
+
+def new_job(trigger: str) -> Job:
+    return Job(uuid.uuid4().hex[:12], trigger, JobStatus.QUEUED, _now())
+
+
+class MemoryJobBoard:
+    """The jobs of one process, in memory."""
+
+    def __init__(self, keep: int = 50) -> None:
         self._keep = keep
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._active: str | None = None
+
+    def claim(self, trigger: str) -> Job:
+        with self._lock:
+            if self._active is not None:
+                raise busy_error(self._active)
+            job = new_job(trigger)
+            self._jobs[job.id] = job
+            self._active = job.id
+            while len(self._jobs) > self._keep:
+                self._jobs.popitem(last=False)
+            return job
+
+    def update(self, job: Job) -> None:
+        with self._lock:
+            self._jobs[job.id] = job
+            if job.finished_state and self._active == job.id:
+                self._active = None
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+
+class Reindexer:
+    """Runs index updates one at a time and remembers the most recent jobs (on `board`: in
+    this process's memory by default, or shared by the server's worker processes)."""
+
+    def __init__(self, update: Callable[[], IndexSummary], board: JobBoard | None = None
+                 ) -> None:
+        self._update = update
+        self.board: JobBoard = board or MemoryJobBoard()
         self._thread: threading.Thread | None = None
 
     def submit(self, trigger: str = "api") -> Job:
         """Start an update in the background; raises IndexBusy while another one runs."""
-        job = self._claim(trigger)
+        job = self.board.claim(trigger)
         self._thread = threading.Thread(
-            target=self._execute, args=(job.id,), name=f"reindex-{job.id}", daemon=True
+            target=self._execute, args=(job,), name=f"reindex-{job.id}", daemon=True
         )
         self._thread.start()
         return job
 
     def run(self, trigger: str = "watch") -> Job:
         """Run an update in the calling thread; raises IndexBusy while another one runs."""
-        job = self._claim(trigger)
-        return self._execute(job.id)
+        return self._execute(self.board.claim(trigger))
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(job_id)
+        return self.board.get(job_id)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the background job started last, if any."""
@@ -97,47 +151,31 @@ class Reindexer:
         if thread is not None:
             thread.join(timeout)
 
-    def _claim(self, trigger: str) -> Job:
-        with self._lock:
-            if self._active is not None:
-                raise IndexBusy(
-                    f"reindex job {self._active} is already running; "
-                    f"follow it at /api/reindex/{self._active}"
-                )
-            job = Job(uuid.uuid4().hex[:12], trigger, JobStatus.QUEUED, _now())
-            self._jobs[job.id] = job
-            self._active = job.id
-            while len(self._jobs) > self._keep:
-                self._jobs.popitem(last=False)
-            return job
+    def _set(self, job: Job, **changes: Any) -> Job:
+        job = replace(job, **changes)
+        self.board.update(job)
+        return job
 
-    def _set(self, job_id: str, **changes: Any) -> Job:
-        with self._lock:
-            job = self._jobs[job_id] = replace(self._jobs[job_id], **changes)
-            if job.status in (JobStatus.DONE, JobStatus.FAILED):
-                self._active = None
-            return job
-
-    def _execute(self, job_id: str) -> Job:
-        self._set(job_id, status=JobStatus.RUNNING, started=_now())
+    def _execute(self, job: Job) -> Job:
+        job = self._set(job, status=JobStatus.RUNNING, started=_now())
         try:
             summary = self._update()
         except SearchError as exc:
             # The message, not the exception: a handler that keeps records would keep its
             # traceback, and with it whatever the failed update still had open.
-            log.warning("reindex job %s failed: %s", job_id, str(exc))
-            return self._set(job_id, status=JobStatus.FAILED, finished=_now(), error=str(exc),
+            log.warning("reindex job %s failed: %s", job.id, str(exc))
+            return self._set(job, status=JobStatus.FAILED, finished=_now(), error=str(exc),
                              busy=isinstance(exc, IndexBusy))
         except Exception as exc:  # a job must end in a state, whatever went wrong
-            log.exception("reindex job %s failed unexpectedly", job_id)
-            return self._set(job_id, status=JobStatus.FAILED, finished=_now(),
+            log.exception("reindex job %s failed unexpectedly", job.id)
+            return self._set(job, status=JobStatus.FAILED, finished=_now(),
                              error=f"unexpected error: {type(exc).__name__}: {exc}")
         for problem in summary.problems:
-            log.warning("reindex job %s skipped %s: %s", job_id, problem.path, problem.reason)
+            log.warning("reindex job %s skipped %s: %s", job.id, problem.path, problem.reason)
         for warning in summary.warnings:
-            log.warning("reindex job %s: %s", job_id, warning)
-        log.info("reindex job %s done: generation %s", job_id, summary.generation)
-        return self._set(job_id, status=JobStatus.DONE, finished=_now(),
+            log.warning("reindex job %s: %s", job.id, warning)
+        log.info("reindex job %s done: generation %s", job.id, summary.generation)
+        return self._set(job, status=JobStatus.DONE, finished=_now(),
                          summary=summary_to_dict(summary))
 
 
