@@ -243,11 +243,14 @@ def stats(index_dir: Path, as_json: bool) -> None:
               help="Folder that POST /api/reindex and --watch index from.")
 @click.option("--watch", is_flag=True,
               help="Poll the seeds folder every 2 s and re-index when files change.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes answering requests in parallel, sharing the loaded index and "
+                   "model  [default: one per core available]")
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Worker threads answering requests.")
+              help="Threads answering requests in each worker process.")
 @_fail_cleanly
 def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
-          threads: int) -> None:
+          workers: int | None, threads: int) -> None:
     """Serve the search page and the JSON API (waitress, a production WSGI server).
 
     The index and the model are loaded before the first request is accepted. Set
@@ -257,14 +260,36 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
     Example: search serve --watch --port 8000
     """
     import logging
+    import shutil
     import signal
+    import tempfile
 
     from waitress.server import create_server
 
+    from search.encoders.loading import available_cores
     from web import create_app
+    from web.workers import serve_in_workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(process)d %(name)s: %(message)s")
+    workers = workers or available_cores()
     click.echo(f"loading {index_dir} and its model...", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    watching = f" (watching {seeds_dir})" if watch else ""
+    if workers > 1:
+        jobs_dir = tempfile.mkdtemp(prefix="search-serve-")
+        try:
+            app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch,
+                              "JOBS_DIR": jobs_dir, "BACKGROUND": False, "WORKER_HEADER": True})
+            try:
+                serve_in_workers(app, host, port, workers, threads, lambda bound: click.echo(
+                    f"serving http://{shown}:{bound}/ with {workers} worker processes"
+                    f"{watching}; Ctrl+C stops"))
+            finally:
+                app.extensions["search"].close()
+        finally:
+            shutil.rmtree(jobs_dir, ignore_errors=True)
+        return
     app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch})
 
     # SIGTERM (service managers) stops as cleanly as Ctrl+C
@@ -274,9 +299,8 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
     signal.signal(signal.SIGTERM, stop)
     try:
         server = create_server(app, host=host, port=port, threads=threads)
-        shown = f"[{host}]" if ":" in host else host
         click.echo(f"serving http://{shown}:{getattr(server, 'effective_port', port)}/"
-                   f"{' (watching ' + str(seeds_dir) + ')' if watch else ''}; Ctrl+C stops")
+                   f"{watching}; Ctrl+C stops")
         try:
             server.run()
         finally:

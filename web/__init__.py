@@ -24,6 +24,7 @@ from search.ingest.language import LanguageDetector
 from search.ranking.query import Query
 
 from .jobs import GenerationFollower, Reindexer, SeedsWatcher
+from .shared_jobs import SharedJobBoard
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -72,7 +73,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     (load the model and run one query now, so that the first request is fast),
     FOLLOW_INTERVAL (seconds between checks for a generation published by another writer,
     such as `search index`; 0 turns them off), WATCH and WATCH_INTERVAL (re-index when seeds
-    change), REINDEX_TOKEN (defaults to $SEARCH_REINDEX_TOKEN).
+    change), REINDEX_TOKEN (defaults to $SEARCH_REINDEX_TOKEN), JOBS_DIR (a folder where the
+    worker processes of one server share their reindex jobs; None keeps them in memory),
+    BACKGROUND (start the follower and the watcher threads now; False leaves that to
+    `start_background`, for a process that forks first), WORKER_HEADER (name every response's
+    worker process in an X-Search-Worker header).
     """
     app = Flask(__name__)
     app.config.from_mapping(
@@ -86,12 +91,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WATCH_INTERVAL=2.0,
         REINDEX_TOKEN=os.environ.get("SEARCH_REINDEX_TOKEN") or None,
         MAX_CONTENT_LENGTH=16 * 1024,
+        JOBS_DIR=None,
+        BACKGROUND=True,
+        WORKER_HEADER=False,
     )
     if config:
         app.config.update(config)
     app.json = _JSONProvider(app)
 
     app.extensions["search"] = _start_services(app)
+    if app.config["BACKGROUND"]:
+        start_background(app)
 
     from . import api, errors, pages
 
@@ -103,6 +113,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if app.config["WORKER_HEADER"]:
+            response.headers["X-Search-Worker"] = str(os.getpid())
         return response
 
     return app
@@ -117,17 +129,29 @@ def _start_services(app: Flask) -> Services:
     engine = Engine(
         Path(app.config["INDEX_DIR"]), settings, encoder_factory=app.config["ENCODER_FACTORY"]
     ).open()
+    jobs_dir = app.config["JOBS_DIR"]
+    board = SharedJobBoard(Path(jobs_dir)) if jobs_dir else None
     found = Services(engine, settings, Reindexer(
-        seeds_updater(engine, Path(app.config["SEEDS_DIR"]), settings)))
+        seeds_updater(engine, Path(app.config["SEEDS_DIR"]), settings), board))
     try:
         if app.config["LOAD_MODEL"]:
             engine.encoder()
             # One query loads the rest (language detection, keyword readers) before the
             # first visitor's.
             engine.search(Query("warm up", size=1))
+    except BaseException:
+        found.close()
+        raise
+    return found
+
+
+def start_background(app: Flask) -> None:
+    """Start the threads that follow new generations and, with WATCH, watch seeds/."""
+    found: Services = app.extensions["search"]
+    try:
         if float(app.config["FOLLOW_INTERVAL"]) > 0:
             found.follower = GenerationFollower(
-                engine.refresh, interval=float(app.config["FOLLOW_INTERVAL"]))
+                found.engine.refresh, interval=float(app.config["FOLLOW_INTERVAL"]))
             found.follower.start()
         if app.config["WATCH"]:
             found.watcher = SeedsWatcher(
@@ -138,7 +162,6 @@ def _start_services(app: Flask) -> Services:
     except BaseException:
         found.close()
         raise
-    return found
 
 
 def seeds_updater(engine: Engine, seeds_dir: Path, settings: Settings

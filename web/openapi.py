@@ -200,7 +200,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "title": "polyglot-search",
             "version": "1",
             "description": "Multilingual hybrid (keyword + semantic) search over news "
-                           "articles. Every error is {\"error\": \"...\"}.",
+                           "articles. Every error is {\"error\": \"...\"}. A server "
+                           "with several worker processes (search serve --workers) names "
+                           "the one that answered in an X-Search-Worker header (its pid).",
         },
         "paths": {
             "/api/search": {"get": {
@@ -237,13 +239,16 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "operationId": "reindex",
                 "summary": "Start an update of the index from seeds/",
                 "description": "Needs 'Authorization: Bearer <token>' when the server has "
-                               "SEARCH_REINDEX_TOKEN; without one, only local callers may.",
+                               "SEARCH_REINDEX_TOKEN; without one, only local callers may. "
+                               "One job runs at a time, across all of the server's worker "
+                               "processes.",
                 "security": [{}, {"reindexToken": []}],
                 "responses": {
                     "202": _json(_ref("Job"), "The job was started; poll its status_url"),
                     "401": _error("A token is configured and none was sent"),
                     "403": _error("Wrong token, or a remote caller and no token configured"),
-                    "409": _error("A reindex job is already running"),
+                    "409": _error("A reindex job is already running (started through any "
+                                  "worker); the error names it and its status URL"),
                     "413": _error("The request body is too large"),
                 },
             }},
@@ -253,7 +258,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "parameters": [{"name": "job_id", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
                 "responses": {
-                    "200": _json(_ref("Job"), "The job"),
+                    "200": _json(_ref("Job"), "The job, whichever worker runs it"),
                     "404": _error("No such job (or no longer remembered)"),
                 },
             }},
