@@ -12,6 +12,7 @@ question's own language for pool), averaged per language and then over languages
 
     python bench/quality.py                       # the full run behind docs/benchmarks.md
     python bench/quality.py --languages en,de,hi --tasks mono --limit 50   # a quick look
+    python bench/quality.py --backend qdrant --limit 100 --modes default   # Qdrant parity
 
 The full run writes bench/results/quality.json and, with --docs, rewrites the generated
 tables in docs/benchmarks.md.
@@ -168,8 +169,9 @@ def _remember_last(method: Callable, size: int = 1) -> Callable:
 
 
 def build_index(workdir: Path, name: str, languages: Iterable[LanguageData],
-                encoder: CachedEncoder, settings: Settings) -> Path:
-    """Write the paragraphs as .jsonl seeds (one article each) and index them."""
+                encoder: CachedEncoder, settings: Settings, backend: str) -> Path:
+    """Write the paragraphs as .jsonl seeds (one article each) and index them on `backend`
+    (qdrant: local mode, in a folder inside the index)."""
     seeds, index = workdir / name / "seeds", workdir / name / "index"
     seeds.mkdir(parents=True)
     for data in languages:
@@ -179,7 +181,7 @@ def build_index(workdir: Path, name: str, languages: Iterable[LanguageData],
             for key, text in data.paragraphs.items()
         )
         (seeds / f"{data.code}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    update_index(seeds, index, settings, lambda: encoder, rebuild=True)
+    update_index(seeds, index, settings, lambda: encoder, rebuild=True, backend=backend)
     return index
 
 
@@ -198,12 +200,13 @@ class RunMode:
     alpha: float | None = None
 
 
-def run_modes(alphas: Sequence[float]) -> list[RunMode]:
+def run_modes(alphas: Sequence[float], only: Sequence[str] = ()) -> list[RunMode]:
+    """The modes to measure: all of them, or those named in `only`."""
     modes = [RunMode("keyword", Mode.KEYWORD), RunMode("semantic", Mode.SEMANTIC),
              RunMode("rrf", Mode.HYBRID, "rrf")]
     modes += [RunMode(f"weighted-{a:g}", Mode.HYBRID, "weighted", a) for a in alphas]
     modes.append(RunMode("default", Mode.HYBRID))
-    return modes
+    return [m for m in modes if not only or m.name in only]
 
 
 def score(ranked: Sequence[str], relevant: set[str]) -> dict[str, float]:
@@ -478,6 +481,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         metavar="NAME=VALUE",
                         help="override a query-time setting (fusion, alpha, rrf_k, window, ...)"
                              " for every mode, to try a value before making it the default")
+    parser.add_argument("--modes", default="",
+                        help="measure only these comma-separated modes (keyword, semantic, rrf, "
+                             "weighted-<alpha>, default); all of them if not given")
+    parser.add_argument("--backend", choices=("local", "qdrant"), default="local",
+                        help="where the indexes live: Whoosh + FAISS (default), or Qdrant in "
+                             "local mode, which answers in pure Python and takes one process "
+                             "(so --workers is 1)")
     parser.add_argument("--workers", type=int, default=_cores(),
                         help="processes answering questions (default: one per core, %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the averages here as "
@@ -526,9 +536,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("the cross task needs English (en) among --languages", file=sys.stderr)
         return 2
     settings = settings_from(args.overrides)
-    modes = run_modes([float(a) for a in args.alphas.split(",") if a.strip()])
+    alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
+    wanted = [m.strip() for m in args.modes.split(",") if m.strip()]
+    modes = run_modes(alphas, wanted)
+    if len(modes) < len(wanted):
+        known = ", ".join(m.name for m in run_modes(alphas))
+        print(f"unknown mode in --modes {args.modes}: the modes are {known}", file=sys.stderr)
+        return 2
+    # A Qdrant local-mode folder is held by one process at a time.
+    workers = 1 if args.backend == "qdrant" else args.workers
     full = (set(languages) == set(LANGUAGES) and set(tasks) == set(TASKS) and not args.limit
-            and not args.overrides)
+            and not args.overrides and not wanted and args.backend == "local")
     started = time.perf_counter()
 
     def log(message: str) -> None:
@@ -543,12 +561,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(tmp)
         for name in sorted({job.index for job in jobs}):
             members = data.values() if name == "pool" else [data[name]]
-            build_index(workdir, name, members, encoder, settings)
+            build_index(workdir, name, members, encoder, settings, args.backend)
             log(f"indexed {name}")
         encoder.encode(sorted({q.text for job in jobs for q in job.questions}),
                        settings.batch_size)
-        log(f"embedded the questions; {len(jobs)} jobs on {args.workers} process(es)")
-        cells = run_jobs(jobs, args.workers, workdir, settings, encoder, modes, log)
+        log(f"embedded the questions; {len(jobs)} jobs on {workers} process(es)")
+        cells = run_jobs(jobs, workers, workdir, settings, encoder, modes, log)
     seconds = time.perf_counter() - started
     report = {
         "date": date.today().isoformat(),
@@ -557,6 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": round(seconds, 1),
         "data": str(args.data),
         "model": settings.model,
+        "backend": args.backend,
         "settings": {k: v for k, v in settings.to_dict().items()
                      if k in ("fusion", "alpha", "rrf_k", "window")},
         "title": NEUTRAL_TITLE,
