@@ -554,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = {c: load_language(args.data, c) for c in languages}
     jobs = make_jobs(tasks, data, args.limit)
-    model = load_encoder(settings.model, settings.threads)
+    model = load_encoder(settings.model, settings.threads, precision=settings.precision)
     encoder = CachedEncoder(model, model.info)
     log(f"model {settings.model} loaded")
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:

@@ -16,6 +16,7 @@ import click
 import regex
 
 from search.config import DEFAULT_MODEL, Settings
+from search.encoders.precision import PRECISION_CHOICES
 from search.errors import SearchError
 from search.progress import ProgressBars
 from search.ranking.query import Mode, Query
@@ -44,6 +45,14 @@ def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
             raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from None
 
     return wrapper
+
+
+def precision_option(command: Callable) -> Callable:
+    return click.option(
+        "--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True,
+        help="Arithmetic of the default model: auto (from this CPU: bf16 with AVX512-BF16 or "
+             "AMX, int8 with VNNI, else fp32), fp32, bf16 or int8.",
+    )(command)
 
 
 def index_option(command: Callable) -> Callable:
@@ -81,10 +90,11 @@ def main() -> None:
               metavar="[ADDRESS]",
               help="Embed the new paragraphs on Ray: the cluster at ADDRESS, or without one a "
                    "local Ray on this machine's cores (needs the scale extra).")
+@precision_option
 @_fail_cleanly
 def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: bool,
           backend: str | None, qdrant_location: str | None, qdrant_name: str | None,
-          ray_address: str | None) -> None:
+          ray_address: str | None, precision: str) -> None:
     """Index new, changed and removed articles from seeds/ into a new generation.
 
     Readers keep answering from the previous generation until the new one is complete.
@@ -94,7 +104,7 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
     from search.encoders.loading import load_encoder
     from search.index.updater import update_index
 
-    settings = Settings(model=model)
+    settings = Settings(model=model, precision=precision)
     if (qdrant_location or qdrant_name) and backend != "qdrant":
         raise click.UsageError("--qdrant and --qdrant-collection go with --backend qdrant")
     options: dict[str, str] = {}
@@ -105,7 +115,8 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
     with _ray_embedding(model, settings, ray_address) as embed, \
             ProgressBars(enabled=not as_json) as progress:
         summary = update_index(
-            seeds_dir, index_dir, settings, lambda: load_encoder(model, settings.threads),
+            seeds_dir, index_dir, settings,
+            lambda: load_encoder(model, settings.threads, precision=precision),
             rebuild=rebuild, progress=progress, embed=embed, backend=backend,
             backend_options=options or None,
         )
@@ -163,10 +174,12 @@ def _qdrant_location(location: str) -> str:
 @click.option("--one-per-article", is_flag=True, help="Show only the best paragraph of each.")
 @click.option("--model", help="Fail unless the index was built with this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the search API returns.")
+@precision_option
 @_fail_cleanly
 def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
           query_lang: str | None, limit: int, page: int, fusion: str | None,
-          alpha: float | None, one_per_article: bool, model: str | None, as_json: bool) -> None:
+          alpha: float | None, one_per_article: bool, model: str | None, as_json: bool,
+          precision: str) -> None:
     """Search the index and print the best paragraphs.
 
     Example: search query "Istanbul talks prisoner exchange" --mode hybrid -k 5
@@ -174,7 +187,7 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
     from search.engine import Engine
     from search.serialize import page_to_dict
 
-    engine = Engine(index_dir, model=model).open()
+    engine = Engine(index_dir, Settings(precision=precision), model=model).open()
     try:
         if mode != Mode.KEYWORD.value:
             engine.encoder()  # load the model first, so that took_ms is the query's own time
@@ -226,7 +239,7 @@ def stats(index_dir: Path, as_json: bool) -> None:
     languages = ", ".join(f"{code} {count}" for code, count in info.languages.items())
     click.echo(
         f"index       {info.index_dir}\ngeneration  {info.generation} ({info.created})\n"
-        f"model       {info.model} ({info.dim}-d, "
+        f"model       {info.model} ({info.dim}-d, {info.precision}, "
         f"{'approximate HNSW' if info.approximate else 'exact'} vector search)\n"
         f"articles    {info.articles}\nparagraphs  {info.paragraphs}\nlanguages   {languages}"
     )
@@ -248,9 +261,10 @@ def stats(index_dir: Path, as_json: bool) -> None:
                    "model  [default: one per core available]")
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Threads answering requests in each worker process.")
+@precision_option
 @_fail_cleanly
 def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
-          workers: int | None, threads: int) -> None:
+          workers: int | None, threads: int, precision: str) -> None:
     """Serve the search page and the JSON API (waitress, a production WSGI server).
 
     The index and the model are loaded before the first request is accepted. Set
@@ -280,7 +294,8 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
         jobs_dir = tempfile.mkdtemp(prefix="search-serve-")
         try:
             app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch,
-                              "JOBS_DIR": jobs_dir, "BACKGROUND": False, "WORKER_HEADER": True})
+                              "JOBS_DIR": jobs_dir, "BACKGROUND": False, "WORKER_HEADER": True,
+                              "SETTINGS": Settings(precision=precision)})
             try:
                 serve_in_workers(app, host, port, workers, threads, lambda bound: click.echo(
                     f"serving http://{shown}:{bound}/ with {workers} worker processes"
@@ -290,7 +305,8 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
         finally:
             shutil.rmtree(jobs_dir, ignore_errors=True)
         return
-    app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch})
+    app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch,
+                      "SETTINGS": Settings(precision=precision)})
 
     # SIGTERM (service managers) stops as cleanly as Ctrl+C
     def stop(signum: int, frame: FrameType | None) -> NoReturn:

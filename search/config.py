@@ -20,6 +20,9 @@ class Settings:
     model: str = DEFAULT_MODEL
     # Encoder threads; 0 means one per core. More threads than cores costs ~15x here.
     threads: int = 0
+    # Arithmetic of the default model's large matrix multiplies: "auto" (bf16 on CPUs with
+    # AVX512-BF16 or AMX, int8 with VNNI, fp32 otherwise), "fp32", "bf16" or "int8".
+    precision: str = "auto"
     batch_size: int = 64
     # Paragraph shaping: longer paragraphs are split at sentence ends, shorter merged.
     max_paragraph_chars: int = 1500

@@ -167,7 +167,8 @@ class Engine:
                 # gains nothing from a second torch thread: with two, every parallel region
                 # waits for both, and on a busy machine that made each query ~30x slower (see
                 # docs/benchmarks.md). An explicit settings.threads still applies.
-                self._encoder = load_encoder(model, self.settings.threads or 1)
+                self._encoder = load_encoder(model, self.settings.threads or 1,
+                                             precision=self.settings.precision)
             else:
                 self._encoder = self._encoder_factory(model)
         return self._encoder
@@ -210,4 +211,5 @@ class Engine:
         with self._reader() as reader:
             c = reader.catalog
             return IndexStats(str(self.index_dir), c.name, c.created, c.model, c.dim,
-                              c.articles, c.paragraphs, dict(c.languages), reader.approximate)
+                              c.articles, c.paragraphs, dict(c.languages), reader.approximate,
+                              c.precision)

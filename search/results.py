@@ -67,3 +67,4 @@ class IndexStats:
     paragraphs: int
     languages: dict[str, int]
     approximate: bool
+    precision: str = "fp32"  # of the encoder that made the vectors

@@ -83,7 +83,7 @@ def fake_cli(monkeypatch) -> CliRunner:
     `serve` fails where it would start listening: these tests expect it to stop before, and a
     server that did start would wait for requests for ever."""
     monkeypatch.setattr("search.encoders.loading.load_encoder",
-                        lambda model, threads=0: FakeEncoder())
+                        lambda model, threads=0, **_: FakeEncoder())
     monkeypatch.setattr("waitress.server.create_server", _refuse_to_listen)
     return CliRunner()
 

@@ -189,7 +189,7 @@ def test_hand_picked_hostile_queries_through_the_cli(fake_engine, monkeypatch, t
     """The CLI turns every hostile query into results or one line, never a traceback (lone
     surrogates are what undecodable bytes in argv become)."""
     monkeypatch.setattr("search.encoders.loading.load_encoder",
-                        lambda model, threads=0: FakeEncoder())
+                        lambda model, threads=0, **_: FakeEncoder())
     result = CliRunner().invoke(main, ["query", text, "--query-lang", "en", "--index",
                                        str(fake_engine.index_dir), "--json"])
     assert "Traceback" not in result.output
@@ -255,7 +255,7 @@ def indexed_articles(index_dir: Path) -> set[str]:
 def test_hostile_files_are_skipped_by_name_and_good_ones_indexed(tmp_path, monkeypatch):
     seeds = hostile_corpus(tmp_path)
     monkeypatch.setattr("search.encoders.loading.load_encoder",
-                        lambda model, threads=0: FakeEncoder())
+                        lambda model, threads=0, **_: FakeEncoder())
     result = CliRunner().invoke(main, ["index", "--seeds", str(seeds), "--index",
                                        str(tmp_path / "idx"), "--model", "fake", "--json"])
     assert result.exit_code == 0, result.output

@@ -187,7 +187,7 @@ import json, os, pwd, sys
 sys.path[:0] = sys.argv[1:3]
 import search.encoders.loading
 from conftest import FakeEncoder
-search.encoders.loading.load_encoder = lambda model, threads=0: FakeEncoder()
+search.encoders.loading.load_encoder = lambda model, threads=0, **_: FakeEncoder()
 from click.testing import CliRunner
 from search.cli import main
 import waitress.server, web, web.api, web.errors, web.pages

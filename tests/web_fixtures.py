@@ -40,7 +40,7 @@ import sys
 sys.path[:0] = sys.argv[1:3]
 import search.encoders.loading
 from conftest import FakeEncoder
-search.encoders.loading.load_encoder = lambda model, threads=0: FakeEncoder()
+search.encoders.loading.load_encoder = lambda model, threads=0, **_: FakeEncoder()
 from search.cli import main
 main(sys.argv[3:])
 """

@@ -118,6 +118,8 @@ SCHEMAS: dict[str, Any] = {
         "languages": {"type": "object", "additionalProperties": {"type": "integer"},
                       "description": "paragraphs per language code"},
         "approximate": {"type": "boolean", "description": "HNSW rather than exact search"},
+        "precision": {"type": "string", "enum": ["fp32", "bf16", "int8"],
+                      "description": "arithmetic of the encoder that made the vectors"},
     }),
     "Health": _object({
         "status": {"type": "string", "enum": ["ok"]},

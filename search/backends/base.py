@@ -55,6 +55,9 @@ class Catalog:
     next_pid: int  # the id the next new paragraph gets; ids are never reused
     created: str
     files: dict[str, FileEntry] = field(default_factory=dict)
+    # Precision of the encoder that made the vectors ("fp32" in indexes older than the field);
+    # all precisions give compatible vectors (cosine >= 0.999 to fp32).
+    precision: str = "fp32"
 
     @property
     def name(self) -> str:
@@ -79,7 +82,7 @@ class Catalog:
     def to_dict(self) -> dict[str, Any]:
         # Not asdict: its deep copy of every article id costs ~20 ms at 10,000 articles.
         data = {key: getattr(self, key) for key in
-                ("generation", "model", "dim", "settings", "next_pid", "created")}
+                ("generation", "model", "dim", "settings", "next_pid", "created", "precision")}
         data["files"] = {path: vars(entry) for path, entry in self.files.items()}
         return data
 
@@ -91,7 +94,8 @@ class Catalog:
             for path, entry in data["files"].items()
         }
         return cls(int(data["generation"]), str(data["model"]), int(data["dim"]),
-                   dict(data["settings"]), int(data["next_pid"]), str(data["created"]), files)
+                   dict(data["settings"]), int(data["next_pid"]), str(data["created"]), files,
+                   str(data.get("precision", "fp32")))
 
 
 @dataclass(frozen=True)

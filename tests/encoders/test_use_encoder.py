@@ -218,5 +218,5 @@ def test_plain_model_gives_the_sentence_transformer_vectors(use_module, batch_si
     ours = use_module.model.encode(texts, batch_size)
     assert ours.dtype == np.float32 and ours.shape == expected.shape
     assert np.abs(ours - expected).max() <= 1e-6
-    served = load_encoder("usem3", threads=2).encode(texts, batch_size=batch_size)
+    served = load_encoder("usem3", threads=2, precision="fp32").encode(texts, batch_size=batch_size)
     assert np.abs(served - expected).max() <= 1e-6
