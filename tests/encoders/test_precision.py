@@ -13,6 +13,7 @@ from search.encoders.precision import (
     Precision,
     auto_precision,
     cpu_flags,
+    query_precision,
     resolve_precision,
 )
 from search.encoders.use_model import UseModel
@@ -79,6 +80,16 @@ def test_auto_precision_follows_the_cpu_flags(flags, expected):
 def test_fp32_and_bf16_can_be_forced_anywhere(flags):
     assert resolve_precision("fp32", flags) is Precision.FP32
     assert resolve_precision("bf16", flags) is Precision.BF16
+
+
+@pytest.mark.parametrize(("flags", "chosen", "expected"), [
+    (XEON_AMX, Precision.BF16, Precision.INT8), (EPYC_ZEN4, Precision.BF16, Precision.INT8),
+    (CASCADE_LAKE, Precision.INT8, Precision.INT8), (XEON_AMX, Precision.FP32, Precision.FP32),
+    (HASWELL, Precision.FP32, Precision.FP32), (HASWELL, Precision.BF16, Precision.FP32),
+])
+def test_one_query_takes_int8_where_vnni_runs_it_unless_fp32_is_forced(flags, chosen,
+                                                                       expected):
+    assert query_precision(chosen, flags) is expected
 
 
 def test_int8_needs_vnni():
@@ -156,6 +167,16 @@ def test_one_query_is_embedded_as_in_a_batch(fp32, reference):
     assert float(np.min(np.sum(ones * reference, axis=1))) > 0.9999
     for text in QUERIES:
         assert float(fp32.encode_one(text) @ fp32.encode([text])[0]) > 0.9999
+
+
+@pytest.mark.skipif(Precision.INT8 not in choosable(), reason="int8 needs VNNI")
+def test_the_int8_query_path_stays_within_cosine_0999_of_fp32(fp32, reference):
+    model = UseModel(query_precision=Precision.INT8).eval()
+    ones = np.stack([model.encode_one(text) for text in ALL])
+    assert ones.dtype == np.float32
+    assert float(np.min(np.sum(ones * reference, axis=1))) >= 0.999
+    for text in QUERIES:
+        assert float(model.encode_one(text) @ fp32.encode([text])[0]) >= 0.999
 
 
 def test_the_loaded_encoder_reports_its_precision():
