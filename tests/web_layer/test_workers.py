@@ -59,10 +59,11 @@ main(sys.argv[4:])
 class Server:
     """`search serve --workers 2` on a free loopback port, stopped (SIGTERM) at exit."""
 
-    def __init__(self, index: Path, seeds: Path, slow: float = 0.0) -> None:
+    def __init__(self, index: Path, seeds: Path, slow: float = 0.0, *options: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVE, str(PROJECT), str(TESTS), str(slow), "serve",
-             "--workers", "2", "--port", "0", "--index", str(index), "--seeds", str(seeds)],
+             "--workers", "2", "--port", "0", "--index", str(index), "--seeds", str(seeds),
+             *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=os.environ | {"NO_COLOR": "1"})
         line = self.process.stdout.readline()  # type: ignore[union-attr]
@@ -273,6 +274,34 @@ def test_one_reindex_across_workers_a_dead_worker_is_replaced_and_sigterm_stops_
         assert server.process.wait(30) == 0
         for pid in replaced:
             assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived the server"
+
+
+def test_watch_with_two_workers_indexes_once_and_both_serve_the_result(
+        tmp_path, seeds_copy, fake_encoder):
+    index = build_fake_index(seeds_copy, tmp_path / "index", fake_encoder)
+    with Server(index, seeds_copy, 0.0, "--watch") as server:
+        connections = [server.connection()]
+        for _ in range(40):
+            if len({worker for _, worker in connections}) == 2:
+                break
+            connections.append(server.connection())
+        apply(seeds_copy, {"a": 1}, {})
+
+        def everywhere() -> bool:
+            generations = set()
+            for connection, _ in connections:
+                status, body, _ = request(connection, "GET", "/api/search?q=quokka")
+                assert status == 200
+                if not any(hit["article_id"] == "live/a.txt" for hit in body["results"]):
+                    return False
+                generations.add(body["generation"])
+            return generations == {"g000002"}
+
+        wait_for(everywhere, timeout=30)
+        for connection, _ in connections:
+            connection.close()
+    # The watcher ran in one worker only: one update published one generation.
+    assert (index / "CURRENT").read_text().strip() == "g000002"
 
 
 def test_a_job_whose_worker_died_reads_as_failed_and_the_next_one_starts(tmp_path):
