@@ -124,8 +124,9 @@ class Server:
     """`search serve` in its own process, on a free loopback port."""
 
     def __init__(self, config: Config, index: Path, seeds: Path) -> None:
+        # One worker: the samples read this process's memory, descriptors and maps.
         command = [*config.search, "serve", "--index", str(index), "--seeds", str(seeds),
-                   "--host", "127.0.0.1", "--port", "0"]
+                   "--host", "127.0.0.1", "--port", "0", "--workers", "1"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, text=True)
         line = self.process.stdout.readline() if self.process.stdout else ""

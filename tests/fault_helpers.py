@@ -85,6 +85,7 @@ def fake_cli(monkeypatch) -> CliRunner:
     monkeypatch.setattr("search.encoders.loading.load_encoder",
                         lambda model, threads=0, **_: FakeEncoder())
     monkeypatch.setattr("waitress.server.create_server", _refuse_to_listen)
+    monkeypatch.setattr("web.workers.serve_in_workers", _refuse_to_listen)  # --workers 2+
     return CliRunner()
 
 

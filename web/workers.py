@@ -118,7 +118,14 @@ class Supervisor:
 
     def _replace_exited(self, parent: int) -> None:
         while self._slots:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            ended = _wait_any()
+            if ended is None:  # none left to wait for: all of them are gone
+                gone = list(self._slots.values())
+                self._slots.clear()
+                for number in gone:
+                    self._start(number, parent)
+                return
+            pid, status = ended
             if pid == 0:
                 return
             slot = self._slots.pop(pid, None)
@@ -142,7 +149,11 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
         while self._slots:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            ended = _wait_any()
+            if ended is None:
+                self._slots.clear()
+                return
+            pid, _ = ended
             if pid != 0:
                 self._slots.pop(pid, None)
                 continue
@@ -201,6 +212,14 @@ def _interrupt_once(signum: int, frame: FrameType | None) -> NoReturn:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def _wait_any() -> tuple[int, int] | None:
+    """(pid, status) of a child that ended, (0, 0) while none has, None without children."""
+    try:
+        return os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return None
 
 
 def _describe(status: int) -> str:
