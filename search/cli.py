@@ -286,7 +286,7 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(process)d %(name)s: %(message)s")
-    workers = workers or available_cores()
+    workers = _serving_processes(index_dir, workers or available_cores(), workers is not None)
     click.echo(f"loading {index_dir} and its model...", err=True)
     shown = f"[{host}]" if ":" in host else host
     watching = f" (watching {seeds_dir})" if watch else ""
@@ -323,6 +323,21 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
             server.close()
     finally:
         app.extensions["search"].close()
+
+
+def _serving_processes(index_dir: Path, workers: int, asked: bool) -> int:
+    """Worker processes for `serve`: one for an index on Qdrant, whose client (a connection
+    pool, or local mode's whole collection in memory) cannot be shared by forked processes;
+    such a web tier scales with more `search serve` processes behind a load balancer."""
+    from search.backends import DEFAULT_BACKEND, recorded
+
+    backend, _ = recorded(index_dir)
+    if workers == 1 or backend == DEFAULT_BACKEND:
+        return workers
+    if asked:
+        click.echo(f"note: an index on {backend} is served by one process; for more, run "
+                   "several `search serve` behind a load balancer (docs/scale.md)", err=True)
+    return 1
 
 
 @main.command()

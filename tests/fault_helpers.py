@@ -85,12 +85,16 @@ def fake_cli(monkeypatch) -> CliRunner:
     monkeypatch.setattr("search.encoders.loading.load_encoder",
                         lambda model, threads=0, **_: FakeEncoder())
     monkeypatch.setattr("waitress.server.create_server", _refuse_to_listen)
-    monkeypatch.setattr("web.workers.serve_in_workers", _refuse_to_listen)  # --workers 2+
+    monkeypatch.setattr("web.workers.serve_in_workers", _refuse_to_fork)  # --workers 2+
     return CliRunner()
 
 
 def _refuse_to_listen(*args: object, **kwargs: object) -> None:
     raise AssertionError("`search serve` opened the index and was about to listen")
+
+
+def _refuse_to_fork(*args: object, **kwargs: object) -> None:
+    raise AssertionError("`search serve` opened the index and was about to fork its workers")
 
 
 def run(runner: CliRunner, *args: object) -> Result:

@@ -201,3 +201,21 @@ def test_a_local_index_moves_to_qdrant_only_with_rebuild(tmp_path, seeds, cli):
     assert line.startswith(f"Error: {index_dir} holds an index on the qdrant backend at "
                            f"{tmp_path / 'qdrant'}: pass --rebuild"), line
     forget(str(tmp_path / "qdrant"))
+
+
+@pytest.mark.parametrize("workers", [["--workers", "2"], []])
+def test_serve_runs_one_process_for_an_index_on_qdrant(tmp_path, seeds, cli, workers):
+    """A forked worker cannot share the Qdrant client (local mode holds the collection in its
+    process): serve takes the one-process path, and says so when more were asked for."""
+    built = cli("index", "--seeds", seeds, "--index", tmp_path / "idx", "--model", "fake",
+                "--backend", "qdrant", "--qdrant", tmp_path / "qdrant")
+    assert built.exit_code == 0, built.output
+    served = cli("serve", "--port", "0", "--index", tmp_path / "idx", *workers)
+    # fake_cli stops `serve` where it would listen: on the one-process path (waitress's own
+    # server), not where it would fork workers
+    assert "about to listen" in str(served.exception)
+    notes = [line for line in served.stderr.splitlines() if line.startswith("note:")]
+    assert notes == ([
+        "note: an index on qdrant is served by one process; for more, run several `search "
+        "serve` behind a load balancer (docs/scale.md)"] if workers else [])
+    forget(str(tmp_path / "qdrant"))
