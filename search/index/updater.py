@@ -127,7 +127,7 @@ def _where(options: dict[str, Any] | None) -> str:
 def _load_encoder(settings: Settings) -> Encoder:
     from search.encoders.loading import load_encoder  # imports torch: only when needed
 
-    return load_encoder(settings.model, settings.threads)
+    return load_encoder(settings.model, settings.threads, precision=settings.precision)
 
 
 def _live_catalog(backend: Backend) -> Catalog | None:
