@@ -1,10 +1,14 @@
 """Which arithmetic the default encoder's large matrix multiplies run in, chosen from the CPU.
 
-bf16 where the CPU multiplies bf16 natively (AVX512-BF16 or AMX), int8 (dynamically quantized
-activations, per-channel weights) where it has VNNI but no bf16, fp32 elsewhere. One query
-takes int8 whenever the CPU has VNNI and fp32 is not forced: its cost is reading the weights,
-not multiplying them. Every choice stays within cosine 0.999 of fp32
-(tests/encoders/test_precision.py), so vectors of different precisions are compatible.
+int8 (dynamically quantized activations, per-channel weights) where the CPU has VNNI, bf16
+where it multiplies bf16 natively (AVX512-BF16 or AMX) without VNNI, fp32 elsewhere. Measured
+on a 2-core Xeon with both (docs/benchmarks.md, bench/encoder.py): with two threads int8
+encoded as fast as fp32 or faster and bf16 slower (its conversions around each multiply do
+not scale), with one thread bf16 was fastest; `search index` runs the encoder on every core,
+so int8 wins where both are there. One query takes int8 whenever the CPU has VNNI and fp32 is
+not forced: its cost is reading the weights, not multiplying them. Every choice stays within
+cosine 0.999 of fp32 (tests/encoders/test_precision.py), so vectors of different precisions
+are compatible.
 """
 
 from __future__ import annotations
@@ -45,10 +49,10 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
 def auto_precision(flags: Iterable[str]) -> Precision:
     """The fastest precision for a CPU with these flags (see the module docstring)."""
     present = frozenset(flags)
-    if present & _BF16_FLAGS:
-        return Precision.BF16
     if present & _VNNI_FLAGS:
         return Precision.INT8
+    if present & _BF16_FLAGS:
+        return Precision.BF16
     return Precision.FP32
 
 

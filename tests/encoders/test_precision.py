@@ -67,7 +67,7 @@ ALL = [*TEXTS.values(), *LONG]
 # -- the choice ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    (XEON_AMX, Precision.BF16), (EPYC_ZEN4, Precision.BF16), ({"amx_bf16"}, Precision.BF16),
+    (XEON_AMX, Precision.INT8), (EPYC_ZEN4, Precision.INT8), ({"amx_bf16"}, Precision.BF16),
     (CASCADE_LAKE, Precision.INT8), (ALDER_LAKE, Precision.INT8),
     (HASWELL, Precision.FP32), (OLD, Precision.FP32), (set(), Precision.FP32),
 ])
