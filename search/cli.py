@@ -50,8 +50,8 @@ def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
 def precision_option(command: Callable) -> Callable:
     return click.option(
         "--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True,
-        help="Arithmetic of the default model: auto (from this CPU: int8 with VNNI, bf16 with "
-             "AVX512-BF16 or AMX, else fp32), fp32, bf16 or int8.",
+        help="Arithmetic of the default model: auto (fp32 for batches; one query in int8 "
+             "where the CPU has VNNI), fp32, bf16 or int8 (VNNI only).",
     )(command)
 
 

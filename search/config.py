@@ -20,8 +20,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     # Encoder threads; 0 means one per core. More threads than cores costs ~15x here.
     threads: int = 0
-    # Arithmetic of the default model's large matrix multiplies: "auto" (int8 on CPUs with
-    # VNNI, bf16 with AVX512-BF16 or AMX, fp32 otherwise), "fp32", "bf16" or "int8".
+    # Arithmetic of the default model's large matrix multiplies: "auto" (fp32 for batches,
+    # int8 for one query where the CPU has VNNI), "fp32", "bf16" or "int8".
     precision: str = "auto"
     batch_size: int = 64
     # Paragraph shaping: longer paragraphs are split at sentence ends, shorter merged.

@@ -65,7 +65,7 @@ def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0, precision: str = 
     flags = cpu_flags()
     chosen = resolve_precision(precision, flags)
     if model == DEFAULT_MODEL:
-        return _load_use(model, chosen, query_precision(chosen, flags))
+        return _load_use(model, chosen, query_precision(precision, flags))
     return _load_sentence_transformer(model)
 
 

@@ -1,14 +1,15 @@
-"""Which arithmetic the default encoder's large matrix multiplies run in, chosen from the CPU.
+"""Which arithmetic the default encoder's large matrix multiplies run in.
 
-int8 (dynamically quantized activations, per-channel weights) where the CPU has VNNI, bf16
-where it multiplies bf16 natively (AVX512-BF16 or AMX) without VNNI, fp32 elsewhere. Measured
-on a 2-core Xeon with both (docs/benchmarks.md, bench/encoder.py): with two threads int8
-encoded as fast as fp32 or faster and bf16 slower (its conversions around each multiply do
-not scale), with one thread bf16 was fastest; `search index` runs the encoder on every core,
-so int8 wins where both are there. One query takes int8 whenever the CPU has VNNI and fp32 is
-not forced: its cost is reading the weights, not multiplying them. Every choice stays within
-cosine 0.999 of fp32 (tests/encoders/test_precision.py), so vectors of different precisions
-are compatible.
+`auto` keeps fp32 for batches and gives the one-query path int8 weights wherever the CPU has
+VNNI. Measured on a 2-core Xeon with VNNI, AVX512-BF16 and AMX (docs/benchmarks.md): with two
+threads neither reduced precision beat fp32 on batches in a whole `search index` (bf16 was
+40 % slower beside the pipeline's other threads, its conversions do not scale; int8 was as
+fast, but its activations are quantized per batch, so a text's vector depends on the texts
+batched with it, and vectors embedded elsewhere, on Ray, stop matching those made here). One
+query's cost is reading the weights, which int8 quarters. bf16 (any CPU; emulated and slow
+without native support) and int8 (VNNI only) are there to choose; every precision stays
+within cosine 0.999 of fp32 (tests/encoders/test_precision.py), so vectors of different
+precisions are compatible.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 from search.errors import ModelUnavailable
 
 AUTO = "auto"
-_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 _VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
 
 
@@ -46,16 +46,6 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset()
 
 
-def auto_precision(flags: Iterable[str]) -> Precision:
-    """The fastest precision for a CPU with these flags (see the module docstring)."""
-    present = frozenset(flags)
-    if present & _VNNI_FLAGS:
-        return Precision.INT8
-    if present & _BF16_FLAGS:
-        return Precision.BF16
-    return Precision.FP32
-
-
 def resolve_precision(requested: str, flags: Iterable[str]) -> Precision:
     """The precision to run for a setting ("auto", "fp32", "bf16", "int8") on this CPU.
 
@@ -66,7 +56,7 @@ def resolve_precision(requested: str, flags: Iterable[str]) -> Precision:
     """
     present = frozenset(flags)
     if requested == AUTO:
-        return auto_precision(present)
+        return Precision.FP32
     try:
         precision = Precision(requested)
     except ValueError:
@@ -81,8 +71,9 @@ def resolve_precision(requested: str, flags: Iterable[str]) -> Precision:
     return precision
 
 
-def query_precision(chosen: Precision, flags: Iterable[str]) -> Precision:
-    """The precision of the one-query path for a model running at `chosen` on this CPU."""
-    if chosen is Precision.FP32 or not frozenset(flags) & _VNNI_FLAGS:
+def query_precision(requested: str, flags: Iterable[str]) -> Precision:
+    """The precision of the one-query path for a setting on this CPU: int8 where VNNI runs
+    it, unless fp32 is asked for."""
+    if requested == Precision.FP32.value or not frozenset(flags) & _VNNI_FLAGS:
         return Precision.FP32
     return Precision.INT8

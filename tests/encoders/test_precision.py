@@ -11,7 +11,6 @@ import pytest
 from search.encoders.loading import USE_MAX_CHARS, load_encoder
 from search.encoders.precision import (
     Precision,
-    auto_precision,
     cpu_flags,
     query_precision,
     resolve_precision,
@@ -66,14 +65,10 @@ ALL = [*TEXTS.values(), *LONG]
 
 # -- the choice ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("flags", "expected"), [
-    (XEON_AMX, Precision.INT8), (EPYC_ZEN4, Precision.INT8), ({"amx_bf16"}, Precision.BF16),
-    (CASCADE_LAKE, Precision.INT8), (ALDER_LAKE, Precision.INT8),
-    (HASWELL, Precision.FP32), (OLD, Precision.FP32), (set(), Precision.FP32),
-])
-def test_auto_precision_follows_the_cpu_flags(flags, expected):
-    assert auto_precision(flags) is expected
-    assert resolve_precision("auto", flags) is expected
+@pytest.mark.parametrize("flags", [XEON_AMX, EPYC_ZEN4, CASCADE_LAKE, ALDER_LAKE, HASWELL, OLD,
+                                   set()])
+def test_auto_keeps_fp32_for_batches(flags):
+    assert resolve_precision("auto", flags) is Precision.FP32
 
 
 @pytest.mark.parametrize("flags", [XEON_AMX, CASCADE_LAKE, HASWELL, OLD])
@@ -82,14 +77,15 @@ def test_fp32_and_bf16_can_be_forced_anywhere(flags):
     assert resolve_precision("bf16", flags) is Precision.BF16
 
 
-@pytest.mark.parametrize(("flags", "chosen", "expected"), [
-    (XEON_AMX, Precision.BF16, Precision.INT8), (EPYC_ZEN4, Precision.BF16, Precision.INT8),
-    (CASCADE_LAKE, Precision.INT8, Precision.INT8), (XEON_AMX, Precision.FP32, Precision.FP32),
-    (HASWELL, Precision.FP32, Precision.FP32), (HASWELL, Precision.BF16, Precision.FP32),
+@pytest.mark.parametrize(("flags", "requested", "expected"), [
+    (XEON_AMX, "auto", Precision.INT8), (EPYC_ZEN4, "bf16", Precision.INT8),
+    (CASCADE_LAKE, "int8", Precision.INT8), (ALDER_LAKE, "auto", Precision.INT8),
+    (XEON_AMX, "fp32", Precision.FP32), (HASWELL, "auto", Precision.FP32),
+    (HASWELL, "bf16", Precision.FP32), ({"amx_bf16"}, "auto", Precision.FP32),
 ])
-def test_one_query_takes_int8_where_vnni_runs_it_unless_fp32_is_forced(flags, chosen,
-                                                                       expected):
-    assert query_precision(chosen, flags) is expected
+def test_one_query_takes_int8_where_vnni_runs_it_unless_fp32_is_asked(flags, requested,
+                                                                      expected):
+    assert query_precision(requested, flags) is expected
 
 
 def test_int8_needs_vnni():
