@@ -19,6 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from email.message import Message
 from pathlib import Path
 
 import regex
@@ -99,6 +100,7 @@ class QueryStream:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._deadline = time.monotonic() + DEADLINE
+        self._last: dict[int, str] = {}  # thread -> the generation of its last answer
         self._threads = [threading.Thread(target=self._run, args=(n,)) for n in range(threads)]
 
     def __enter__(self) -> QueryStream:
@@ -116,7 +118,6 @@ class QueryStream:
             return Counter(generation for generation, _ in self.answers)
 
     def _run(self, number: int) -> None:
-        seen: list[str] = []
         while not self._stop.is_set() and time.monotonic() < self._deadline:
             with self._lock:
                 if self.sent >= MAX_REQUESTS:
@@ -129,6 +130,7 @@ class QueryStream:
                     "mode": ("hybrid", "keyword", "semantic")[(self.sent + number) % 3]})
             try:
                 with urllib.request.urlopen(url, timeout=10) as response:
+                    headers = response.headers
                     body = json.load(response)
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 with self._lock:
@@ -136,11 +138,16 @@ class QueryStream:
                 continue
             hits = [(hit["article_id"], hit["text"]) for hit in body["results"]]
             with self._lock:
-                self.answers.append((body["generation"], hits))
-            if seen and body["generation"] < seen[-1]:
-                with self._lock:
-                    self.failures.append(f"back to {body['generation']} after {seen[-1]}")
-            seen.append(body["generation"])
+                self._keep(number, headers, body["generation"], hits)
+
+    def _keep(self, number: int, headers: Message, generation: str,
+              hits: list[tuple[str, str]]) -> None:
+        """Record one answer (the lock is held); a thread must never go back a generation."""
+        last = self._last.get(number)
+        if last is not None and generation < last:
+            self.failures.append(f"back to {generation} after {last}")
+        self._last[number] = generation
+        self.answers.append((generation, hits))
 
 
 def test_queries_never_fail_or_mix_generations_while_writers_change_the_index(

@@ -17,23 +17,26 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
+from email.message import Message
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_serving_during_updates import QUERY, STEPS, VERSION, apply, run_api, run_cli
+from test_serving_during_updates import (
+    MAX_REQUESTS,
+    STEPS,
+    VERSION,
+    QueryStream,
+    apply,
+    run_api,
+    run_cli,
+)
 from web_fixtures import PROJECT, TESTS, build_fake_index, wait_for
 
 from search.cli import main
 from web.shared_jobs import WORKER_DIED, SharedJobBoard
 
-MAX_REQUESTS = 3000  # the query stream stops at this count or after DEADLINE seconds
-DEADLINE = 120
 JOB_SECONDS = 2.0  # how long an update that embeds anything takes in the race test
 
 # `search ARGS` with the fake encoder, made slow (JOB_SECONDS) for batches of several texts:
@@ -117,55 +120,18 @@ def request(connection: http.client.HTTPConnection, method: str, path: str
     return response.status, json.loads(response.read()), int(response.headers["X-Search-Worker"])
 
 
-class WorkerQueryStream:
-    """Threads sending new queries in every mode, one request after another, each keeping
-    (thread, worker pid, generation, [(article_id, text), ...]) or the failure."""
-
-    def __init__(self, base_url: str, threads: int = 3) -> None:
-        self.base_url = base_url
-        self.answers: list[tuple[int, int, str, list[tuple[str, str]]]] = []
-        self.failures: list[str] = []
-        self.sent = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._deadline = time.monotonic() + DEADLINE
-        self._threads = [threading.Thread(target=self._run, args=(n,)) for n in range(threads)]
-
-    def __enter__(self) -> WorkerQueryStream:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
+class WorkerQueryStream(QueryStream):
+    """QueryStream keeping (thread, worker pid, generation, [(article_id, text), ...]) of each
+    answer (workers may be a second apart, so a thread may see an older generation next)."""
 
     def served(self) -> Counter:
         """(worker, generation) -> answers."""
         with self._lock:
             return Counter((worker, generation) for _, worker, generation, _ in self.answers)
 
-    def _run(self, number: int) -> None:
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
-            with self._lock:
-                if self.sent >= MAX_REQUESTS:
-                    return
-                self.sent += 1
-                url = self.base_url + "/api/search?" + urllib.parse.urlencode({
-                    "q": f"{QUERY} zq{self.sent}", "size": 20,
-                    "mode": ("hybrid", "keyword", "semantic")[(self.sent + number) % 3]})
-            try:
-                with urllib.request.urlopen(url, timeout=10) as response:
-                    worker = int(response.headers["X-Search-Worker"])
-                    body = json.load(response)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                with self._lock:
-                    self.failures.append(f"{url}: {exc!r}")
-                continue
-            hits = [(hit["article_id"], hit["text"]) for hit in body["results"]]
-            with self._lock:
-                self.answers.append((number, worker, body["generation"], hits))
+    def _keep(self, number: int, headers: Message, generation: str,
+              hits: list[tuple[str, str]]) -> None:
+        self.answers.append((number, int(headers["X-Search-Worker"]), generation, hits))
 
 
 def test_two_workers_never_fail_or_mix_generations_while_writers_change_the_index(
