@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from search.encoders.centering import LanguageCentroids
 from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
 
 # progress(stage, done, total), called as long work advances (for a progress bar).
@@ -58,6 +59,9 @@ class Catalog:
     # Precision of the encoder that made the vectors ("fp32" in indexes older than the field);
     # all precisions give compatible vectors (cosine >= 0.999 to fp32).
     precision: str = "fp32"
+    # Each language's vector sum and count (None in indexes older than the field: the
+    # updater computes them on its next run).
+    centroids: LanguageCentroids | None = None
 
     @property
     def name(self) -> str:
@@ -84,6 +88,8 @@ class Catalog:
         data = {key: getattr(self, key) for key in
                 ("generation", "model", "dim", "settings", "next_pid", "created", "precision")}
         data["files"] = {path: vars(entry) for path, entry in self.files.items()}
+        if self.centroids is not None:
+            data["centroids"] = self.centroids.to_dict()
         return data
 
     @classmethod
@@ -95,7 +101,9 @@ class Catalog:
         }
         return cls(int(data["generation"]), str(data["model"]), int(data["dim"]),
                    dict(data["settings"]), int(data["next_pid"]), str(data["created"]), files,
-                   str(data.get("precision", "fp32")))
+                   str(data.get("precision", "fp32")),
+                   LanguageCentroids.from_dict(data["centroids"]) if "centroids" in data
+                   else None)
 
 
 @dataclass(frozen=True)
