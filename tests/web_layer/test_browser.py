@@ -194,3 +194,44 @@ def test_hostile_article_renders_as_inert_text(browser, tmp_path, seeds_copy, fa
             browser.save_screenshot(str(tmp_path / "hostile.png"))
     finally:
         app.extensions["search"].close()
+
+
+# Two different words of as many letters (no marks) in each script: drawn with the page's font,
+# they differ when a font has the script's glyphs, and are the same row of "tofu" boxes when not.
+SCRIPT_SAMPLES = {
+    "Han (zh)": ("新闻报道", "交换战俘"),
+    "Japanese": ("ニュース", "けいざい"),
+    "Hangul": ("뉴스기사", "포로교환"),
+    "Arabic": ("كتب", "درس"),
+    "Devanagari": ("कमल", "नगर"),
+    "Thai": ("กขค", "งจฉ"),
+    "Cyrillic": ("обмен", "пленн"),
+    "Greek": ("ειδήσ", "ανταλ"),
+}
+DRAWN = """
+const font = getComputedStyle(document.body).font;
+function pixels(text) {
+  const canvas = document.createElement("canvas");
+  canvas.width = 240; canvas.height = 60;
+  const context = canvas.getContext("2d");
+  context.font = font;
+  context.fillText(text, 4, 40);
+  return Array.from(context.getImageData(0, 0, 240, 60).data).join(",");
+}
+return [pixels(arguments[0]).length > 0, pixels(arguments[0]) !== pixels(arguments[1]),
+        pixels(arguments[0]) !== pixels("")];
+"""
+
+
+def test_pages_have_fonts_for_every_script(server, browser):
+    """CJK, Arabic, Devanagari and Thai paragraphs show text, not boxes: Debian's Noto
+    fonts (fonts-noto-core, fonts-noto-cjk) must be installed, as .ci/run does."""
+    browser.get(server.url + "/")
+    missing = []
+    for script, (first, second) in SCRIPT_SAMPLES.items():
+        drawn, distinct, visible = browser.execute_script(DRAWN, first, second)
+        assert drawn
+        if not (distinct and visible):
+            missing.append(script)
+    assert missing == [], (f"no font for {', '.join(missing)}: "
+                           "apt-get install fonts-noto-core fonts-noto-cjk")
