@@ -5,6 +5,7 @@ generation, left by removed paragraphs, and a generation open for reading keeps 
 from __future__ import annotations
 
 import pytest
+
 from backends.test_contract import CORPUS, FIRST_PID, Spec, commit
 
 EXTRA = {"fr.jsonl": [Spec("volcan", "Catastrophe", "fr", "2025-07-22", "Wire", (
