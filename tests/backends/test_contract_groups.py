@@ -62,3 +62,21 @@ def test_groups_are_set_carried_forward_and_left(backend):
             de[0]: [de[0], fr], fr + 1: [fr + 1], en[0]: []}
     finally:
         reader.close()
+
+
+def test_groups_of_a_writer_that_never_published_are_gone(backend):
+    first = commit(backend, None, CORPUS)
+    en = sorted(first.files["en.jsonl"].pids)
+    with backend.writer_lock():
+        writer = backend.begin(first)
+        try:
+            writer.set_groups([en[1]], [en[0]])  # the next writer gets the same number
+        finally:
+            writer.close()
+    second = commit(backend, first, {}, remove=["de.txt"])
+    reader = backend.open(second.name)
+    try:
+        assert reader.groups([en[0], en[1]]) == [en[0], en[1]]
+        assert reader.group_members([en[0]]) == {en[0]: [en[0]]}
+    finally:
+        reader.close()
