@@ -139,6 +139,7 @@ SCHEMAS: dict[str, Any] = {
         "warnings": STRINGS,
         "generation": _nullable("string"),
         "seconds": {"type": "number", "minimum": 0},
+        "grouping_seconds": {"type": "number", "minimum": 0},
         "paragraphs_per_second": {"type": "number", "minimum": 0},
     }),
     "Job": _object({

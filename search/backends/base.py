@@ -220,6 +220,17 @@ class GenerationReader(Protocol):
         (a page of hits reads its articles at once)."""
         ...
 
+    def groups(self, pids: Sequence[int]) -> list[int]:
+        """The translation group id of each of `pids`: the paragraphs of other articles that
+        say the same thing in other languages share it (at most one per language and per
+        article); a paragraph alone has its own pid. Cheap: no text is read."""
+        ...
+
+    def group_members(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
+        """The paragraphs of each group, in pid order; an id that names no group of this
+        generation maps to an empty list."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -242,6 +253,11 @@ class GenerationWriter(Protocol):
 
     def add_vectors(self, pids: np.ndarray, vectors: np.ndarray) -> None:
         """The unit vectors of paragraphs given to `add`, row by row."""
+        ...
+
+    def set_groups(self, pids: Sequence[int], group_ids: Sequence[int]) -> None:
+        """Put live paragraphs of this generation (new or old) into translation groups; a
+        paragraph keeps its previous group unless set, and a removed one leaves its group."""
         ...
 
     def publish(self, catalog: Catalog) -> None:

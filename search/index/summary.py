@@ -24,6 +24,7 @@ class IndexSummary:
     warnings: list[str] = field(default_factory=list)  # done anyway, but worth telling
     generation: str | None = None
     seconds: float = 0.0
+    grouping_seconds: float = 0.0  # translation groups, included in seconds
 
     @property
     def paragraphs_per_second(self) -> float:
@@ -33,4 +34,5 @@ class IndexSummary:
         data = asdict(self)
         data["paragraphs_per_second"] = round(self.paragraphs_per_second, 1)
         data["seconds"] = round(self.seconds, 3)
+        data["grouping_seconds"] = round(self.grouping_seconds, 3)
         return data

@@ -27,6 +27,7 @@ from search.config import Settings
 from search.encoders.base import Embed, Encoder
 from search.errors import IndexIncompatible
 from search.index.embedding_cache import EmbeddingCache
+from search.index.groups import NewPassages, update_groups
 from search.index.pipeline import ReadAhead, Reading, Stopped, ToRead
 from search.index.summary import IndexSummary
 from search.index.vectors import NewVectors, VectorStage
@@ -159,11 +160,26 @@ def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | Non
         if previous is not None and not run.has_changes():
             return None
         writer.add_vectors(new.pids, new.vectors)
+        _group(backend, writer, run, previous, new)
         catalog = run.catalog(writer.number, run.dim)
         writer.publish(catalog)
         return catalog.name
     finally:
         writer.close()
+
+
+def _group(backend: Backend, writer: GenerationWriter, run: _Run, previous: Catalog | None,
+           new: NewVectors) -> None:
+    """Translation groups of what changed, read against the previous generation."""
+    removed = _pids_of([*run.removed_paths, *run.reading.replaced], run.files)
+    reader = backend.open(previous.name) if previous is not None else None
+    try:
+        run.summary.grouping_seconds = update_groups(
+            writer, reader, removed, run.passages, new.pids, new.vectors,
+            previous.centroids if previous is not None else None)
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def _write_text(writer: GenerationWriter, run: _Run, ahead: ReadAhead) -> None:
@@ -200,6 +216,7 @@ class _Run:
         self.to_read: list[ToRead] = []
         self.removed_paths: list[str] = []  # gone from seeds/
         self.reading = Reading(previous.next_pid if previous else 1)
+        self.passages = NewPassages()  # the new paragraphs as translation grouping needs them
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -258,7 +275,7 @@ class _Run:
             block = None if self._embed else max(self.settings.batch_size, 1) * 4
             stage = VectorStage(cache, self.dim, self._embed or self._embed_here, block,
                                 self.report)
-            new = stage.run(ahead.for_vectors())
+            new = stage.run(self.passages.noting(ahead.for_vectors()))
             self.summary.paragraphs_added = len(new.pids)
             self.summary.paragraphs_embedded = new.embedded
             return new

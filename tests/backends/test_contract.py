@@ -11,7 +11,7 @@ import hashlib
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -104,9 +104,11 @@ def file_entry(articles: Sequence[NewArticle], first_pid: int) -> FileEntry:
 
 def commit(backend: Backend, previous: Catalog | None, add: dict[str, list[Spec]],
            remove: Sequence[str] = (),
-           vector: Callable[[NewParagraph], np.ndarray] | None = None) -> Catalog:
+           vector: Callable[[NewParagraph], np.ndarray] | None = None,
+           groups: Mapping[int, int] | None = None) -> Catalog:
     """Publish the next generation: `previous` without the files `remove`, with `add`;
-    `vector` gives each paragraph's vector (by default derived from its text)."""
+    `vector` gives each paragraph's vector (by default derived from its text); `groups`
+    sets translation groups (pid -> group id) before publishing."""
     vector = vector or (lambda paragraph: vector_of(paragraph.text))
     dim = previous.dim if previous else DIM
     with backend.writer_lock():
@@ -130,6 +132,8 @@ def commit(backend: Backend, previous: Catalog | None, add: dict[str, list[Spec]
                 dim = vectors.shape[1]
             catalog = Catalog(writer.number, "fake", dim, {"model": "fake"}, next_pid,
                               "2025-08-01T00:00:00+00:00", files)
+            if groups:
+                writer.set_groups(list(groups), list(groups.values()))
             writer.publish(catalog)
         finally:
             writer.close()

@@ -21,6 +21,7 @@ from search.backends.base import (
     NewArticle,
     Progress,
 )
+from search.backends.group_table import carried_forward
 from search.config import Settings
 from search.errors import IndexBusy, IndexMissing
 from search.records import ArticleRecord, ParagraphRecord
@@ -81,6 +82,7 @@ class MemoryWriter:
             dict(contents.paragraphs) if contents else {})
         self._vectors: dict[int, np.ndarray] = dict(contents.vectors) if contents else {}
         self._analyzed: dict[int, Analyzed] = dict(contents.analyzed) if contents else {}
+        self._groups: dict[int, int] = dict(contents.groups) if contents else {}
 
     def _require_open(self) -> None:
         if not self._open:
@@ -93,6 +95,7 @@ class MemoryWriter:
                 paragraph = self._paragraphs.pop(int(pid))  # KeyError: not in this generation
                 self._vectors.pop(paragraph.pid, None)
                 self._analyzed.pop(paragraph.pid, None)
+                self._groups.pop(paragraph.pid, None)
                 article = self._articles.get(paragraph.article_id)
                 if article is None or paragraph.pid not in article.paragraph_pids:
                     continue  # a new version of the article was added first
@@ -127,6 +130,14 @@ class MemoryWriter:
             for pid, row in zip(ids.tolist(), rows, strict=True):
                 self._vectors[pid] = row
 
+    def set_groups(self, pids: Sequence[int], group_ids: Sequence[int]) -> None:
+        with self._lock:
+            self._require_open()
+            for pid, group in zip(pids, group_ids, strict=True):
+                if int(pid) not in self._paragraphs:
+                    raise KeyError(int(pid))
+                self._groups[int(pid)] = int(group)
+
     def publish(self, catalog: Catalog) -> None:
         with self._lock:
             self._require_open()
@@ -141,7 +152,9 @@ class MemoryWriter:
             if any(row.shape != (catalog.dim,) for row in self._vectors.values()):
                 raise ValueError(f"vectors that are not {catalog.dim}-d, as the catalog says")
             self._check_articles()
-            contents = Contents(self._articles, self._paragraphs, self._vectors, self._analyzed)
+            groups = carried_forward(self._groups, (), {})
+            contents = Contents(self._articles, self._paragraphs, self._vectors, self._analyzed,
+                                groups)
             self._folder.publish(Generation(catalog, contents))
             self._open = False
 
@@ -158,6 +171,7 @@ class MemoryWriter:
         with self._lock:
             self._open = False
             self._articles, self._paragraphs, self._vectors, self._analyzed = {}, {}, {}, {}
+            self._groups = {}
 
 
 class MemoryBackend:

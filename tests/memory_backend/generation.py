@@ -16,6 +16,7 @@ import numpy as np
 
 from search.analysis import field_language, tokens
 from search.backends.base import Catalog, CheckReport
+from search.backends.group_table import GroupTable
 from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
 
 BM25_K1 = 1.2
@@ -45,6 +46,7 @@ class Contents:
     paragraphs: Mapping[int, ParagraphRecord]
     vectors: Mapping[int, np.ndarray]  # read-only float32 rows
     analyzed: Mapping[int, Analyzed]
+    groups: Mapping[int, int]  # translation group of paragraphs that are not alone
 
 
 class _Language:
@@ -88,6 +90,7 @@ class Generation:
         matrix = np.array(rows, dtype=np.float64).reshape(len(rows), catalog.dim)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self._unit = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+        self.groups = GroupTable(contents.groups)
 
     @property
     def name(self) -> str:
@@ -200,6 +203,14 @@ class MemoryReader:
 
     def articles(self, article_ids: Sequence[str]) -> list[ArticleRecord | None]:
         return [self.article(article_id) for article_id in article_ids]
+
+    def groups(self, pids: Sequence[int]) -> list[int]:
+        self.paragraphs(pids)  # KeyError for a pid not in this generation
+        return self._generation.groups.groups(pids)
+
+    def group_members(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
+        stored = self._generation.contents.paragraphs
+        return self._generation.groups.members(group_ids, stored.__contains__)
 
     def close(self) -> None:
         with self._lock:

@@ -12,7 +12,9 @@ from contextlib import ExitStack
 
 import numpy as np
 
+from search.backends.group_table import GroupTable
 from search.backends.local.dense import DenseIndex
+from search.backends.local.groups import read_groups
 from search.backends.local.keyword import KeywordIndex
 from search.backends.local.manifest import REBUILD_HINT, Manifest
 from search.backends.local.paragraphs import Paragraphs, SegmentFiles, scan
@@ -26,7 +28,8 @@ class LocalReader:
     """A `GenerationReader` over Whoosh and FAISS. Use `LocalReader.load`."""
 
     def __init__(self, manifest: Manifest, paragraphs: Paragraphs, keyword: KeywordIndex,
-                 dense: DenseIndex, ef_search: int, resources: ExitStack) -> None:
+                 dense: DenseIndex, ef_search: int, resources: ExitStack,
+                 groups: GroupTable | None = None) -> None:
         self.manifest = manifest
         self.catalog = manifest.catalog
         self.paragraph_store = paragraphs
@@ -36,6 +39,7 @@ class LocalReader:
         self._articles = {article.id: article for article in paragraphs.articles}
         self._matching = functools.lru_cache(maxsize=8)(paragraphs.matching)
         self._resources = resources
+        self._groups = groups or GroupTable({})
 
     @classmethod
     def load(cls, store: IndexStore, name: str, ef_search: int) -> LocalReader:
@@ -49,13 +53,14 @@ class LocalReader:
             resources.callback(keyword.close)
             paragraphs = Paragraphs(found, files)
             dense = load_dense(store, manifest, found.vector_rows, paragraphs.pids)
+            groups = GroupTable(read_groups(store.generations / name))
         except FileNotFoundError as exc:
             resources.close()
             raise IndexCorrupt(f"{store.root}: {exc.filename} is missing; {REBUILD_HINT}") from exc
         except BaseException:
             resources.close()
             raise
-        return cls(manifest, paragraphs, keyword, dense, ef_search, resources)
+        return cls(manifest, paragraphs, keyword, dense, ef_search, resources, groups)
 
     @property
     def approximate(self) -> bool:
@@ -93,6 +98,20 @@ class LocalReader:
 
     def articles(self, article_ids: Sequence[str]) -> list[ArticleRecord | None]:
         return [self._articles.get(article_id) for article_id in article_ids]
+
+    def groups(self, pids: Sequence[int]) -> list[int]:
+        self.paragraph_store.langs(pids)  # KeyError for a pid not in this generation
+        return self._groups.groups(pids)
+
+    def group_members(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
+        return self._groups.members(group_ids, self._is_live)
+
+    def _is_live(self, pid: int) -> bool:
+        try:
+            self.paragraph_store.langs([pid])
+        except KeyError:
+            return False
+        return True
 
     def close(self) -> None:
         self._resources.close()

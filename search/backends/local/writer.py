@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from search.backends.base import Catalog, NewArticle, Progress, generation_name
+from search.backends.group_table import carried_forward
 from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw
+from search.backends.local.groups import read_groups, write_groups
 from search.backends.local.keyword import KeywordDoc, KeywordIndex
 from search.backends.local.manifest import Manifest
 from search.backends.local.segments import write_segment
@@ -54,11 +56,14 @@ class LocalWriter:
             raise
         self._articles: list[NewArticle] = []
         self._vector_parts: list[tuple[np.ndarray, np.ndarray]] = []  # (pids, vectors)
+        self._removed: list[int] = []
+        self._groups: dict[int, int] = {}  # set in this run
 
     def remove(self, pids: Sequence[int]) -> None:
         if pids:
             with self.store.writing(self._keyword.path):
                 self._keyword.remove(pids)
+            self._removed.extend(int(pid) for pid in pids)
 
     def add(self, articles: Iterable[NewArticle]) -> None:
         """Add to the keyword side and commit it there (Whoosh's commit then overlaps with
@@ -74,6 +79,10 @@ class LocalWriter:
         self._vector_parts.append((np.asarray(pids, dtype=np.int64),
                                    np.asarray(vectors, dtype=np.float32)))
 
+    def set_groups(self, pids: Sequence[int], group_ids: Sequence[int]) -> None:
+        self._groups.update(zip((int(p) for p in pids), (int(g) for g in group_ids),
+                                strict=True))
+
     def publish(self, catalog: Catalog) -> None:
         """Commit the keyword side, write the segment, decide on the HNSW graph, write the
         manifest and switch to it."""
@@ -88,6 +97,10 @@ class LocalWriter:
                             *self._graph_of_previous())
         ann, ann_next_pid = self._ann_for(manifest)
         manifest = Manifest(manifest.catalog, manifest.file_segments, ann, ann_next_pid)
+        previous = (read_groups(self.store.generations / self.previous.name)
+                    if self.previous is not None else {})
+        with self.store.writing(self.tmp_dir):
+            write_groups(self.tmp_dir, carried_forward(previous, self._removed, self._groups))
         with self.store.writing(self.tmp_dir):
             self.store.publish(self.tmp_dir, manifest)
         self._published = True

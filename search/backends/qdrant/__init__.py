@@ -133,6 +133,26 @@ class QdrantBackend:
         undone = models.Filter(must=[models.FieldCondition(
             key="gen_to", range=models.Range(gt=current, lt=schema.LIVE))])
         self.client.set_payload(collection, {"gen_to": schema.LIVE}, points=undone, wait=True)
+        self._undo_group_entries(collection, current)
+
+    def _undo_group_entries(self, collection: str, current: int) -> None:
+        """Drop the group entries of generations never published."""
+        unpublished = models.Filter(must=[models.FieldCondition(
+            key=schema.GROUP_GENS, range=models.Range(gt=current))])
+        fields = [schema.GROUP_IDS, schema.GROUP_GENS]
+        offset: Any = None
+        while True:
+            batch, offset = self.client.scroll(collection, scroll_filter=unpublished,
+                                               limit=256, offset=offset, with_payload=fields)
+            for point in batch:
+                payload = point.payload or {}
+                gens = [g for g in payload.get(schema.GROUP_GENS) or () if g <= current]
+                ids = list(payload.get(schema.GROUP_IDS) or ())[: len(gens)]
+                self.client.set_payload(collection, {schema.GROUP_IDS: ids,
+                                                     schema.GROUP_GENS: gens},
+                                        points=[point.id], wait=True)
+            if offset is None:
+                break
 
     def _drop_unseen_points(self, collection: str, current: int, oldest: int) -> None:
         self._undo_unpublished(collection, current)

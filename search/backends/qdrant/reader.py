@@ -120,6 +120,44 @@ class QdrantReader:
         found = {article_id: _article(points) for article_id, points in by_article.items()}
         return [found.get(article_id) for article_id in article_ids]
 
+    def groups(self, pids: Sequence[int]) -> list[int]:
+        records = self._records(pids, [schema.GROUP_IDS, schema.GROUP_GENS])
+        return [schema.group_at(r.payload or {}, int(r.id), self.catalog.generation)
+                for r in records]
+
+    def group_members(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
+        """The points that ever had one of the groups, kept if they have it in this
+        generation; and each group's own paragraph when it is in no other group."""
+        wanted = [int(g) for g in dict.fromkeys(group_ids)]
+        found: dict[int, set[int]] = {group: set() for group in wanted}
+        if not wanted:
+            return {}
+        generation = self.catalog.generation
+        where = models.Filter(must=[*self._generation, models.FieldCondition(
+            key=schema.GROUP_IDS, match=models.MatchAny(any=wanted))])
+        fields = [schema.GROUP_IDS, schema.GROUP_GENS]
+        offset: Any = None
+        with reported(self.location):
+            while True:
+                batch, offset = self.client.scroll(self.collection, scroll_filter=where,
+                                                   limit=256, offset=offset,
+                                                   with_payload=fields)
+                for point in batch:
+                    group = schema.group_at(point.payload or {}, int(point.id), generation)
+                    if group in found:
+                        found[group].add(int(point.id))
+                if offset is None:
+                    break
+            own = self.client.retrieve(self.collection, wanted,
+                                       with_payload=[*fields, "gen_from", "gen_to"])
+        for record in own:
+            payload = record.payload or {}
+            pid = int(record.id)
+            if payload.get("gen_from", generation + 1) <= generation < payload.get("gen_to", 0) \
+                    and schema.group_at(payload, pid, generation) == pid:
+                found[pid].add(pid)
+        return {group: sorted(found[group]) for group in wanted}
+
     def close(self) -> None:
         """Give up the lease (closing twice is harmless; the client is shared)."""
         release, self._release = self._release, None

@@ -25,6 +25,23 @@ CURRENT_ID = 0  # the meta point holding the live generation's number
 FIRST_LEASE_ID = 2**40
 
 
+# A point's translation group by generation: parallel lists, entry k saying that from
+# generation GROUP_GENS[k] on the group is GROUP_IDS[k]; no entry: alone (its own pid). A
+# writer appends, so that readers of older generations keep the groups they saw.
+GROUP_IDS = "group_ids"
+GROUP_GENS = "group_gens"
+
+
+def group_at(payload: dict[str, Any], pid: int, generation: int) -> int:
+    """A point's group in `generation`."""
+    group = pid
+    for since, value in zip(payload.get(GROUP_GENS) or (), payload.get(GROUP_IDS) or (),
+                            strict=True):
+        if since <= generation:
+            group = int(value)
+    return group
+
+
 def meta_collection(name: str) -> str:
     return f"{name}-meta"
 
@@ -55,7 +72,8 @@ def create_points_collection(client: QdrantClient, collection: str, dim: int,
                             ("date", models.PayloadSchemaType.INTEGER),
                             ("lang", models.PayloadSchemaType.KEYWORD),
                             ("article_id", models.PayloadSchemaType.KEYWORD),
-                            ("source", models.PayloadSchemaType.KEYWORD)):
+                            ("source", models.PayloadSchemaType.KEYWORD),
+                            (GROUP_IDS, models.PayloadSchemaType.INTEGER)):
             client.create_payload_index(collection, field, kind)
 
 

@@ -37,6 +37,7 @@ class QdrantWriter:
         self.lengths = dict(lengths)  # per analysis language, as of the previous generation
         self._texts: dict[int, tuple[NewArticle, NewParagraph, str, list[str], list[str]]] = {}
         self._vectors: dict[int, list[float]] = {}
+        self._groups: dict[int, int] = {}  # of the new points
 
     def remove(self, pids: Sequence[int]) -> None:
         if not pids:
@@ -71,6 +72,35 @@ class QdrantWriter:
         for pid, vector in zip(np.asarray(pids).tolist(), np.asarray(vectors), strict=True):
             self._vectors[int(pid)] = vector.astype(np.float32).tolist()
 
+    def set_groups(self, pids: Sequence[int], group_ids: Sequence[int]) -> None:
+        """New points get their group at publish; old ones get an entry for this generation
+        now (invisible to readers of older generations, undone after a crash)."""
+        old: dict[int, int] = {}
+        for pid, group in zip((int(p) for p in pids), (int(g) for g in group_ids), strict=True):
+            if pid in self._texts:
+                self._groups[pid] = group
+            else:
+                old[pid] = group
+        if not old:
+            return
+        fields = [schema.GROUP_IDS, schema.GROUP_GENS]
+        with reported(self.location):
+            found = self.client.retrieve(self.collection, sorted(old), with_payload=fields)
+            if len(found) != len(old):
+                raise KeyError(sorted(set(old) - {int(r.id) for r in found})[0])
+            operations: list[models.UpdateOperation] = []
+            for record in found:
+                payload = record.payload or {}
+                gens = [g for g in payload.get(schema.GROUP_GENS) or () if g < self.number]
+                ids = list(payload.get(schema.GROUP_IDS) or ())[: len(gens)]
+                operations.append(models.SetPayloadOperation(set_payload=models.SetPayload(
+                    payload={schema.GROUP_IDS: [*ids, old[int(record.id)]],
+                             schema.GROUP_GENS: [*gens, self.number]},
+                    points=[int(record.id)])))
+            for start in range(0, len(operations), BATCH):
+                self.client.batch_update_points(self.collection,
+                                                operations[start : start + BATCH], wait=True)
+
     def publish(self, catalog: Catalog) -> None:
         """Write the new points, then the catalog, then switch the live pointer."""
         if self._texts.keys() != self._vectors.keys():
@@ -99,6 +129,9 @@ class QdrantWriter:
                                                                      values=values)
         payload = schema.paragraph_payload(article, paragraph, self.number)
         payload.update(code=code, text_terms=len(text_terms), title_terms=len(title_terms))
+        if pid in self._groups and self._groups[pid] != pid:
+            payload.update({schema.GROUP_IDS: [self._groups[pid]],
+                            schema.GROUP_GENS: [self.number]})
         return models.PointStruct(id=pid, vector=named, payload=payload)
 
     def _ensure_collection(self, dim: int) -> None:
@@ -121,3 +154,4 @@ class QdrantWriter:
         and are undone by the next writer's garbage collection."""
         self._texts.clear()
         self._vectors.clear()
+        self._groups.clear()
