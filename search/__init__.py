@@ -21,6 +21,7 @@ from search.errors import (
     IndexMissing,
     InvalidQuery,
     ModelUnavailable,
+    ParagraphNotFound,
     SearchError,
     SeedsNotFound,
     UnreadableFile,
@@ -29,7 +30,16 @@ from search.index.summary import IndexSummary
 from search.index.updater import update_index
 from search.ranking.query import Mode, Query
 from search.records import Filters
-from search.results import ArticleView, Explanation, Hit, IndexStats, SearchPage
+from search.results import (
+    ArticleView,
+    Explanation,
+    Hit,
+    IndexStats,
+    ParagraphView,
+    SearchPage,
+    Similar,
+    Translation,
+)
 
 __all__ = [
     "ArticleNotFound",
@@ -48,11 +58,15 @@ __all__ = [
     "InvalidQuery",
     "Mode",
     "ModelUnavailable",
+    "ParagraphNotFound",
+    "ParagraphView",
     "Query",
     "SearchError",
     "SearchPage",
     "SeedsNotFound",
     "Settings",
+    "Similar",
+    "Translation",
     "UnreadableFile",
     "update_index",
 ]

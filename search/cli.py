@@ -209,6 +209,9 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
         click.echo(click.style(f"{rank:>3}. [{hit.lang}] {hit.title}", bold=True)
                    + f"  {hit.paragraph_id}  score {hit.score:.3f} ({why})")
         click.echo("     " + _terminal_text(hit.snippet))
+        if hit.translations:
+            click.echo("     also in: " + " ".join(
+                f"{t.lang} ({t.paragraph_id})" for t in hit.translations))
 
 
 def _terminal_text(marked_html: str) -> str:

@@ -19,13 +19,21 @@ from search.backends import open_backend
 from search.backends.base import Backend, GenerationReader
 from search.config import Settings
 from search.encoders.base import Encoder
-from search.errors import ArticleNotFound, IndexIncompatible, IndexMissing
+from search.errors import (
+    ArticleNotFound,
+    IndexIncompatible,
+    IndexMissing,
+    InvalidQuery,
+    ParagraphNotFound,
+)
 from search.ingest.language import LanguageDetector
 from search.lru import LRUCache
-from search.ranking.hits import best_per_article, build_hits
+from search.ranking.hits import best_per_article, build_hits, translations
 from search.ranking.policy import rank
 from search.ranking.query import Mode, Query, understand
-from search.results import ArticleView, IndexStats, SearchPage
+from search.records import ArticleRecord, Filters
+from search.results import ArticleView, IndexStats, ParagraphView, SearchPage, Similar
+from search.translations import article_versions
 
 
 class _Holder:
@@ -205,7 +213,37 @@ class Engine:
             if record is None:
                 raise ArticleNotFound(f"no article {article_id!r} in the index")
             paragraphs = reader.paragraphs(record.paragraph_pids)
-            return ArticleView(record, sorted(paragraphs, key=lambda p: p.position))
+            return ArticleView(record, sorted(paragraphs, key=lambda p: p.position),
+                               _versions(reader, record))
+
+    def paragraph(self, paragraph_id: str) -> ParagraphView:
+        """One paragraph (`article id:position`) with its article and translation group."""
+        with self._reader() as reader:
+            pid, article = _locate(reader, paragraph_id)
+            [record] = reader.paragraphs([pid])
+            [group] = translations([pid], reader)
+            return ParagraphView(record, article, group)
+
+    def similar(self, paragraph_id: str, size: int = 10) -> list[Similar]:
+        """The paragraphs of other articles closest in meaning to one paragraph, in any
+        language, best first; members of its translation group are marked."""
+        if not 1 <= size <= self.settings.max_page_size:
+            raise InvalidQuery(
+                f"size must be between 1 and {self.settings.max_page_size}, not {size}")
+        with self._reader() as reader:
+            pid, article = _locate(reader, paragraph_id)
+            # The article's own paragraphs come back too: ask for enough to skip them.
+            found = reader.vector_candidates(reader.vector(pid),
+                                             size + len(article.paragraph_pids), Filters())
+            found = [c for c in found if c.pid not in set(article.paragraph_pids)][:size]
+            pids = [c.pid for c in found]
+            records = reader.paragraphs(pids)
+            articles = reader.articles([r.article_id for r in records])
+            [own_group] = reader.groups([pid])
+            groups = reader.groups(pids)
+            return [Similar(r, a, round(c.score, 6), g == own_group)
+                    for c, r, a, g in zip(found, records, articles, groups, strict=True)
+                    if a is not None]
 
     def stats(self) -> IndexStats:
         with self._reader() as reader:
@@ -213,3 +251,28 @@ class Engine:
             return IndexStats(str(self.index_dir), c.name, c.created, c.model, c.dim,
                               c.articles, c.paragraphs, dict(c.languages), reader.approximate,
                               c.precision)
+
+
+def _locate(reader: GenerationReader, paragraph_id: str) -> tuple[int, ArticleRecord]:
+    """The pid and article of a public paragraph id (`article id:position`)."""
+    article_id, _, position = paragraph_id.rpartition(":")
+    article = reader.article(article_id) if article_id and position.isdigit() else None
+    if article is not None:
+        records = reader.paragraphs(article.paragraph_pids)
+        for record in records:
+            if record.position == int(position):
+                return record.pid, article
+    raise ParagraphNotFound(f"no paragraph {paragraph_id!r} in the index "
+                            "(paragraph ids are article id:position)")
+
+
+def _versions(reader: GenerationReader, article: ArticleRecord) -> tuple[ArticleRecord, ...]:
+    """The article in other languages: articles holding translations of at least half of
+    its grouped paragraphs."""
+    pids = list(article.paragraph_pids)
+    groups = dict(zip(pids, reader.groups(pids), strict=True))
+    members = reader.group_members(sorted(set(groups.values())))
+    partners = sorted({m for group in members.values() for m in group})
+    article_of = dict(zip(partners, reader.article_ids(partners), strict=True))
+    found = article_versions(article.id, pids, groups, members, article_of)
+    return tuple(a for a in reader.articles([v.article_id for v in found]) if a is not None)

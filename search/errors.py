@@ -53,5 +53,9 @@ class ArticleNotFound(SearchError):
     """No article with that id is in the index."""
 
 
+class ParagraphNotFound(SearchError):
+    """No paragraph with that id is in the index."""
+
+
 class BackendUnavailable(SearchError):
     """The storage backend cannot be reached or refuses access (server down, wrong key)."""

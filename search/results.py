@@ -20,6 +20,17 @@ class Explanation:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """Another member of a paragraph's translation group: the same text in another language."""
+
+    paragraph_id: str
+    article_id: str
+    position: int
+    lang: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Hit:
     paragraph_id: str
     article_id: str
@@ -37,6 +48,7 @@ class Hit:
     snippet: str  # a window of it, same markup
     score: float
     explain: Explanation
+    translations: tuple[Translation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,26 @@ class SearchPage:
 class ArticleView:
     article: ArticleRecord
     paragraphs: list[ParagraphRecord]
+    versions: tuple[ArticleRecord, ...] = ()  # the article in other languages
+
+
+@dataclass(frozen=True)
+class ParagraphView:
+    """One paragraph with its article and its translation group."""
+
+    paragraph: ParagraphRecord
+    article: ArticleRecord
+    translations: tuple[Translation, ...]
+
+
+@dataclass(frozen=True)
+class Similar:
+    """A paragraph of another article close in meaning to a given one."""
+
+    paragraph: ParagraphRecord
+    article: ArticleRecord
+    score: float  # cosine
+    translation: bool  # in the given paragraph's translation group
 
 
 @dataclass(frozen=True)

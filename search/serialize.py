@@ -6,7 +6,8 @@ from dataclasses import asdict
 from typing import Any
 
 from search.index.summary import IndexSummary
-from search.results import ArticleView, Hit, IndexStats, SearchPage
+from search.records import ArticleRecord, ParagraphRecord
+from search.results import ArticleView, Hit, IndexStats, ParagraphView, SearchPage, Similar
 
 
 def hit_to_dict(hit: Hit) -> dict[str, Any]:
@@ -25,6 +26,7 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
         "highlighted": hit.highlighted,
         "score": hit.score,
         "explain": asdict(hit.explain),
+        "translations": [asdict(t) for t in hit.translations],
     }
 
 
@@ -58,7 +60,31 @@ def article_to_dict(view: ArticleView) -> dict[str, Any]:
          "lang": p.lang, "text": p.text}
         for p in view.paragraphs
     ]
+    article["versions"] = [_article_ref(version) for version in view.versions]
     return article
+
+
+def _article_ref(article: ArticleRecord) -> dict[str, Any]:
+    return {"id": article.id, "title": article.title, "lang": article.lang,
+            "date": article.date}
+
+
+def _paragraph(paragraph: ParagraphRecord, article: ArticleRecord) -> dict[str, Any]:
+    return {"paragraph_id": paragraph.paragraph_id, "article_id": article.id,
+            "title": article.title, "lang": paragraph.lang, "date": article.date,
+            "source": article.source, "position": paragraph.position,
+            "text": paragraph.text}
+
+
+def paragraph_to_dict(view: ParagraphView) -> dict[str, Any]:
+    return _paragraph(view.paragraph, view.article) | {
+        "translations": [asdict(t) for t in view.translations]}
+
+
+def similar_to_dict(paragraph_id: str, found: list[Similar]) -> dict[str, Any]:
+    return {"paragraph_id": paragraph_id,
+            "results": [_paragraph(s.paragraph, s.article)
+                        | {"score": s.score, "translation": s.translation} for s in found]}
 
 
 def stats_to_dict(stats: IndexStats) -> dict[str, Any]:

@@ -10,12 +10,18 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
-from search.serialize import article_to_dict, page_to_dict, stats_to_dict
+from search.serialize import (
+    article_to_dict,
+    page_to_dict,
+    paragraph_to_dict,
+    similar_to_dict,
+    stats_to_dict,
+)
 
 from . import services
 from .jobs import Job
 from .openapi import openapi_document
-from .params import parse_query
+from .params import parse_query, parse_size
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -37,6 +43,18 @@ def search() -> Response:
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str) -> Response:
     return jsonify(article_to_dict(services().engine.article(article_id)))
+
+
+@bp.get("/paragraphs/<path:paragraph_id>")
+def paragraph(paragraph_id: str) -> Response:
+    return jsonify(paragraph_to_dict(services().engine.paragraph(paragraph_id)))
+
+
+@bp.get("/paragraphs/<path:paragraph_id>/similar")
+def similar(paragraph_id: str) -> Response:
+    size = parse_size(request.args, services().settings)
+    found = services().engine.similar(paragraph_id, size)
+    return jsonify(similar_to_dict(paragraph_id, found))
 
 
 @bp.get("/stats")

@@ -17,6 +17,7 @@ from search.errors import (
     IndexMissing,
     InvalidQuery,
     ModelUnavailable,
+    ParagraphNotFound,
     SearchError,
 )
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 STATUS = {
     InvalidQuery: 400,
     ArticleNotFound: 404,
+    ParagraphNotFound: 404,
     IndexBusy: 409,
     IndexMissing: 503,
     IndexCorrupt: 503,

@@ -39,6 +39,17 @@ def _error(description: str) -> dict[str, Any]:
 
 STRINGS = {"type": "array", "items": {"type": "string"}}
 
+PARAGRAPH_FIELDS: dict[str, Any] = {
+    "paragraph_id": {"type": "string"},
+    "article_id": {"type": "string"},
+    "title": {"type": "string"},
+    "lang": {"type": "string"},
+    "date": _nullable("string", format="date"),
+    "source": _nullable("string"),
+    "position": {"type": "integer", "minimum": 0},
+    "text": {"type": "string"},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}}),
     "Explanation": _object({
@@ -63,6 +74,36 @@ SCHEMAS: dict[str, Any] = {
         "highlighted": {"type": "string", "description": "HTML-escaped, terms in <mark>"},
         "score": {"type": "number"},
         "explain": _ref("Explanation"),
+        "translations": {"type": "array", "items": _ref("Translation"),
+                         "description": "The same paragraph in other languages (its "
+                                        "translation group, one per language)"},
+    }),
+    "Translation": _object({
+        "paragraph_id": {"type": "string"},
+        "article_id": {"type": "string"},
+        "position": {"type": "integer", "minimum": 0},
+        "lang": {"type": "string"},
+        "title": {"type": "string"},
+    }),
+    "ParagraphWithGroup": _object({
+        **PARAGRAPH_FIELDS,
+        "translations": {"type": "array", "items": _ref("Translation")},
+    }),
+    "SimilarParagraph": _object({
+        **PARAGRAPH_FIELDS,
+        "score": {"type": "number", "description": "cosine similarity"},
+        "translation": {"type": "boolean",
+                        "description": "in the paragraph's translation group"},
+    }),
+    "SimilarParagraphs": _object({
+        "paragraph_id": {"type": "string"},
+        "results": {"type": "array", "items": _ref("SimilarParagraph")},
+    }),
+    "ArticleRef": _object({
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "lang": {"type": "string"},
+        "date": _nullable("string", format="date"),
     }),
     "Filters": _object({
         "languages": STRINGS,
@@ -106,6 +147,8 @@ SCHEMAS: dict[str, Any] = {
         "url": _nullable("string"),
         "lang": {"type": "string"},
         "paragraphs": {"type": "array", "items": _ref("Paragraph")},
+        "versions": {"type": "array", "items": _ref("ArticleRef"),
+                     "description": "This article in other languages"},
     }),
     "Stats": _object({
         "index_dir": {"type": "string"},
@@ -195,6 +238,12 @@ def _search_parameters(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
+def _paragraph_id() -> dict[str, Any]:
+    return {"name": "paragraph_id", "in": "path", "required": True,
+            "schema": {"type": "string", "minLength": 1},
+            "description": "article id:position, as in search results"}
+
+
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """The OpenAPI 3.0 document, with the limits of the running server filled in."""
     return {
@@ -226,6 +275,32 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("Article"), "The article"),
                     "404": _error("No such article"),
+                },
+            }},
+            "/api/paragraphs/{paragraph_id}": {"get": {
+                "operationId": "paragraph",
+                "summary": "One paragraph with its translations",
+                "parameters": [_paragraph_id()],
+                "responses": {
+                    "200": _json(_ref("ParagraphWithGroup"), "The paragraph"),
+                    "404": _error("No such paragraph"),
+                },
+            }},
+            "/api/paragraphs/{paragraph_id}/similar": {"get": {
+                "operationId": "similarParagraphs",
+                "summary": "The paragraphs of other articles closest in meaning, in any "
+                           "language; members of its translation group are marked",
+                "parameters": [
+                    _paragraph_id(),
+                    _query_parameter("size", {"type": "integer", "minimum": 1,
+                                              "maximum": settings.max_page_size,
+                                              "default": settings.page_size},
+                                     "How many paragraphs."),
+                ],
+                "responses": {
+                    "200": _json(_ref("SimilarParagraphs"), "Best first"),
+                    "400": _error("size is out of range"),
+                    "404": _error("No such paragraph"),
                 },
             }},
             "/api/stats": {"get": {

@@ -89,3 +89,8 @@ def parse_query(args: MultiDict, settings: Settings) -> Query:
         alpha=_alpha(args),
         one_per_article=_flag(args, "one_per_article"),
     )
+
+
+def parse_size(args: MultiDict, settings: Settings) -> int:
+    """The `size` of a list that is not a search (the engine checks its range)."""
+    return _integer(args, "size", settings.page_size)

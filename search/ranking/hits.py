@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from search.backends.base import GenerationReader
 from search.ranking.fusion import Fused
 from search.ranking.highlight import highlight_and_snippet
 from search.ranking.query import Understood
 from search.records import ArticleRecord, ParagraphRecord
-from search.results import Explanation, Hit
+from search.results import Explanation, Hit, Translation
 
 
 def build_hits(shown: Sequence[Fused], q: Understood, reader: GenerationReader) -> list[Hit]:
     """The hits of one page, reading each paragraph's text and each article once."""
-    records = reader.paragraphs([f.pid for f in shown])
+    pids = [f.pid for f in shown]
+    records = reader.paragraphs(pids)
     articles = reader.articles([p.article_id for p in records])
-    return [_hit(f, p, a, q) for f, p, a in zip(shown, records, articles, strict=True)]
+    groups = translations(pids, reader)
+    return [_hit(f, p, a, q, g)
+            for f, p, a, g in zip(shown, records, articles, groups, strict=True)]
 
 
 def _hit(fused: Fused, paragraph: ParagraphRecord, article: ArticleRecord | None,
-         q: Understood) -> Hit:
+         q: Understood, group: tuple[Translation, ...]) -> Hit:
     if article is None:  # a reader always holds the articles of its paragraphs
         raise KeyError(paragraph.article_id)
     marked, cut = highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)
@@ -42,15 +45,53 @@ def _hit(fused: Fused, paragraph: ParagraphRecord, article: ArticleRecord | None
         score=round(fused.score, 6),
         explain=Explanation(fused.keyword_rank, fused.keyword_score, fused.semantic_rank,
                             fused.semantic_score, fused.score),
+        translations=group,
     )
 
 
 def best_per_article(fused: Sequence[Fused], reader: GenerationReader) -> list[Fused]:
     """Each article's best-ranked paragraph, in rank order."""
-    seen: set[str] = set()
-    best = []
-    for item, article_id in zip(fused, reader.article_ids([f.pid for f in fused]), strict=True):
-        if article_id not in seen:
-            seen.add(article_id)
-            best.append(item)
-    return best
+    return first_of_each(fused, reader.article_ids([f.pid for f in fused]))
+
+
+def best_per_group(fused: Sequence[Fused], reader: GenerationReader) -> list[Fused]:
+    """Each translation group's best-ranked paragraph, in rank order: a story told in
+    several languages shows once."""
+    return first_of_each(fused, reader.groups([f.pid for f in fused]))
+
+
+def _translation(record: ParagraphRecord, titles: dict[str, str]) -> Translation:
+    return Translation(record.paragraph_id, record.article_id, record.position, record.lang,
+                       titles.get(record.article_id, ""))
+
+
+def first_of_each(fused: Sequence[Fused], keys: Sequence[Hashable]) -> list[Fused]:
+    """The first item of each key, in order (`keys` gives each item's key)."""
+    seen: set[Hashable] = set()
+    first = []
+    for item, key in zip(fused, keys, strict=True):
+        if key not in seen:
+            seen.add(key)
+            first.append(item)
+    return first
+
+
+def translations(pids: Sequence[int], reader: GenerationReader
+                 ) -> list[tuple[Translation, ...]]:
+    """For each of `pids`, the other members of its translation group (one per language),
+    by language."""
+    groups = reader.groups(pids)
+    members = reader.group_members(sorted(set(groups)))
+    others = [[m for m in members.get(group, ()) if m != pid]
+              for pid, group in zip(pids, groups, strict=True)]
+    wanted = sorted({m for row in others for m in row})
+    if not wanted:
+        return [() for _ in pids]
+    records = dict(zip(wanted, reader.paragraphs(wanted), strict=True))
+    article_ids = sorted({r.article_id for r in records.values()})
+    titles = {a.id: a.title for a in reader.articles(article_ids) if a is not None}
+    return [
+        tuple(sorted((_translation(records[m], titles) for m in row),
+                     key=lambda t: (t.lang, t.paragraph_id)))
+        for row in others
+    ]

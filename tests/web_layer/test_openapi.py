@@ -36,11 +36,15 @@ def api_schema(app):
 
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
-# Only the search has parameters that can be invalid; the rest take any string or nothing.
+# Only the search and similar have parameters that can be invalid; the rest take any string
+# or nothing.
 OPERATIONS = [("GET", "/api/search", POSITIVE), ("GET", "/api/search", NEGATIVE),
               ("GET", "/api/articles/{article_id}", POSITIVE), ("GET", "/api/stats", POSITIVE),
               ("GET", "/api/health", POSITIVE), ("POST", "/api/reindex", POSITIVE),
-              ("GET", "/api/reindex/{job_id}", POSITIVE), ("GET", "/api/openapi.json", POSITIVE)]
+              ("GET", "/api/reindex/{job_id}", POSITIVE), ("GET", "/api/openapi.json", POSITIVE),
+              ("GET", "/api/paragraphs/{paragraph_id}", POSITIVE),
+              ("GET", "/api/paragraphs/{paragraph_id}/similar", POSITIVE),
+              ("GET", "/api/paragraphs/{paragraph_id}/similar", NEGATIVE)]
 
 
 # schemathesis.pytest.from_fixture() does not work with pytest 9 (it sets Node._nodeid), so
@@ -65,6 +69,7 @@ def test_document_lists_every_api_route(app):
     assert document["openapi"].startswith("3.")
     routes = {
         rule.rule.replace("<path:article_id>", "{article_id}").replace("<job_id>", "{job_id}")
+        .replace("<path:paragraph_id>", "{paragraph_id}")
         for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
     }
     assert routes == set(document["paths"])
