@@ -50,7 +50,7 @@ class Settings:
     # above the floor (chosen by bench/absent.py on XQuAD-R; see docs/benchmarks.md: re-run it
     # when the vectors change, e.g. with per-language centering).
     min_coverage: float = 0.5
-    semantic_floor: float = 0.35
+    semantic_floor: float = 0.30
     # Candidates each side gives for counting matches, facets and date order; a side that
     # fills it makes the total a lower bound ("gte"). The ranking itself uses `window`.
     count_window: int = 1000

@@ -14,8 +14,9 @@ from search.errors import InvalidQuery
 from search.ranking.query import Mode, Query
 from search.records import Filters
 
-SEARCH_PARAMETERS = ("q", "mode", "lang", "query_lang", "size", "fusion", "alpha", "date_from",
-                     "date_to", "one_per_article")  # and page
+SEARCH_PARAMETERS = ("q", "mode", "lang", "source", "query_lang", "size", "fusion", "alpha",
+                     "date_from", "date_to", "one_per_article", "sort",
+                     "recency")  # and page
 _INTEGER = regex.compile(r"^[+-]?[0-9]+$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -46,15 +47,14 @@ def _choice(args: MultiDict, name: str, allowed: tuple[str, ...]) -> str | None:
     return raw
 
 
-def _alpha(args: MultiDict) -> float | None:
-    raw = args.get("alpha")
-    if raw is None:
+def _number(args: MultiDict, name: str, meaning: str) -> float | None:
+    raw = args.get(name)
+    if raw is None or (name == "recency" and not raw.strip()):  # the page's empty field
         return None
     try:
         return float(raw)
     except ValueError:
-        raise InvalidQuery(
-            f"alpha must be a number between 0 and 1, not {_shown(raw)}") from None
+        raise InvalidQuery(f"{name} must be {meaning}, not {_shown(raw)}") from None
 
 
 def _flag(args: MultiDict, name: str) -> bool:
@@ -80,12 +80,15 @@ def parse_query(args: MultiDict, settings: Settings) -> Query:
         lang=args.get("query_lang"),
         filters=Filters(
             languages=tuple(args.getlist("lang")),
+            sources=tuple(args.getlist("source")),
             date_from=args.get("date_from"),
             date_to=args.get("date_to"),
         ),
         page=_integer(args, "page", 1),
         size=_integer(args, "size", settings.page_size),
         fusion=args.get("fusion"),
-        alpha=_alpha(args),
+        alpha=_number(args, "alpha", "a number between 0 and 1"),
         one_per_article=_flag(args, "one_per_article"),
+        sort=args.get("sort") or "relevance",
+        recency=_number(args, "recency", "a half-life in days, a number above 0"),
     )

@@ -86,8 +86,9 @@ def test_search_parameters_reach_the_engine(app, client):
     assert query["lang"] == "ru" and query["lang_detected"] is False
     assert query["filters"]["languages"] == ["en", "de"]
     assert query["one_per_article"] is True
-    assert body["size"] == 3 and 1 <= len(body["results"]) <= 2
-    assert {hit["lang"] for hit in body["results"]} <= {"en", "de"}
+    shown = body["results"] or body["closest"]  # a Russian query may match nothing in en, de
+    assert body["size"] == 3 and 1 <= len(shown) <= 3 and len(body["results"]) <= 2
+    assert {hit["lang"] for hit in shown} <= {"en", "de"}
     assert len({hit["article_id"] for hit in body["results"]}) == len(body["results"])
     expected = services_of(app).engine.search(Query(
         "обмен пленными", Mode.HYBRID, "ru",

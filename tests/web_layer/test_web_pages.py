@@ -61,7 +61,7 @@ def test_results_show_the_paragraph_highlighted_with_why_and_a_link(client):
     page = _page(client.get("/", query_string={"q": QUERY}))
     assert f'value="{QUERY}"' in page
     hits = _hits(page)
-    assert len(hits) == 10
+    assert 3 <= len(hits) <= 10  # the matches only: paragraphs with half the words or close
     first = hits[0]
     assert PRISONER_PARAGRAPH.split()[-1] in html.unescape(re.sub("<[^>]+>", "", first))
     assert "<mark>" in first and "prisoner" in first.lower()
@@ -71,7 +71,7 @@ def test_results_show_the_paragraph_highlighted_with_why_and_a_link(client):
     assert "Alliance News" in first and "English" in first
     assert re.search(r'<p class="paragraph" lang="en" dir="auto">', first)
     assert re.search(r"keyword rank \d+", first) and re.search(r"semantic rank \d+", first)
-    assert re.search(r"\d+ paragraphs for", page)
+    assert re.search(r"\d+\s+matching paragraphs for", page)
     assert re.search(r"\d+ ms</p>", page)
 
 
@@ -92,7 +92,7 @@ def test_mode_and_language_filters_are_kept_in_the_form_and_applied(client):
     assert re.search(r'value="de" checked', page) and re.search(r'value="fr" checked', page)
     assert not re.search(r'value="en" checked', page)
     langs = set(re.findall(r'<p class="paragraph" lang="(\w+)"', page))
-    assert langs == {"de", "fr"}
+    assert langs and langs <= {"de", "fr"}
     assert "Semantic search" in page
 
 
@@ -131,8 +131,8 @@ def test_unknown_parameters_are_ignored_and_not_carried_over(client):
 
 def test_no_results_state(client):
     page = _page(client.get("/", query_string={"q": "zzqxjw", "mode": "keyword"}))
-    assert "No results for" in page and "Nothing matched" in page
-    assert _hits(page) == []
+    assert "No results for" in page and "Nothing in the index matches" in page
+    assert _hits(page) == [] and "Closest paragraphs" not in page  # no word of it anywhere
 
 
 def test_blank_query_asks_for_words(client):
