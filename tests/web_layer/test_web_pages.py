@@ -179,3 +179,55 @@ def test_seed_text_is_escaped_everywhere(hostile_client):
     query_echo = _page(hostile_client.get("/", query_string={"q": "<script>alert(2)</script>"}))
     assert "<script>alert(2)" not in query_echo
     assert 'value="&lt;script&gt;alert(2)&lt;/script&gt;"' in query_echo
+
+
+def test_results_show_facet_counts_beside_the_filters_and_the_order_controls(client):
+    page = _page(client.get("/", query_string={"q": QUERY}))
+    counts = dict(re.findall(
+        r'name="lang" value="(\w+)"[^>]*>[^<]*<span class="code">\w+</span> '
+        r'<span class="count" title="matching paragraphs">(\d+)</span>', page))
+    total = int(re.search(r"(\d+)\s+matching paragraphs? for", page).group(1))
+    assert sum(map(int, counts.values())) == total and int(counts["en"]) >= 1
+    assert re.search(r'name="source" value="Alliance News"> Alliance News\s*'
+                     r'<span class="count" title="matching paragraphs">\d+</span>', page)
+    assert re.search(r'<select id="sort" name="sort">', page)
+    assert '<option value="relevance" selected>' in page
+    assert re.search(r'<input type="number" id="recency" name="recency"', page)
+    assert "undated" in page  # the seed datelines have no year: one month facet, undated
+    assert "<script" not in page
+
+
+def test_sort_and_recency_are_kept_in_the_form(client):
+    page = _page(client.get("/", query_string={"q": QUERY, "sort": "date", "recency": "30"}))
+    assert '<option value="date" selected>' in page and 'value="30"' in page
+    assert _hits(page)
+
+
+def test_an_empty_recency_field_means_no_boost(client):
+    assert _hits(_page(client.get("/", query_string={"q": QUERY, "recency": ""})))
+
+
+def test_an_absent_topic_shows_no_results_and_the_closest_paragraphs_apart(client):
+    page = _page(client.get("/", query_string={"q": "earthquake in Japan tsunami warning",
+                                                "mode": "semantic"}))
+    assert "No results for" in page and "Nothing in the index matches" in page
+    assert '<h2 id="closest-heading">Closest paragraphs (not matches)</h2>' in page
+    results = page[:page.index('class="closest"')]
+    assert _hits(results) == []
+    assert 1 <= len(_hits(page[page.index('class="closest"'):])) <= 3
+
+
+def test_month_facets_link_to_a_date_range(tmp_path, seeds_copy, fake_encoder):
+    (seeds_copy / "dated.json").write_text(
+        '{"title": "Prisoner exchange", "date": "2025-07-22", "source": "Wire", "text": '
+        '"Istanbul talks prisoner exchange agreed by both sides on Wednesday evening."}',
+        encoding="utf-8")
+    index_dir = build_fake_index(seeds_copy, tmp_path / "index", fake_encoder)
+    app = make_app(index_dir, fake_encoder, seeds_copy)
+    try:
+        page = _page(app.test_client().get("/", query_string={"q": QUERY}))
+    finally:
+        app.extensions["search"].close()
+    link = re.search(r'<a href="([^"]+)">2025-07 <span class="count">1</span></a>', page)
+    assert link and "date_from=2025-07-01" in html.unescape(link.group(1))
+    assert "date_to=2025-07-31" in html.unescape(link.group(1))
