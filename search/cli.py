@@ -25,6 +25,7 @@ from search.records import Filters
 if TYPE_CHECKING:
 
     from search.encoders.base import Embed
+    from search.results import Hit
 
 _MARK = regex.compile(r"<mark>(.*?)</mark>", regex.S)
 
@@ -172,17 +173,28 @@ def _qdrant_location(location: str) -> str:
 @click.option("--fusion", type=click.Choice(["weighted", "rrf"]), help="Hybrid fusion method.")
 @click.option("--alpha", type=float, help="Semantic weight in hybrid fusion, 0..1.")
 @click.option("--one-per-article", is_flag=True, help="Show only the best paragraph of each.")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
+              show_default=True, help="date: newest article first, undated last.")
+@click.option("--recency", type=float, metavar="DAYS",
+              help="Boost recent articles: scores halve every DAYS days of age.")
+@click.option("--collapse", type=click.Choice(["translations", "none"]),
+              default="translations", show_default=True,
+              help="translations: each story once, its other languages listed under it.")
 @click.option("--model", help="Fail unless the index was built with this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the search API returns.")
 @precision_option
 @_fail_cleanly
 def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
           query_lang: str | None, limit: int, page: int, fusion: str | None,
-          alpha: float | None, one_per_article: bool, model: str | None, as_json: bool,
-          precision: str) -> None:
-    """Search the index and print the best paragraphs.
+          alpha: float | None, one_per_article: bool, sort: str, recency: float | None,
+          collapse: str, model: str | None, as_json: bool, precision: str) -> None:
+    """Search the index and print the matching paragraphs, best first.
 
-    Example: search query "Istanbul talks prisoner exchange" --mode hybrid -k 5
+    A paragraph matches when it holds at least half the query's words or is close enough
+    in meaning; when none does, the command says "no matches" and shows the closest
+    paragraphs, labelled as such.
+
+    Example: search query "Istanbul talks prisoner exchange" --sort date --recency 30 -k 5
     """
     from search.engine import Engine
     from search.serialize import page_to_dict
@@ -194,6 +206,7 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
         result = engine.search(Query(
             text=text, mode=Mode(mode), lang=query_lang, filters=Filters(languages=languages),
             page=page, size=limit, fusion=fusion, alpha=alpha, one_per_article=one_per_article,
+            sort=sort, recency=recency, collapse=collapse,
         ))
     finally:
         engine.close()
@@ -201,13 +214,27 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
         click.echo(json.dumps(page_to_dict(result), ensure_ascii=False, indent=2))
         return
     q = result.query
-    click.echo(f"{result.total} results for {q.text!r} ({q.mode.value}, query language "
-               f"{q.lang}) in {result.took_ms:.0f} ms", err=True)
-    for rank, hit in enumerate(result.hits, start=(page - 1) * limit + 1):
+    where = f"({q.mode.value}, query language {q.lang}) in {result.took_ms:.0f} ms"
+    if result.total == 0:
+        click.echo(f"no matches for {q.text!r} {where}", err=True)
+        if result.closest:
+            click.echo("closest paragraphs (not matches):")
+            _print_hits(result.closest, 1)
+        return
+    at_least = "at least " if result.total_relation == "gte" else ""
+    grouped = "" if result.listed == result.total else (
+        f" ({result.listed} {'stories' if q.collapse.value == 'translations' else 'articles'})")
+    click.echo(f"{at_least}{result.total} matches{grouped} for {q.text!r} {where}", err=True)
+    _print_hits(result.hits, (page - 1) * limit + 1)
+
+
+def _print_hits(hits: list[Hit], first: int) -> None:
+    for rank, hit in enumerate(hits, start=first):
         e = hit.explain
         why = f"kw #{e.keyword_rank or '-'} sem #{e.semantic_rank or '-'}"
+        dated = f"  {hit.date}" if hit.date else ""
         click.echo(click.style(f"{rank:>3}. [{hit.lang}] {hit.title}", bold=True)
-                   + f"  {hit.paragraph_id}  score {hit.score:.3f} ({why})")
+                   + f"{dated}  {hit.paragraph_id}  score {hit.score:.3f} ({why})")
         click.echo("     " + _terminal_text(hit.snippet))
         if hit.translations:
             click.echo("     also in: " + " ".join(

@@ -45,6 +45,19 @@ class Settings:
     feedback: float = 1.0
     rrf_k: int = 60
     window: int = 100
+    # What matches a query (search.ranking.matching): a keyword candidate holding at least
+    # this share of the query's distinct terms, or a semantic candidate whose cosine is at or
+    # above the floor (chosen by bench/absent.py on XQuAD-R; see docs/benchmarks.md: re-run it
+    # when the vectors change, e.g. with per-language centering).
+    min_coverage: float = 0.5
+    semantic_floor: float = 0.30
+    # Candidates each side gives for counting matches, facets and date order; a side that
+    # fills it makes the total a lower bound ("gte"). The ranking itself uses `window`.
+    count_window: int = 1000
+    # Non-matching paragraphs shown, under their own heading, when nothing matches.
+    closest: int = 3
+    # Longest recency half-life accepted, in days.
+    max_recency_days: float = 36_500.0
     # Searches an engine computes at once; more wait their turn. A search is mostly Python,
     # which runs one thread at a time however many cores there are (see docs/benchmarks.md).
     concurrent_searches: int = 1

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from search.backends import open_backend
@@ -28,8 +29,9 @@ from search.errors import (
 )
 from search.ingest.language import LanguageDetector
 from search.lru import LRUCache
-from search.ranking.hits import best_per_article, build_hits, translations
-from search.ranking.policy import rank
+from search.ranking.hits import build_hits, translations
+from search.ranking.listing import list_matches
+from search.ranking.policy import candidates, rank
 from search.ranking.query import Mode, Query, understand
 from search.records import ArticleRecord, Filters
 from search.results import ArticleView, IndexStats, ParagraphView, SearchPage, Similar
@@ -65,9 +67,11 @@ class Engine:
         encoder_factory: Callable[[str], Encoder] | None = None,
         detector: LanguageDetector | None = None,
         backend: Backend | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         """model: the model the caller expects the index to use; None takes the index's.
-        backend: None opens the one the index folder records."""
+        backend: None opens the one the index folder records. today: the clock recency
+        boosts count article ages from."""
         self.index_dir = Path(index_dir)
         self.settings = settings or Settings()
         self.model = model
@@ -75,6 +79,7 @@ class Engine:
         self._encoder_factory = encoder_factory
         self._encoder: Encoder | None = None
         self._detector = detector or LanguageDetector()
+        self._today = today
         self._holder: _Holder | None = None
         # Keyed by generation and query, so a new generation never sees an older answer.
         self._pages: LRUCache[SearchPage] = LRUCache(self.settings.result_cache)
@@ -187,22 +192,29 @@ class Engine:
         started = time.perf_counter()
         with self._reader() as reader:
             q = understand(query, self.settings, reader.catalog.languages, self._detector)
-            key = (reader.catalog.name, q)
+            today = self._today()
+            # Recency ages change with the day, so the day is part of such a query's key.
+            key = (reader.catalog.name, q, today if q.recency is not None else None)
             cached = self._pages.get(key)
             if cached is not None:
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
             with self._computing:
                 vector = None if q.mode is Mode.KEYWORD else self.encoder().encode_query(q.text)
                 window = max(self.settings.window, q.page * q.size)
+                keyword, semantic = candidates(q, reader, vector,
+                                               max(window, self.settings.count_window))
                 fused = rank(q, reader, vector, self.encoder().info.languages if vector
-                             is not None else None, self.settings, window)
-                if q.one_per_article:
-                    fused = best_per_article(fused, reader)
+                             is not None else None, self.settings, window,
+                             (keyword[:window], semantic[:window]))
+                listing = list_matches(q, reader, fused, keyword, semantic, self.settings,
+                                       today)
                 first = (q.page - 1) * q.size
-                hits = build_hits(fused[first : first + q.size], q, reader)
-            page = SearchPage(q, q.page, q.size, len(fused), hits,
+                hits = build_hits(listing.listed[first : first + q.size], q, reader)
+                closest = build_hits(listing.closest, q, reader)
+            page = SearchPage(q, q.page, q.size, listing.total, hits,
                               round((time.perf_counter() - started) * 1000, 2),
-                              reader.catalog.name)
+                              reader.catalog.name, listing.total_relation, listing.facets,
+                              closest, len(listing.listed))
             self._pages.put(key, page)
             return page
 

@@ -45,10 +45,17 @@ class Filters:
 
 @dataclass(frozen=True, order=True)
 class Candidate:
-    """One paragraph as ranked by one side of a backend: its id and that side's score."""
+    """One paragraph as ranked by one side of a backend: its id and that side's score.
+
+    `coverage` (keyword candidates only) is the share, 0..1, of the query's distinct analysed
+    terms, in the paragraph's own language, that its title or text contains; a term the
+    postings budget leaves out of the query counts in neither part. None: not known (vector
+    candidates).
+    """
 
     pid: int
     score: float
+    coverage: float | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from search.ranking.query import Understood
 from search.records import ArticleRecord, ParagraphRecord
@@ -17,6 +17,12 @@ class Explanation:
     semantic_rank: int | None
     semantic_score: float | None
     fused_score: float
+    # The share of the query's terms the paragraph holds (None: not a keyword candidate), its
+    # absolute evidence (0..1, a match from 0.5; see search.ranking.matching) and the recency
+    # factor applied to its score (None: no recency boost asked).
+    coverage: float | None = None
+    evidence: float | None = None
+    recency: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,31 @@ class Hit:
     translations: tuple[Translation, ...] = ()
 
 
+UNDATED = "none"  # the month facet's value for paragraphs of undated articles
+NO_SOURCE = "none"
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts of the matching paragraphs (all of them, not only the page's) by language,
+    by source and by month of their article's date (YYYY-MM; "none" for undated articles
+    or articles without a source). Largest counts first; months newest first."""
+
+    languages: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+    months: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class SearchPage:
+    """One page of a query's matches.
+
+    `total` counts the paragraphs that match among both sides' count windows;
+    `total_relation` is "eq" when that is all of them and "gte" when a side filled its window
+    and more may match. `listed` is how many results there are to page through: `total`, or
+    fewer when each article or each translation group shows once. `closest` holds, only when
+    nothing matches, the nearest paragraphs that do not, for the user to judge."""
+
     query: Understood
     page: int
     size: int
@@ -60,6 +89,10 @@ class SearchPage:
     hits: list[Hit]
     took_ms: float
     generation: str
+    total_relation: str = "eq"
+    facets: Facets = field(default_factory=Facets)
+    closest: list[Hit] = field(default_factory=list)
+    listed: int = 0
 
 
 @dataclass(frozen=True)

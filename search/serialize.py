@@ -42,13 +42,20 @@ def page_to_dict(page: SearchPage) -> dict[str, Any]:
             "alpha": q.alpha,
             "filters": asdict(q.filters),
             "one_per_article": q.one_per_article,
+            "sort": q.sort.value,
+            "recency": q.recency,
+            "collapse": q.collapse.value,
         },
         "page": page.page,
         "size": page.size,
         "total": page.total,
+        "total_relation": page.total_relation,
+        "listed": page.listed,
         "took_ms": page.took_ms,
         "generation": page.generation,
         "results": [hit_to_dict(hit) for hit in page.hits],
+        "closest": [hit_to_dict(hit) for hit in page.closest],
+        "facets": asdict(page.facets),
     }
 
 

@@ -58,7 +58,9 @@ def test_hits_explain_both_rankings(engine):
     page = engine.search(Query("peace talks Istanbul Wednesday", fusion="rrf"))
     top = page.hits[0].explain
     assert top.keyword_rank == 1 and top.semantic_rank == 1
-    assert top.fused_score == pytest.approx(page.hits[0].score, abs=1e-6)
+    # The shown score is the query's best evidence times the hit's relative fused score.
+    assert top.fused_score == pytest.approx(1 / 61 + 1 / 61 * 0, abs=1e-2)
+    assert page.hits[0].score == pytest.approx(top.evidence) and top.coverage == 1.0
     assert page.query.fusion.value == "rrf" and page.query.alpha == 0.5
 
 
@@ -81,7 +83,10 @@ def test_detects_the_query_language_and_accepts_an_override(engine):
 @pytest.mark.parametrize("mode", list(Mode))
 def test_filters_apply_to_every_mode(engine, filters, expected, mode):
     page = engine.search(Query("talks prisoners Стамбуле Regen", mode=mode, filters=filters))
-    assert set(ids(page)) <= expected and ids(page)
+    # A paragraph holding one of these four words is no match; when none matches, the
+    # closest paragraphs stand in, and they too pass the filters.
+    shown = ids(page) + [hit.article_id.split("#")[1] for hit in page.closest]
+    assert set(shown) <= expected and shown
 
 
 def test_pages_are_stable_and_add_up(engine):
@@ -215,3 +220,93 @@ def test_at_most_concurrent_searches_are_computed_at_once(tmp_path, monkeypatch,
     finally:
         engine.close()
     assert most == allowed
+
+
+# -- matches, totals, facets, sort and recency ------------------------------------------------
+
+def test_total_counts_matches_and_facets_count_all_of_them(engine):
+    page = engine.search(Query("market note talks", size=5, mode=Mode.KEYWORD))
+    assert page.total_relation == "eq" and page.total >= 30 and len(page.hits) == 5
+    assert sum(page.facets.languages.values()) == page.total  # all matches, not the page
+    assert page.facets.months["none"] >= 30 and list(page.facets.months)[-1] == "none"
+    assert page.facets.sources["none"] >= 30
+
+
+def test_facets_count_months_and_sources_of_the_matches(engine):
+    page = engine.search(Query("talks prisoners", mode=Mode.KEYWORD, lang="en",
+                               filters=Filters(languages=("en",), sources=("Wire", "Daily"))))
+    assert ids(page) and set(ids(page)) <= {"a", "b"}
+    assert page.facets.languages == {"en": page.total}
+    assert set(page.facets.months) <= {"2025-07", "2025-06"}
+    assert set(page.facets.sources) <= {"Wire", "Daily"}
+
+
+def test_a_total_is_a_lower_bound_when_a_window_fills(engine):
+    small = Engine(engine.index_dir, Settings(count_window=5, window=5),
+                   encoder_factory=lambda model: engine.encoder()).open()
+    try:
+        page = small.search(Query("market note talks", mode=Mode.KEYWORD))
+    finally:
+        small.close()
+    # Each side gives max(count_window, page * size) = 10 candidates.
+    assert page.total_relation == "gte" and 5 <= page.total <= 10
+
+
+def test_an_absent_topic_has_no_results_but_its_closest_paragraphs(engine):
+    page = engine.search(Query("volcanic eruption glacier avalanche"))
+    assert page.total == 0 and page.hits == [] and page.facets.languages == {}
+    assert len(page.closest) <= engine.settings.closest
+    assert all(hit.score < 0.5 and hit.explain.evidence < 0.5 for hit in page.closest)
+
+
+def test_shown_scores_are_the_best_evidence_times_the_relative_fused_score(engine):
+    page = engine.search(Query("peace talks Istanbul Wednesday", size=20))
+    top = page.hits[0]
+    assert top.explain.coverage == 1.0 and top.score == pytest.approx(1.0)
+    assert [h.score for h in page.hits] == sorted((h.score for h in page.hits), reverse=True)
+    assert all(hit.explain.evidence >= 0.5 for hit in page.hits)
+    weak = engine.search(Query("peace elephants", size=20, mode=Mode.KEYWORD))
+    assert weak.hits and weak.hits[0].score == pytest.approx(0.5)  # one word of two
+
+
+def test_sort_by_date_lists_newest_first_and_undated_last(engine):
+    page = engine.search(Query("talks", size=40, sort="date", mode=Mode.KEYWORD))
+    dates = [hit.date for hit in page.hits]
+    dated = [d for d in dates if d]
+    assert dated == sorted(dated, reverse=True) and dated[0] == "2025-07-22"
+    assert dates.index(None) == len(dated)  # every undated one after every dated one
+    assert page.total == engine.search(Query("talks", mode=Mode.KEYWORD)).total
+
+
+def test_recency_favours_recent_articles_counted_from_an_injected_day(engine, tmp_path):
+    from datetime import date
+
+    def search_on(day: date, recency: float | None) -> list[str]:
+        dated = Engine(engine.index_dir, encoder_factory=lambda model: engine.encoder(),
+                       today=lambda: day).open()
+        try:
+            page = dated.search(Query("talks prisoners exchange Istanbul", mode=Mode.KEYWORD,
+                                      lang="en", recency=recency,
+                                      filters=Filters(article_ids=("feed.jsonl#a",
+                                                                   "feed.jsonl#b"))))
+        finally:
+            dated.close()
+        assert all(hit.explain.recency is not None for hit in page.hits) == (recency is not None)
+        return ids(page)
+
+    assert search_on(date(2025, 7, 22), None)[0] == "b"  # "exchange of prisoners"
+    # b is 51 days older than a: with a 7-day half-life its score falls by 2 ** -7.
+    assert search_on(date(2025, 7, 22), 7.0)[0] == "a"
+    assert search_on(date(2025, 7, 22), 36_500.0)[0] == "b"  # a century: next to no boost
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    (Query("talks", sort="newest"), "sort must be one of relevance, date"),
+    (Query("talks", recency=0), "recency must be a half-life in days"),
+    (Query("talks", recency=-3), "recency must be a half-life in days"),
+    (Query("talks", recency=float("nan")), "recency must be a half-life in days"),
+    (Query("talks", recency=1e9), "at most 36500"),
+])
+def test_sort_and_recency_are_checked(engine, query, message):
+    with pytest.raises(InvalidQuery, match=message):
+        engine.search(query)

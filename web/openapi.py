@@ -57,7 +57,18 @@ SCHEMAS: dict[str, Any] = {
         "keyword_score": _nullable("number"),
         "semantic_rank": _nullable("integer", minimum=1),
         "semantic_score": _nullable("number"),
-        "fused_score": {"type": "number"},
+        "fused_score": {"type": "number",
+                        "description": "the fusion's own score (relative to the query's "
+                                       "other candidates); it decides the order"},
+        "coverage": _nullable("number", minimum=0, maximum=1,
+                              description="share of the query's distinct terms the "
+                                          "paragraph holds (null: not a keyword candidate)"),
+        "evidence": _nullable("number", minimum=0, maximum=1,
+                              description="absolute evidence: the larger of the scaled "
+                                          "cosine and the scaled coverage; 0.5 and above "
+                                          "is a match"),
+        "recency": _nullable("number", minimum=0, maximum=1,
+                             description="recency factor applied (null: no boost asked)"),
     }),
     "Hit": _object({
         "paragraph_id": {"type": "string"},
@@ -72,7 +83,11 @@ SCHEMAS: dict[str, Any] = {
         "text": {"type": "string"},
         "snippet": {"type": "string", "description": "HTML-escaped, terms in <mark>"},
         "highlighted": {"type": "string", "description": "HTML-escaped, terms in <mark>"},
-        "score": {"type": "number"},
+        "score": {"type": "number", "minimum": 0, "maximum": 1,
+                  "description": "comparable across queries: the query's best evidence "
+                                 "(0.5..1) times the hit's fused score relative to the "
+                                 "query's best, times its recency factor; for a closest "
+                                 "paragraph, its own evidence (below 0.5)"},
         "explain": _ref("Explanation"),
         "translations": {"type": "array", "items": _ref("Translation"),
                          "description": "The same paragraph in other languages (its "
@@ -121,15 +136,43 @@ SCHEMAS: dict[str, Any] = {
         "alpha": _nullable("number", minimum=0, maximum=1),
         "filters": _ref("Filters"),
         "one_per_article": {"type": "boolean"},
+        "sort": {"type": "string", "enum": ["relevance", "date"]},
+        "recency": _nullable("number", description="half-life in days of the recency boost"),
+        "collapse": {"type": "string", "enum": ["none", "translations"]},
+    }),
+    "Facets": _object({
+        "languages": {"type": "object", "additionalProperties": {"type": "integer"},
+                      "description": "matching paragraphs per language, most first"},
+        "sources": {"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "matching paragraphs per source ('none': no source)"},
+        "months": {"type": "object", "additionalProperties": {"type": "integer"},
+                   "description": "matching paragraphs per month of their article's date, "
+                                  "YYYY-MM, newest first ('none': undated)"},
     }),
     "SearchPage": _object({
         "query": _ref("UnderstoodQuery"),
         "page": {"type": "integer", "minimum": 1},
         "size": {"type": "integer", "minimum": 1},
-        "total": {"type": "integer", "minimum": 0},
+        "total": {"type": "integer", "minimum": 0,
+                  "description": "paragraphs that match: "
+                                 "those holding at least half the query's distinct terms, "
+                                 "or whose meaning is at least the semantic floor close to "
+                                 "it. 0 means nothing in the index is about the query."},
+        "listed": {"type": "integer", "minimum": 0,
+                   "description": "results to page through: total, or fewer with "
+                                  "one_per_article or collapse=translations"},
+        "total_relation": {"type": "string", "enum": ["eq", "gte"],
+                           "description": "eq: total is exact; gte: a lower bound (a side's "
+                                          "count window filled up, more may match)"},
         "took_ms": {"type": "number", "minimum": 0},
         "generation": {"type": "string"},
-        "results": {"type": "array", "items": _ref("Hit")},
+        "results": {"type": "array", "items": _ref("Hit"),
+                    "description": "this page's matches; empty when nothing matches"},
+        "closest": {"type": "array", "items": _ref("Hit"),
+                    "description": "only when nothing matches (total 0): the nearest "
+                                   "paragraphs, which are not matches, for the reader to "
+                                   "judge; empty otherwise"},
+        "facets": _ref("Facets"),
     }),
     "Paragraph": _object({
         "paragraph_id": {"type": "string"},
@@ -235,6 +278,25 @@ def _search_parameters(settings: Settings) -> list[dict[str, Any]]:
                          "Only articles dated on or before this day."),
         _query_parameter("one_per_article", {"type": "boolean", "default": False},
                          "Only the best paragraph of each article."),
+        {**_query_parameter("source", {"type": "array", "items": {"type": "string"}},
+                            "Only articles from these sources (repeatable)."),
+         "style": "form", "explode": True},
+        _query_parameter("sort", {"type": "string", "enum": ["relevance", "date"],
+                                  "default": "relevance"},
+                         "relevance, or date: newest article first, undated last, ties by "
+                         "relevance. Either way only matches are listed."),
+        _query_parameter("recency", {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+                                     "maximum": settings.max_recency_days},
+                         "A recency boost: each match's score is multiplied by "
+                         "0.5 ** (age in days / recency), so recency=30 halves the score "
+                         "of a month-old article; undated articles count as one half-life "
+                         "old. Example: ?q=talks&recency=30"),
+        _query_parameter("collapse", {"type": "string", "enum": ["none", "translations"],
+                                      "default": "none"},
+                         "translations: each translation group once, at its best-ranked "
+                         "member, the others listed in its translations (total then counts "
+                         "groups). The search page collapses by default; the API does not, "
+                         "so that programs see every paragraph unless they ask."),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import logging
 import math
 from typing import Any
@@ -10,8 +11,9 @@ from urllib.parse import urlencode
 from flask import Blueprint, render_template, request, url_for
 
 from search.errors import InvalidQuery, SearchError
+from search.ranking.ordering import Collapse, Sort
 from search.ranking.query import Mode
-from search.results import IndexStats, SearchPage
+from search.results import UNDATED, IndexStats, SearchPage
 
 from . import services
 from .params import SEARCH_PARAMETERS, parse_query
@@ -33,6 +35,8 @@ LANGUAGE_NAMES = {
     "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese", "zh": "Chinese", "und": "Undetermined",
 }
 MODE_LABELS = {Mode.HYBRID: "Hybrid", Mode.KEYWORD: "Keyword", Mode.SEMANTIC: "Semantic"}
+SORT_LABELS = {Sort.RELEVANCE: "Relevance", Sort.DATE: "Newest first"}
+COLLAPSE_LABELS = {Collapse.TRANSLATIONS: "Each story once", Collapse.NONE: "Every language apart"}
 
 
 def text_dir(lang: str | None) -> str:
@@ -75,15 +79,26 @@ def search() -> str | tuple[str, int]:
         "q": text,
         "mode": args.get("mode") if args.get("mode") in set(Mode) else Mode.HYBRID.value,
         "langs": args.getlist("lang"),
+        "sources": args.getlist("source"),
+        "sort": args.get("sort") if args.get("sort") in set(Sort) else Sort.RELEVANCE.value,
+        "recency": args.get("recency", ""),
+        "collapse": (args.get("collapse") if args.get("collapse") in set(Collapse)
+                     else Collapse.TRANSLATIONS.value),
+        "date_from": args.get("date_from", ""),
+        "date_to": args.get("date_to", ""),
     }
-    context = {"form": form, "modes": MODE_LABELS, "languages": _languages()}
+    context = {"form": form, "modes": MODE_LABELS, "sorts": SORT_LABELS,
+               "collapses": COLLAPSE_LABELS,
+               "languages": _languages()}
     if not text.strip():
         return render_template("search.html", blank="q" in args, **context)
     try:
-        page = found.engine.search(parse_query(args, found.settings))
+        page = found.engine.search(
+            parse_query(args, found.settings, Collapse.TRANSLATIONS.value))
     except InvalidQuery as exc:
         return render_template("search.html", error=str(exc), **context), 400
-    return render_template("search.html", page=page, pages=_pagination(page), **context)
+    return render_template("search.html", page=page, pages=_pagination(page),
+                           months=_month_links(page), **context)
 
 
 def _languages() -> list[str]:
@@ -91,8 +106,25 @@ def _languages() -> list[str]:
     return sorted(status.languages) if status else []
 
 
+def _month_links(page: SearchPage) -> list[tuple[str, int, str | None]]:
+    """Each month facet (label, count, link restricting the search to that month; None for
+    undated articles, which no date range admits)."""
+    kept = [(k, v) for k, v in request.args.items(multi=True)
+            if k in SEARCH_PARAMETERS and k not in ("date_from", "date_to")]
+    links: list[tuple[str, int, str | None]] = []
+    for month, count in page.facets.months.items():
+        if month == UNDATED:
+            links.append(("undated", count, None))
+            continue
+        year, number = int(month[:4]), int(month[5:7])
+        last_day = calendar.monthrange(year, number)[1]
+        query = [*kept, ("date_from", f"{month}-01"), ("date_to", f"{month}-{last_day:02d}")]
+        links.append((month, count, url_for("pages.search") + "?" + urlencode(query)))
+    return links
+
+
 def _pagination(page: SearchPage) -> dict[str, Any]:
-    last = min(max(math.ceil(page.total / page.size), 1), services().settings.max_page)
+    last = min(max(math.ceil(page.listed / page.size), 1), services().settings.max_page)
 
     # Only the search's own parameters are carried over (never url_for's _external etc.).
     kept = [(k, v) for k, v in request.args.items(multi=True) if k in SEARCH_PARAMETERS]

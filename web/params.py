@@ -11,11 +11,13 @@ from werkzeug.datastructures import MultiDict
 
 from search.config import Settings
 from search.errors import InvalidQuery
+from search.ranking.ordering import Collapse
 from search.ranking.query import Mode, Query
 from search.records import Filters
 
-SEARCH_PARAMETERS = ("q", "mode", "lang", "query_lang", "size", "fusion", "alpha", "date_from",
-                     "date_to", "one_per_article")  # and page
+SEARCH_PARAMETERS = ("q", "mode", "lang", "source", "query_lang", "size", "fusion", "alpha",
+                     "date_from", "date_to", "one_per_article", "sort",
+                     "recency", "collapse")  # and page
 _INTEGER = regex.compile(r"^[+-]?[0-9]+$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -46,15 +48,14 @@ def _choice(args: MultiDict, name: str, allowed: tuple[str, ...]) -> str | None:
     return raw
 
 
-def _alpha(args: MultiDict) -> float | None:
-    raw = args.get("alpha")
-    if raw is None:
+def _number(args: MultiDict, name: str, meaning: str) -> float | None:
+    raw = args.get(name)
+    if raw is None or (name == "recency" and not raw.strip()):  # the page's empty field
         return None
     try:
         return float(raw)
     except ValueError:
-        raise InvalidQuery(
-            f"alpha must be a number between 0 and 1, not {_shown(raw)}") from None
+        raise InvalidQuery(f"{name} must be {meaning}, not {_shown(raw)}") from None
 
 
 def _flag(args: MultiDict, name: str) -> bool:
@@ -68,8 +69,10 @@ def _flag(args: MultiDict, name: str) -> bool:
     raise InvalidQuery(f"{name} must be true or false, not {_shown(raw)}")
 
 
-def parse_query(args: MultiDict, settings: Settings) -> Query:
-    """The Query a search page URL or /api/search call asks for."""
+def parse_query(args: MultiDict, settings: Settings,
+                default_collapse: str = Collapse.NONE.value) -> Query:
+    """The Query a search page URL or /api/search call asks for; `collapse` defaults to
+    `default_collapse` (the page shows each story once, the API every paragraph)."""
     text = args.get("q")
     if text is None:
         raise InvalidQuery("q is required: the words to search for, e.g. ?q=prisoner+exchange")
@@ -80,14 +83,18 @@ def parse_query(args: MultiDict, settings: Settings) -> Query:
         lang=args.get("query_lang"),
         filters=Filters(
             languages=tuple(args.getlist("lang")),
+            sources=tuple(args.getlist("source")),
             date_from=args.get("date_from"),
             date_to=args.get("date_to"),
         ),
         page=_integer(args, "page", 1),
         size=_integer(args, "size", settings.page_size),
         fusion=args.get("fusion"),
-        alpha=_alpha(args),
+        alpha=_number(args, "alpha", "a number between 0 and 1"),
         one_per_article=_flag(args, "one_per_article"),
+        sort=args.get("sort") or "relevance",
+        recency=_number(args, "recency", "a half-life in days, a number above 0"),
+        collapse=args.get("collapse") or default_collapse,
     )
 
 

@@ -19,6 +19,35 @@ class Dateline:
     date: str | None  # ISO, only when the year is given
     source: str | None
     rest: str  # the paragraph without the dateline
+    month_day: tuple[int, int] | None = None  # of a date without a year ("Jul 22")
+
+    def dated(self, published: str | None) -> str | None:
+        """The article's date: the dateline's own, or its month and day in the year of
+        `published` (the article's metadata date, ISO) when it gives no year, else
+        `published`."""
+        if self.date:
+            return self.date
+        if self.month_day and published:
+            return in_year_of(self.month_day, published) or published
+        return published
+
+
+def in_year_of(month_day: tuple[int, int], reference: str) -> str | None:
+    """Month and day in the year that puts them nearest the ISO date `reference`: a
+    dateline of Dec 31 on a page published on Jan 1 belongs to the year before."""
+    try:
+        ref = date.fromisoformat(reference[:10])
+    except ValueError:
+        return None
+    month, day = month_day
+    options = []
+    for year in (ref.year - 1, ref.year, ref.year + 1):
+        found, iso = _checked(year, month, day)
+        if found and iso:
+            options.append(date.fromisoformat(iso))
+    if not options:
+        return None
+    return min(options, key=lambda d: (abs((d - ref).days), d)).isoformat()
 
 
 _DATELINE = re.compile(
@@ -39,17 +68,21 @@ def parse_dateline(paragraph: str) -> Dateline | None:
     if not match or not rest:
         return None
     segments = _COMMAS.split(match["head"].strip())
-    place_parts, found, iso = segments, False, None
+    place_parts, found, iso, month_day = segments, False, None, None
     for k in range(1, len(segments)):
-        found, iso = parse_date_words(" ".join(segments[k:]))
-        if found:
+        parts = date_parts(" ".join(segments[k:]))
+        if parts is not None:
+            found = True
+            year, month, day = parts
+            iso = date(year, month, day).isoformat() if year else None
+            month_day = None if year else (month, day)
             place_parts = segments[:k]
             break
     source = match["source"].strip() if match["source"] else None
     place = ", ".join(place_parts)
     if not _plausible_place(place, bool(source), found):
         return None
-    return Dateline(place, iso, source or None, rest)
+    return Dateline(place, iso, source or None, rest, month_day)
 
 
 def _plausible_place(place: str, has_source: bool, has_date: bool) -> bool:
@@ -106,13 +139,22 @@ def parse_date_words(text: str) -> tuple[bool, str | None]:
     Month names are known in English, German, French, Spanish, Italian, Portuguese, Russian and
     Arabic. A date without a year is recognised but has no ISO form.
     """
+    parts = date_parts(text)
+    if parts is None:
+        return False, None
+    year, month, day = parts
+    return True, (date(year, month, day).isoformat() if year else None)
+
+
+def date_parts(text: str) -> tuple[int | None, int, int] | None:
+    """(year or None, month, day) of a date written as parse_date_words reads them."""
     text = text.strip()
     numeric = _ISO_DATE.fullmatch(text)
     if numeric:
-        return _checked(int(numeric[1]), int(numeric[2]), int(numeric[3]))
+        return _valid(int(numeric[1]), int(numeric[2]), int(numeric[3]))
     cjk = _CJK_DATE.fullmatch(text)
     if cjk:
-        return _checked(int(cjk[1]) if cjk[1] else None, int(cjk[2]), int(cjk[3]))
+        return _valid(int(cjk[1]) if cjk[1] else None, int(cjk[2]), int(cjk[3]))
     month = None
     numbers: list[str] = []
     for token in text.lower().replace(".", " ").replace(",", " ").split():
@@ -122,12 +164,17 @@ def parse_date_words(text: str) -> tuple[bool, str | None]:
         elif token in _MONTHS and month is None:
             month = _MONTHS[token]
         elif token not in _FILLERS:
-            return False, None
+            return None
     years = [int(n) for n in numbers if len(n) == 4]
     days = [int(n) for n in numbers if len(n) <= 2]
     if month is None or len(days) != 1 or len(years) > 1 or len(days) + len(years) != len(numbers):
-        return False, None
-    return _checked(years[0] if years else None, month, days[0])
+        return None
+    return _valid(years[0] if years else None, month, days[0])
+
+
+def _valid(year: int | None, month: int, day: int) -> tuple[int | None, int, int] | None:
+    found, _ = _checked(year, month, day)
+    return (year, month, day) if found else None
 
 
 def _checked(year: int | None, month: int, day: int) -> tuple[bool, str | None]:
@@ -146,3 +193,28 @@ def iso_date(value: Any) -> str | None:
     match = re.match(r"(\d{4})-(\d{2})-(\d{2})(?=$|[T ])", value)
     found, iso = _checked(*map(int, match.groups())) if match else parse_date_words(value)
     return iso if found else None
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A body with its opening dateline taken off, and what the dateline and the metadata
+    say together."""
+
+    body: str
+    date: str | None
+    place: str | None
+    source: str | None
+
+
+def take_dateline(body: str, published: str | None = None,
+                  source: str | None = None) -> Opening:
+    """The body's first paragraph read as a dateline (removed from the body when it is one);
+    `published` is the article's metadata date (ISO), which gives a yearless dateline its
+    year, and the date when there is no dateline; `source` from the metadata wins over the
+    dateline's."""
+    head, sep, rest = body.partition("\n\n")
+    line = parse_dateline(head)
+    if line is None:
+        return Opening(body, published, None, source)
+    return Opening(line.rest + sep + rest, line.dated(published), line.place,
+                   source or line.source)

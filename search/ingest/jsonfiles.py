@@ -8,7 +8,7 @@ from typing import Any
 from search.errors import UnreadableFile
 from search.ingest.article import Article
 from search.ingest.cleanup import clean, fallback_title, one_line, replace_surrogates, tidy
-from search.ingest.datelines import iso_date
+from search.ingest.datelines import iso_date, take_dateline
 
 
 def _int_or_digits(digits: str) -> int | str:
@@ -45,13 +45,16 @@ def _record_article(path: str, record: Any, article_id: str) -> Article | None:
         return None
     title = one_line(_field(record, "title") or "") or fallback_title(text)
     lang = _field(record, "lang")
+    opening = take_dateline(text, iso_date(record.get("date")),
+                            one_line(_field(record, "source") or "") or None)
     return Article(
         id=article_id,
         path=path,
         title=title,
-        text=text,
-        date=iso_date(record.get("date")),
-        source=one_line(_field(record, "source") or "") or None,
+        text=opening.body,
+        date=opening.date,
+        place=opening.place,
+        source=opening.source,
         url=(_field(record, "url") or "").strip() or None,
         lang=lang.strip() if lang else None,
     )

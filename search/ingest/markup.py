@@ -21,7 +21,7 @@ from bs4 import (
 from search.errors import UnreadableFile
 from search.ingest.article import Article
 from search.ingest.cleanup import clean, fallback_title, one_line, tidy
-from search.ingest.datelines import iso_date, parse_dateline
+from search.ingest.datelines import iso_date, take_dateline
 
 # ---------------------------------------------------------------------------------------------
 # Plain text
@@ -35,12 +35,9 @@ def read_text(path: str, text: str) -> list[Article]:
     body = tidy("\n".join(lines[first + 1 :]))
     if not body:
         raise UnreadableFile("only a title line, no body text")
-    head, sep, rest = body.partition("\n\n")
-    line = parse_dateline(head)
-    if line is None:
-        return [Article(path, path, title, body)]
-    body = line.rest + sep + rest
-    return [Article(path, path, title, body, line.date, line.place, line.source)]
+    opening = take_dateline(body)
+    return [Article(path, path, title, opening.body, opening.date, opening.place,
+                    opening.source)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,8 +151,10 @@ def read_markdown(path: str, text: str) -> list[Article]:
     body = _markdown_body(lines[:index] + lines[index + count :])
     if not body:
         raise UnreadableFile("only a title, no body text")
-    meta = {key: fields.get(key) or None for key in ("source", "url", "lang")}
-    return [Article(path, path, title, body, iso_date(fields.get("date")), **meta)]
+    opening = take_dateline(body, iso_date(fields.get("date")), fields.get("source") or None)
+    return [Article(path, path, title, opening.body, opening.date, opening.place,
+                    opening.source, url=fields.get("url") or None,
+                    lang=fields.get("lang") or None)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,6 +211,7 @@ def read_html(path: str, text: str) -> list[Article]:
         texts = (one_line(clean(tag.get_text())) for tag in headings if tag is not None)
         title = next((text for text in texts if text), "")
         root = soup.find("article") or soup.find("main") or soup.find("body") or soup
+        published = _published(soup, root)
         paragraphs = [clean(p) for p in _html_paragraphs(root)]
     except RecursionError as exc:
         raise UnreadableFile("HTML nested too deeply to read") from exc
@@ -220,4 +220,33 @@ def read_html(path: str, text: str) -> list[Article]:
     body = tidy("\n\n".join(paragraphs))
     if not body:
         raise UnreadableFile("no body text in the HTML")
-    return [Article(path, path, title or fallback_title(body), body)]
+    opening = take_dateline(body, published)
+    return [Article(path, path, title or fallback_title(body), opening.body, opening.date,
+                    opening.place, opening.source)]
+
+
+# <meta> names and properties that carry an article's publication date, most specific first.
+_DATE_META = ("article:published_time", "og:published_time", "datepublished",
+              "article.published", "pubdate", "publishdate", "publish-date", "date",
+              "dc.date", "dc.date.issued", "dcterms.date", "dcterms.created", "sailthru.date")
+
+
+def _published(soup: BeautifulSoup, root: Any) -> str | None:
+    """The publication date in an HTML page's metadata: a <meta> of _DATE_META (by name,
+    property or itemprop), else the first <time datetime> of the article."""
+    found: dict[str, str] = {}
+    for tag in soup.find_all("meta"):
+        content = tag.get("content")
+        if not isinstance(content, str):
+            continue
+        for attribute in ("property", "name", "itemprop"):
+            key = tag.get(attribute)
+            if isinstance(key, str) and key.lower() in _DATE_META:
+                found.setdefault(key.lower(), content)
+    for key in _DATE_META:
+        iso = iso_date(found.get(key))
+        if iso:
+            return iso
+    time_tag = root.find("time", attrs={"datetime": True}) if isinstance(root, Tag) else None
+    value = time_tag.get("datetime") if time_tag is not None else None
+    return iso_date(value) if isinstance(value, str) else None

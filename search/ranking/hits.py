@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 
 from search.backends.base import GenerationReader
 from search.ranking.fusion import Fused
 from search.ranking.highlight import highlight_and_snippet
+from search.ranking.listing import Listed
 from search.ranking.query import Understood
 from search.records import ArticleRecord, ParagraphRecord
 from search.results import Explanation, Hit, Translation
 
 
-def build_hits(shown: Sequence[Fused], q: Understood, reader: GenerationReader) -> list[Hit]:
-    """The hits of one page, reading each paragraph's text and each article once."""
-    pids = [f.pid for f in shown]
+def build_hits(shown: Sequence[Fused | Listed], q: Understood,
+               reader: GenerationReader) -> list[Hit]:
+    """The hits of one page, reading each paragraph's text and each article once. A `Fused`
+    item shows its fused score; a `Listed` one its own shown score and evidence."""
+    listed = [item if isinstance(item, Listed) else
+              Listed(item, item.score, None, None, None) for item in shown]
+    pids = [item.fused.pid for item in listed]
     records = reader.paragraphs(pids)
     articles = reader.articles([p.article_id for p in records])
     groups = translations(pids, reader)
-    return [_hit(f, p, a, q, g)
-            for f, p, a, g in zip(shown, records, articles, groups, strict=True)]
+    return [_hit(item, p, a, q, g)
+            for item, p, a, g in zip(listed, records, articles, groups, strict=True)]
 
 
-def _hit(fused: Fused, paragraph: ParagraphRecord, article: ArticleRecord | None,
+def _hit(item: Listed, paragraph: ParagraphRecord, article: ArticleRecord | None,
          q: Understood, group: tuple[Translation, ...]) -> Hit:
+    fused = item.fused
     if article is None:  # a reader always holds the articles of its paragraphs
         raise KeyError(paragraph.article_id)
     marked, cut = highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)
@@ -42,38 +48,17 @@ def _hit(fused: Fused, paragraph: ParagraphRecord, article: ArticleRecord | None
         text=paragraph.text,
         highlighted=marked,
         snippet=cut,
-        score=round(fused.score, 6),
+        score=round(item.score, 6),
         explain=Explanation(fused.keyword_rank, fused.keyword_score, fused.semantic_rank,
-                            fused.semantic_score, fused.score),
+                            fused.semantic_score, fused.score, item.coverage,
+                            item.evidence, item.recency),
         translations=group,
     )
-
-
-def best_per_article(fused: Sequence[Fused], reader: GenerationReader) -> list[Fused]:
-    """Each article's best-ranked paragraph, in rank order."""
-    return first_of_each(fused, reader.article_ids([f.pid for f in fused]))
-
-
-def best_per_group(fused: Sequence[Fused], reader: GenerationReader) -> list[Fused]:
-    """Each translation group's best-ranked paragraph, in rank order: a story told in
-    several languages shows once."""
-    return first_of_each(fused, reader.groups([f.pid for f in fused]))
 
 
 def _translation(record: ParagraphRecord, titles: dict[str, str]) -> Translation:
     return Translation(record.paragraph_id, record.article_id, record.position, record.lang,
                        titles.get(record.article_id, ""))
-
-
-def first_of_each(fused: Sequence[Fused], keys: Sequence[Hashable]) -> list[Fused]:
-    """The first item of each key, in order (`keys` gives each item's key)."""
-    seen: set[Hashable] = set()
-    first = []
-    for item, key in zip(fused, keys, strict=True):
-        if key not in seen:
-            seen.add(key)
-            first.append(item)
-    return first
 
 
 def translations(pids: Sequence[int], reader: GenerationReader

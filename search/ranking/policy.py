@@ -24,16 +24,26 @@ from search.ranking.query import Mode, Understood
 from search.records import Candidate
 
 
-def rank(q: Understood, reader: GenerationReader, query_vector: np.ndarray | None,
-         covered: Collection[str] | None, settings: Settings, window: int) -> list[Fused]:
-    """The fused ranking of a query. `query_vector` is None in keyword mode; `covered` are
-    the languages the encoder is known to cover (None: unknown)."""
+def candidates(q: Understood, reader: GenerationReader, query_vector: np.ndarray | None,
+               limit: int) -> tuple[list[Candidate], list[Candidate]]:
+    """Both sides' candidates of a query (keyword, semantic), `limit` each, best first; a
+    side the mode does not search gives []."""
     keyword: list[Candidate] = []
     semantic: list[Candidate] = []
     if q.mode in (Mode.KEYWORD, Mode.HYBRID):
-        keyword = reader.keyword_candidates(q.text, q.lang, window, q.filters)
+        keyword = reader.keyword_candidates(q.text, q.lang, limit, q.filters)
     if query_vector is not None:
-        semantic = reader.vector_candidates(query_vector, window, q.filters)
+        semantic = reader.vector_candidates(query_vector, limit, q.filters)
+    return keyword, semantic
+
+
+def rank(q: Understood, reader: GenerationReader, query_vector: np.ndarray | None,
+         covered: Collection[str] | None, settings: Settings, window: int,
+         found: tuple[list[Candidate], list[Candidate]] | None = None) -> list[Fused]:
+    """The fused ranking of a query. `query_vector` is None in keyword mode; `covered` are
+    the languages the encoder is known to cover (None: unknown); `found` are both sides'
+    first `window` candidates when the caller has them already (see `candidates`)."""
+    keyword, semantic = found or candidates(q, reader, query_vector, window)
     if q.mode is Mode.KEYWORD:
         return single(keyword, "keyword")
     if q.mode is Mode.SEMANTIC:

@@ -16,6 +16,7 @@ from search.config import Settings
 from search.errors import InvalidQuery
 from search.ingest.language import LanguageDetector, normalize_code
 from search.ranking.fusion import FusionMethod
+from search.ranking.ordering import Collapse, Sort
 from search.records import Filters
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -40,6 +41,9 @@ class Query:
     fusion: str | None = None  # None: the settings' default
     alpha: float | None = None  # semantic weight for hybrid fusion; None: default
     one_per_article: bool = False
+    sort: str = Sort.RELEVANCE.value  # "relevance" or "date" (newest first, undated last)
+    recency: float | None = None  # half-life in days of a recency boost; None: no boost
+    collapse: str = Collapse.NONE.value  # "translations": each translation group once
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Understood:
     page: int
     size: int
     one_per_article: bool
+    sort: Sort = Sort.RELEVANCE
+    recency: float | None = None
+    collapse: Collapse = Collapse.NONE
 
 
 def _shown(value: object, limit: int = 40) -> str:
@@ -93,7 +100,35 @@ def understand(query: Query, settings: Settings, indexed: dict[str, int],
         elif not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
             raise InvalidQuery(f"alpha must be a number between 0 and 1, not {_shown(alpha)}")
     return Understood(text, lang, query.lang is None, text_lang, query.mode, fusion, alpha,
-                      filters, query.page, query.size, query.one_per_article)
+                      filters, query.page, query.size, query.one_per_article,
+                      _sort(query.sort), _recency(query.recency, settings.max_recency_days),
+                      _collapse(query.collapse))
+
+
+def _sort(name: str) -> Sort:
+    try:
+        return Sort(name)
+    except ValueError:
+        allowed = ", ".join(s.value for s in Sort)
+        raise InvalidQuery(f"sort must be one of {allowed}, not {_shown(name)}") from None
+
+
+def _collapse(name: str) -> Collapse:
+    try:
+        return Collapse(name)
+    except ValueError:
+        allowed = ", ".join(c.value for c in Collapse)
+        raise InvalidQuery(f"collapse must be one of {allowed}, not {_shown(name)}") from None
+
+
+def _recency(days: object, longest: float) -> float | None:
+    if days is None:
+        return None
+    valid = isinstance(days, int | float) and not isinstance(days, bool)
+    if not (valid and math.isfinite(float(days)) and 0 < float(days) <= longest):  # type: ignore[arg-type]
+        raise InvalidQuery(f"recency must be a half-life in days, a number above 0 and at "
+                           f"most {longest:g}, not {_shown(days)}")
+    return float(days)  # type: ignore[arg-type]
 
 
 def _text(raw: object, max_chars: int) -> str:

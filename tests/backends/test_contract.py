@@ -620,3 +620,30 @@ def test_check_of_a_fresh_index(backend):
     assert report.articles == len(ARTICLES) - len(CORPUS["en.jsonl"]) + 1
     left = len(PARAGRAPHS) - catalog.files["en.jsonl"].paragraphs + 1
     assert report.paragraphs == report.vectors == report.keyword_paragraphs == left
+
+
+# -- keyword coverage -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "word", "share"), [
+    ("volcano", "volcano", 1.0),
+    ("volcano harbour", "volcano", 1.0),
+    ("volcano glacier", "volcano", 0.5),
+    ("volcano glacier avalanche tundra", "volcano", 0.25),
+    ("disaster glacier", "volcano", 0.5),  # a title word counts as contained
+    ("Gewitter Lawine Gletscher", "Gewitter", 1 / 3),
+])
+def test_keyword_candidates_carry_the_share_of_query_terms_they_contain(corpus, text, word,
+                                                                         share):
+    found = {c.pid: c for c in corpus.keyword_candidates(text, "en", EVERYTHING, Filters())}
+    assert found[pid_of(word)].coverage == pytest.approx(share, abs=1e-6)
+
+
+def test_coverage_counts_a_term_once_and_stays_within_one(corpus):
+    found = corpus.keyword_candidates("volcano volcano Volcano ash", "en", EVERYTHING,
+                                      Filters())
+    assert found[0].pid == pid_of("volcano") and found[0].coverage == pytest.approx(1.0)
+    assert all(c.coverage is not None and 0 < c.coverage <= 1 for c in found)
+
+
+def test_vector_candidates_carry_no_coverage(corpus):
+    assert all(c.coverage is None for c in corpus.vector_candidates(PROBE, 5, Filters()))

@@ -62,12 +62,17 @@ class _Language:
             for term, count in doc.counts.items():
                 self.postings.setdefault(term, {})[pid] = count
 
-    def score(self, terms: Sequence[str], scores: dict[int, float]) -> None:
-        """Add the BM25 score of each document matching any of `terms` to `scores`."""
-        for term in dict.fromkeys(terms):
+    def score(self, terms: Sequence[str], scores: dict[int, float],
+              coverage: dict[int, float]) -> None:
+        """Add the BM25 score of each document matching any of `terms` to `scores`, and to
+        `coverage` its share of the distinct terms (no postings budget here)."""
+        distinct = dict.fromkeys(terms)
+        for term in distinct:
             postings = self.postings.get(term)
             if not postings:
                 continue
+            for pid in postings:
+                coverage[pid] = coverage.get(pid, 0.0) + 1.0 / len(distinct)
             df = len(postings)
             idf = log(1.0 + (self.docs - df + 0.5) / (df + 0.5))
             for pid, tf in postings.items():
@@ -101,9 +106,10 @@ class Generation:
         if limit <= 0 or not text.strip():
             return []
         scores: dict[int, float] = {}
+        coverage: dict[int, float] = {}
         for code, language in self._languages.items():
-            language.score(tokens(text, code), scores)
-        return self._best(scores.items(), limit, filters)
+            language.score(tokens(text, code), scores, coverage)
+        return self._best(scores.items(), limit, filters, coverage)
 
     def nearest(self, vector: np.ndarray, limit: int, filters: Filters) -> list[Candidate]:
         """Every stored vector by cosine with `vector` (brute force, exact)."""
@@ -118,12 +124,14 @@ class Generation:
         scores = self._unit @ (query / norm)
         return self._best(zip(self._pids.tolist(), scores.tolist(), strict=True), limit, filters)
 
-    def _best(self, scored: Iterable[tuple[int, float]], limit: int,
-              filters: Filters) -> list[Candidate]:
+    def _best(self, scored: Iterable[tuple[int, float]], limit: int, filters: Filters,
+              coverage: Mapping[int, float] | None = None) -> list[Candidate]:
         pairs = [(pid, score) for pid, score in scored
                  if filters.is_empty() or self.admits(pid, filters)]
         pairs.sort(key=lambda pair: (-pair[1], pair[0]))
-        return [Candidate(int(pid), float(score)) for pid, score in pairs[:limit]]
+        return [Candidate(int(pid), float(score),
+                          None if coverage is None else min(1.0, round(coverage[pid], 6)))
+                for pid, score in pairs[:limit]]
 
     def admits(self, pid: int, filters: Filters) -> bool:
         paragraph = self.contents.paragraphs[pid]

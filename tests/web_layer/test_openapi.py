@@ -75,7 +75,8 @@ def test_document_lists_every_api_route(app):
     assert routes == set(document["paths"])
     parameters = {p["name"] for p in document["paths"]["/api/search"]["get"]["parameters"]}
     assert parameters == {"q", "mode", "lang", "query_lang", "page", "size", "fusion", "alpha",
-                          "date_from", "date_to", "one_per_article"}
+                          "date_from", "date_to", "one_per_article", "source", "sort",
+                          "recency", "collapse"}
     fusion = next(p for p in document["paths"]["/api/search"]["get"]["parameters"]
                   if p["name"] == "fusion")
     assert tuple(fusion["schema"]["enum"]) == FUSIONS

@@ -11,7 +11,7 @@ The arrays come from :mod:`search.postings`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from math import log
 
 import numpy as np
@@ -99,7 +99,15 @@ class PostingScorer:
     def scores(self, terms: Sequence[Term]) -> np.ndarray:
         """The summed score of ``terms`` (with their boosts) for every document number, 0 where
         none matches or the document is deleted."""
+        return self.scores_and_coverage(terms, {})[0]
+
+    def scores_and_coverage(self, terms: Sequence[Term], shares: Mapping[str, float]
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """The scores of :meth:`scores`, and each document's coverage: the sum, over the
+        distinct terms it holds in its text or title field, of its language's share (a
+        language code -> weight of one term; languages missing from it add nothing)."""
         total = np.zeros(self.searcher.doc_count_all())
+        holders: dict[tuple[str, str], list[np.ndarray]] = {}
         K1, B = self.K1, self.B  # noqa: N806 - the formula's names
         for term in terms:
             field = term.fieldname
@@ -118,9 +126,17 @@ class PostingScorer:
                 # A term's postings name each document once, so fancy-index addition is safe;
                 # documents accumulate their terms in query order, as Whoosh's union does.
                 total[ids + offset] += score
+                code = field.split("_", 1)[1]
+                if code in shares:
+                    holders.setdefault((code, term.text), []).append(ids + offset)
+        coverage = np.zeros(len(total))
+        for (code, _), found in holders.items():
+            # A term in both the title and the text of a document counts once.
+            coverage[np.unique(np.concatenate(found))] += shares[code]
         if self._deleted is not None:
             total[self._deleted] = 0.0
-        return total
+            coverage[self._deleted] = 0.0
+        return total, coverage
 
     def _field_lengths(
         self, leaf: int, reader: IndexReader, field: str, ids: np.ndarray

@@ -38,7 +38,7 @@ from search.backends.local.keyword_view import (
     LANG_FIELD,
     View,
     clean,
-    query_terms,
+    keyword_query,
     text_field,
     title_field,
 )
@@ -250,16 +250,17 @@ class KeywordIndex:
             return []
         with self._search_lock:
             view = self._view
-            terms = query_terms(view, clean(text))
-            if not terms:
+            query = keyword_query(view, clean(text))
+            if not query.terms:
                 return []
-            scores = view.scorer.scores(terms)
+            scores, coverage = view.scorer.scores_and_coverage(query.terms, query.shares)
             candidates = np.flatnonzero(scores > 0)
             if allowed is not None:
                 candidates = candidates[np.isin(view.doc_pids[candidates], allowed)]
             top = top_documents(scores, candidates, limit + TIE_MARGIN)
             hits = [
-                Candidate(int(view.searcher.stored_fields(int(doc))["pid"]), float(scores[doc]))
+                Candidate(int(view.searcher.stored_fields(int(doc))["pid"]), float(scores[doc]),
+                          min(1.0, round(float(coverage[doc]), 6)))
                 for doc in top
             ]
         hits.sort(key=lambda hit: (-hit.score, hit.pid))

@@ -57,11 +57,24 @@ def within_budget(dfs: dict[str, int], budget: float, keep: int = MIN_TERMS) -> 
     return kept
 
 
-def query_terms(view: View, text: str) -> list[Term]:
-    """The query's terms in every language field, as that field's analyzer sees them (to be
-    ORed): per language, the rarest ones within the postings budget."""
+@dataclass(frozen=True)
+class KeywordQuery:
+    """A query's terms in every language field (to be ORed), and for each language the
+    weight of one matched term in a document's coverage: 1 / the distinct terms that
+    language's analyzer finds in the query, less those the postings budget left out (they
+    occur in most documents, like stop words, and would otherwise stop long queries from
+    ever covering half their terms)."""
+
+    terms: list[Term]
+    shares: dict[str, float]
+
+
+def keyword_query(view: View, text: str) -> KeywordQuery:
+    """The query as the keyword side reads it: per language, the rarest terms within the
+    postings budget, as that field's analyzer sees them."""
     searcher = view.searcher
     subqueries: list[Term] = []
+    shares: dict[str, float] = {}
     for code, docs in view.docs.items():
         body, title = text_field(code), title_field(code)
         # The field's own (pickled) analyzer, so queries match what was indexed.
@@ -72,12 +85,23 @@ def query_terms(view: View, text: str) -> list[Term]:
             title_df = {term: view.doc_frequency(title, term) for term in terms}
         rarity = {term: max(body_df[term], title_df[term]) for term in terms}
         budget = max(POSTINGS_BUDGET * docs, POSTINGS_FLOOR)
-        for term in within_budget({t: df for t, df in rarity.items() if df}, budget):
+        present = {t: df for t, df in rarity.items() if df}
+        kept = within_budget(present, budget)
+        counted = len(terms) - (len(present) - len(kept))
+        if counted:
+            shares[code] = 1.0 / counted
+        for term in kept:
             if body_df[term]:
                 subqueries.append(Term(body, term))
             if title_df[term]:
                 subqueries.append(Term(title, term, boost=TITLE_BOOST))
-    return subqueries
+    return KeywordQuery(subqueries, shares)
+
+
+def query_terms(view: View, text: str) -> list[Term]:
+    """The query's terms in every language field, as that field's analyzer sees them (to be
+    ORed): per language, the rarest ones within the postings budget."""
+    return keyword_query(view, text).terms
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from search import analysis
 from search.backends.base import Catalog
 from search.backends.qdrant import schema
 from search.backends.qdrant.connection import reported
-from search.backends.qdrant.terms import query_vector
+from search.backends.qdrant.terms import query_vector, term_id
 from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
 
 # Extra hits fetched so that ties at the cut are broken by pid, not by Qdrant's own order.
@@ -49,18 +49,22 @@ class QdrantReader:
         idf = models.SearchParams(idf=models.IdfCorpusParams(
             corpus=models.Filter(must=self._generation)))
         requests = []
+        term_ids: list[list[tuple[int, int]]] = []  # per request: (text id, title id) per term
         for code in self._codes:
             indices, values = query_vector(text, code)
             if indices:
                 requests.append(models.QueryRequest(
                     query=models.SparseVector(indices=indices, values=values),
                     using=f"kw_{code}", filter=where, limit=limit + TIE_MARGIN, params=idf,
-                    with_payload=False))
+                    with_payload=False, with_vector=[f"kw_{code}"]))
+                term_ids.append([(term_id(t), term_id(t, title=True))
+                                 for t in dict.fromkeys(analysis.tokens(text, code))])
         if not requests:
             return []
         with reported(self.location):
             answers = self.client.query_batch_points(self.collection, requests)
-        found = [Candidate(int(p.id), _single(p.score)) for answer in answers
+        found = [Candidate(int(p.id), _single(p.score), _coverage(p, using.using, ids))
+                 for answer, using, ids in zip(answers, requests, term_ids, strict=True)
                  for p in answer.points if p.score > 0]
         found.sort(key=lambda c: (-c.score, c.pid))
         return found[:limit]
@@ -183,6 +187,19 @@ class QdrantReader:
         if missing:
             raise KeyError(missing[0])
         return [by_id[pid] for pid in wanted]
+
+
+def _coverage(point: models.ScoredPoint, using: str | None,
+              ids: list[tuple[int, int]]) -> float | None:
+    """The share of the query's terms (their text or title ids) in a point's sparse vector,
+    as the local backend counts it (Qdrant applies no postings budget)."""
+    vectors = point.vector
+    sparse = vectors.get(using) if isinstance(vectors, dict) and using else None
+    if not isinstance(sparse, models.SparseVector) or not ids:
+        return None
+    held = set(sparse.indices)
+    matched = sum(1 for text_id, title_id in ids if text_id in held or title_id in held)
+    return min(1.0, round(matched / len(ids), 6))
 
 
 def _single(score: float) -> float:

@@ -1,0 +1,157 @@
+"""From a query's fused ranking to what it lists: its matches in order, their shown scores,
+the total, the facets, and the closest paragraphs when nothing matches.
+
+The fused ranking (search.ranking.policy, over `Settings.window` candidates a side) decides
+the order and is not changed here; this module only drops the candidates that do not match
+(search.ranking.matching), adds the matches that lie beyond the ranking window but within
+the count window (after the ranked ones, by evidence), and reorders by date or recency
+when asked.
+
+Shown scores are comparable across queries: a match's relative fused score (its fused score
+over the best fused score of the query, so 1 for the first) times the query's best absolute
+evidence (0.5..1, see search.ranking.matching), times its recency factor when a recency
+boost is asked. So the first hit of a query whose words or meaning are plainly in the index
+scores near 1, a weak match about 0.5, and a paragraph's score no longer owes its size to
+min-max normalization alone. The closest non-matching paragraphs show their own evidence,
+which is below 0.5.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+from search.backends.base import GenerationReader
+from search.config import Settings
+from search.ranking.fusion import Fused
+from search.ranking.matching import Matches, find_matches
+from search.ranking.ordering import Collapse, Sort, newest_first, recency_factor
+from search.ranking.query import Understood
+from search.records import ArticleRecord, Candidate
+from search.results import NO_SOURCE, UNDATED, Facets
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A paragraph to show: its ranking evidence, shown score, coverage and evidence."""
+
+    fused: Fused
+    score: float
+    coverage: float | None
+    evidence: float | None  # None: not judged (a plain ranking shown as it is)
+    recency: float | None
+
+
+@dataclass(frozen=True)
+class Listing:
+    listed: list[Listed]
+    total: int
+    total_relation: str
+    facets: Facets
+    closest: list[Listed]
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    fused: Fused
+    relevance: float  # the fused score over the query's best, 0..1, times any recency factor
+
+
+def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused],
+                 keyword: Sequence[Candidate], semantic: Sequence[Candidate],
+                 settings: Settings, today: date) -> Listing:
+    """The listing of a query. `fused` is its ranking; `keyword` and `semantic` are both
+    sides' candidates over the count window (`settings.count_window`)."""
+    matches = find_matches(keyword, semantic, settings.count_window, settings.semantic_floor,
+                           settings.min_coverage)
+    ordered = _relevance_order(fused, matches, keyword, semantic)
+    pids = [item.fused.pid for item in ordered]
+    article_ids = reader.article_ids(pids)
+    unique = list(dict.fromkeys(article_ids))
+    records = dict(zip(unique, reader.articles(unique), strict=True))
+    dates = [_date(records[a]) for a in article_ids]
+    factors: list[float | None] = [None] * len(ordered)
+    indexed = list(range(len(ordered)))
+    if q.recency is not None:
+        factors = [recency_factor(d, today, q.recency) for d in dates]
+        ordered = [_Ranked(item.fused, item.relevance * (factor or 1.0))
+                   for item, factor in zip(ordered, factors, strict=True)]
+        indexed.sort(key=lambda i: (-ordered[i].relevance, i))
+    if q.sort is Sort.DATE:
+        indexed = newest_first(indexed, [dates[i] for i in indexed])
+    best = matches.best()
+    if q.one_per_article:
+        indexed = first_of_each(indexed, [article_ids[i] for i in indexed])
+    if q.collapse is Collapse.TRANSLATIONS:
+        indexed = first_of_each(indexed, reader.groups([pids[i] for i in indexed]))
+    listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
+              for i in indexed]
+    facets = _facets(reader.langs(pids), [records[a] for a in article_ids], dates)
+    closest: list[Listed] = []
+    if not ordered:
+        closest = [_listed(item, matches.evidence.get(item.pid, 0.0), matches, None)
+                   for item in fused[: settings.closest]]
+    relation = "eq" if matches.complete else "gte"
+    return Listing(listed, len(ordered), relation, facets, closest)
+
+
+def _date(article: ArticleRecord | None) -> str | None:
+    return article.date if article is not None else None
+
+
+def first_of_each(items: Sequence[T], keys: Sequence[Hashable]) -> list[T]:
+    """The first item of each key, in order (`keys` gives each item's key)."""
+    seen: set[Hashable] = set()
+    first = []
+    for item, key in zip(items, keys, strict=True):
+        if key not in seen:
+            seen.add(key)
+            first.append(item)
+    return first
+
+
+def _relevance_order(fused: Sequence[Fused], matches: Matches, keyword: Sequence[Candidate],
+                     semantic: Sequence[Candidate]) -> list[_Ranked]:
+    """The matches in ranking order, each with its fused score over the query's best, then
+    the matches beyond the ranking window, by evidence, below the last one."""
+    matched = matches.matched
+    top = max((item.score for item in fused), default=0.0)
+    ranked = [_Ranked(item, item.score / top if top > 0 else 0.0)
+              for item in fused if item.pid in matched]
+    seen = {item.pid for item in fused}
+    beyond = sorted((pid for pid in matched if pid not in seen),
+                    key=lambda pid: (-matches.evidence[pid], pid))
+    if not beyond:
+        return ranked
+    last = ranked[-1].relevance if ranked else 1.0
+    keyword_at = {c.pid: (rank, c.score) for rank, c in enumerate(keyword, start=1)}
+    semantic_at = {c.pid: (rank, c.score) for rank, c in enumerate(semantic, start=1)}
+    for pid in beyond:
+        k_rank, k_score = keyword_at.get(pid, (None, None))
+        s_rank, s_score = semantic_at.get(pid, (None, None))
+        ranked.append(_Ranked(Fused(pid, 0.0, k_rank, k_score, s_rank, s_score),
+                              last * matches.evidence[pid]))
+    return ranked
+
+
+def _listed(item: Fused, score: float, matches: Matches, factor: float | None) -> Listed:
+    return Listed(item, round(score, 6), matches.coverage.get(item.pid),
+                  round(matches.evidence.get(item.pid, 0.0), 6), factor)
+
+
+def _facets(langs: Sequence[str], articles: Sequence[ArticleRecord | None],
+            dates: Sequence[str | None]) -> Facets:
+    sources = Counter((a.source if a else None) or NO_SOURCE for a in articles)
+    months = Counter(d[:7] if d else UNDATED for d in dates)
+    month_order = sorted(months, key=lambda m: (m == UNDATED, [-ord(ch) for ch in m]))
+    return Facets(_by_count(Counter(langs)), _by_count(sources),
+                  {month: months[month] for month in month_order})
+
+
+def _by_count(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))

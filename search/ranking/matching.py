@@ -1,0 +1,78 @@
+"""Which candidates match a query, and how strong each one's evidence is on an absolute scale.
+
+Fused scores are relative (min-max within the query), so the best candidate scores about 1
+whatever it is. Matching uses each side's absolute evidence instead:
+
+- keyword: the candidate contains at least `min_coverage` (half) of the query's distinct
+  analysed terms, as Elasticsearch's `minimum_should_match: 50%` (a one-term query needs
+  that term);
+- semantic: the cosine of its vector with the query's is at or above `floor`, calibrated on
+  XQuAD-R by bench/absent.py (docs/benchmarks.md).
+
+Both map onto one evidence scale, 0..1, on which 0.5 is the line between a match and not:
+a cosine from [floor, 1] onto [0.5, 1] and from [0, floor] onto [0, 0.5]; a coverage from
+[min_coverage, 1] onto [0.5, 1] and from [0, min_coverage] onto [0, 0.5]. A candidate's
+evidence is the larger of its two sides (only the side the mode searches counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from search.records import Candidate
+
+MATCH = 0.5  # the evidence of a candidate exactly at the floor or exactly at min_coverage
+
+
+def scaled(value: float, threshold: float) -> float:
+    """`value` (0..1) on the evidence scale: `threshold` maps to 0.5, 1 to 1, 0 (and below)
+    to 0."""
+    value = min(max(value, 0.0), 1.0)
+    if threshold <= 0.0:
+        return 1.0
+    if value >= threshold:
+        return 1.0 if threshold >= 1.0 else MATCH + MATCH * (value - threshold) / (1 - threshold)
+    return MATCH * value / threshold
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The evidence of every candidate of both sides' count windows, and what it says.
+
+    `complete` is False when a side filled its window with candidates that may still match
+    (more might lie beyond it): the total is then a lower bound."""
+
+    evidence: dict[int, float]
+    coverage: dict[int, float]
+    cosine: dict[int, float]
+    complete: bool
+
+    @property
+    def matched(self) -> set[int]:
+        return {pid for pid, value in self.evidence.items() if value >= MATCH}
+
+    def best(self) -> float:
+        """The best evidence of any match (0 when none matches)."""
+        found = [value for value in self.evidence.values() if value >= MATCH]
+        return max(found, default=0.0)
+
+
+def find_matches(keyword: Sequence[Candidate], semantic: Sequence[Candidate], limit: int,
+                 floor: float, min_coverage: float) -> Matches:
+    """The evidence of the candidates of both sides (each asked for `limit`, best first)."""
+    coverage = {c.pid: c.coverage for c in keyword if c.coverage is not None}
+    cosine: dict[int, float] = {}
+    for candidate in semantic:
+        cosine.setdefault(candidate.pid, candidate.score)
+    evidence: dict[int, float] = {}
+    for pid, value in coverage.items():
+        evidence[pid] = scaled(value, min_coverage)
+    for pid, value in cosine.items():
+        evidence[pid] = max(evidence.get(pid, 0.0), scaled(value, floor))
+    # Cosines come best first, so a full semantic window whose last candidate is below the
+    # floor holds every semantic match; coverage is in no order, so a full keyword window
+    # may always have missed some.
+    semantic_open = len(semantic) >= limit > 0 and semantic[-1].score >= floor
+    keyword_open = len(keyword) >= limit > 0
+    return Matches(evidence, coverage, cosine, not (semantic_open or keyword_open))
