@@ -25,7 +25,9 @@ from search.backends.base import Backend, Catalog, FileEntry, GenerationWriter, 
 from search.backends.oserrors import unwritable
 from search.config import Settings
 from search.encoders.base import Embed, Encoder
+from search.encoders.centering import LanguageCentroids
 from search.errors import IndexIncompatible
+from search.index.centroids import next_centroids
 from search.index.embedding_cache import EmbeddingCache
 from search.index.pipeline import ReadAhead, Reading, Stopped, ToRead
 from search.index.summary import IndexSummary
@@ -159,7 +161,8 @@ def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | Non
         if previous is not None and not run.has_changes():
             return None
         writer.add_vectors(new.pids, new.vectors)
-        catalog = run.catalog(writer.number, run.dim)
+        centroids = next_centroids(backend, previous, run.kept_pids(), run.dropped_pids(), new)
+        catalog = run.catalog(writer.number, run.dim, centroids)
         writer.publish(catalog)
         return catalog.name
     finally:
@@ -235,8 +238,7 @@ class _Run:
         self.summary.changed += reading.changed
         self.summary.skipped += len(reading.problems)
         self.summary.problems.extend(reading.problems)
-        self.summary.paragraphs_removed = len(
-            _pids_of([*self.removed_paths, *reading.replaced], self.files))
+        self.summary.paragraphs_removed = len(self.dropped_pids())
 
     def has_changes(self) -> bool:
         """After reading: anything to add or remove."""
@@ -245,6 +247,15 @@ class _Run:
     def removed_pids(self) -> list[int]:
         """Paragraph ids of the files gone from seeds/."""
         return _pids_of(self.removed_paths, self.files)
+
+    def dropped_pids(self) -> list[int]:
+        """After reading: the previous generation's paragraphs the new one leaves out."""
+        return _pids_of([*self.removed_paths, *self.reading.replaced], self.files)
+
+    def kept_pids(self) -> list[int]:
+        """After reading: the previous generation's paragraphs the new one keeps."""
+        dropped = {*self.removed_paths, *self.reading.replaced}
+        return _pids_of([path for path in self.files if path not in dropped], self.files)
 
     # -- vectors -----------------------------------------------------------------------------
     def embed(self, ahead: ReadAhead, cache_path: Path) -> NewVectors:
@@ -273,7 +284,7 @@ class _Run:
             yield self.encoder.encode(texts[start : start + batch * 4], batch)
 
     # -- the new generation ----------------------------------------------------------------
-    def catalog(self, number: int, dim: int) -> Catalog:
+    def catalog(self, number: int, dim: int, centroids: LanguageCentroids) -> Catalog:
         removed = {*self.removed_paths, *self.reading.replaced}
         files = {path: entry for path, entry in self.files.items() if path not in removed}
         files.update(self.reading.new_files)
@@ -287,4 +298,5 @@ class _Run:
             files=files,
             precision=(self.encoder.info.precision if self.to_read
                        else self.previous.precision if self.previous else "fp32"),
+            centroids=centroids,
         )
