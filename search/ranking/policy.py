@@ -7,6 +7,7 @@ to merge and with which weights, from measurements on XQuAD-R (docs/benchmarks.m
   the encoder covers, the keyword side sees only shared names and numbers, so the semantic
   side weighs `alpha_cross`.
 - Questions in a language the encoder does not cover rank by the keyword side first.
+- The dense side is corrected for language bias (search.ranking.language_bias).
 - Dense pseudo-relevance feedback: the best passage's vector, added to the question's, finds
   that passage's translations in third languages.
 """
@@ -20,6 +21,7 @@ import numpy as np
 from search.backends.base import GenerationReader
 from search.config import Settings
 from search.ranking.fusion import Fused, FusionMethod, fuse, keyword_first, single, weighted
+from search.ranking.language_bias import LanguageBias, dense_candidates, language_bias
 from search.ranking.query import Mode, Understood
 from search.records import Candidate
 
@@ -30,10 +32,13 @@ def rank(q: Understood, reader: GenerationReader, query_vector: np.ndarray | Non
     the languages the encoder is known to cover (None: unknown)."""
     keyword: list[Candidate] = []
     semantic: list[Candidate] = []
+    bias = language_bias(reader.catalog, settings.language_centering)
     if q.mode in (Mode.KEYWORD, Mode.HYBRID):
         keyword = reader.keyword_candidates(q.text, q.lang, window, q.filters)
     if query_vector is not None:
-        semantic = reader.vector_candidates(query_vector, window, q.filters)
+        if bias is not None:
+            query_vector = bias.debiased(query_vector, q.text_lang)
+        semantic = dense_candidates(reader, query_vector, bias, window, q.filters)
     if q.mode is Mode.KEYWORD:
         return single(keyword, "keyword")
     if q.mode is Mode.SEMANTIC:
@@ -43,14 +48,14 @@ def rank(q: Understood, reader: GenerationReader, query_vector: np.ndarray | Non
         return fuse(q.fusion, keyword, semantic, q.alpha, settings.rrf_k)
     if covered is not None and q.text_lang not in covered:
         return keyword_first(keyword, semantic)
-    return _language_aware(q, reader, keyword, semantic, query_vector, covered, settings,
+    return _language_aware(q, reader, keyword, semantic, query_vector, bias, covered, settings,
                            window)
 
 
 def _language_aware(q: Understood, reader: GenerationReader, keyword: list[Candidate],
                     semantic: list[Candidate], query_vector: np.ndarray,
-                    covered: Collection[str] | None, settings: Settings,
-                    window: int) -> list[Fused]:
+                    bias: LanguageBias | None, covered: Collection[str] | None,
+                    settings: Settings, window: int) -> list[Fused]:
     assert q.alpha is not None
     alpha = q.alpha
 
@@ -70,8 +75,11 @@ def _language_aware(q: Understood, reader: GenerationReader, keyword: list[Candi
     [top_lang] = reader.langs([top])
     if not set(reader.catalog.languages) - {q.text_lang, top_lang}:
         return fused
-    feedback = reader.vector_candidates(
-        feedback_vector(query_vector, reader.vector(top), settings.feedback), window,
+    passage = reader.vector(top)
+    if bias is not None:
+        passage = bias.debiased(passage, top_lang)
+    feedback = dense_candidates(
+        reader, feedback_vector(query_vector, passage, settings.feedback), bias, window,
         q.filters)
     found = [c.pid for c in feedback]
     third = {pid for pid, lang in zip(found, reader.langs(found), strict=True)
