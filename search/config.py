@@ -43,6 +43,9 @@ class Settings:
     # Weight of the best passage's vector added to the query's for a second semantic search
     # (dense pseudo-relevance feedback) that ranks paragraphs in other languages; 0: off.
     feedback: float = 1.0
+    # Take each language's offset (from the statistics the index keeps) out of the dense
+    # side's scores, so paragraphs in the query's language do not crowd out translations.
+    language_centering: bool = True
     rrf_k: int = 60
     window: int = 100
     # What matches a query (search.ranking.matching): a keyword candidate holding at least

@@ -30,6 +30,7 @@ from search.errors import (
 from search.ingest.language import LanguageDetector
 from search.lru import LRUCache
 from search.ranking.hits import build_hits, translations
+from search.ranking.language_bias import dense_candidates, language_bias
 from search.ranking.listing import list_matches
 from search.ranking.policy import candidates, rank
 from search.ranking.query import Mode, Query, understand
@@ -201,7 +202,7 @@ class Engine:
             with self._computing:
                 vector = None if q.mode is Mode.KEYWORD else self.encoder().encode_query(q.text)
                 window = max(self.settings.window, q.page * q.size)
-                keyword, semantic = candidates(q, reader, vector,
+                keyword, semantic = candidates(q, reader, vector, self.settings,
                                                max(window, self.settings.count_window))
                 fused = rank(q, reader, vector, self.encoder().info.languages if vector
                              is not None else None, self.settings, window,
@@ -245,8 +246,13 @@ class Engine:
         with self._reader() as reader:
             pid, article = _locate(reader, paragraph_id)
             # The article's own paragraphs come back too: ask for enough to skip them.
-            found = reader.vector_candidates(reader.vector(pid),
-                                             size + len(article.paragraph_pids), Filters())
+            [record] = reader.paragraphs([pid])
+            vector = reader.vector(pid)
+            bias = language_bias(reader.catalog, self.settings.language_centering)
+            if bias is not None:
+                vector = bias.debiased(vector, record.lang)
+            found = dense_candidates(reader, vector, bias, size + len(article.paragraph_pids),
+                                     Filters())
             found = [c for c in found if c.pid not in set(article.paragraph_pids)][:size]
             pids = [c.pid for c in found]
             records = reader.paragraphs(pids)

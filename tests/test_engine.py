@@ -264,7 +264,9 @@ def test_shown_scores_are_the_best_evidence_times_the_relative_fused_score(engin
     top = page.hits[0]
     assert top.explain.coverage == 1.0 and top.score == pytest.approx(1.0)
     assert [h.score for h in page.hits] == sorted((h.score for h in page.hits), reverse=True)
-    assert all(hit.explain.evidence >= 0.5 for hit in page.hits)
+    # The matches are counted; weaker candidates of the ranking may follow them.
+    matched = [hit for hit in page.hits if hit.explain.evidence >= 0.5]
+    assert matched and len(matched) <= page.total
     weak = engine.search(Query("peace elephants", size=20, mode=Mode.KEYWORD))
     assert weak.hits and weak.hits[0].score == pytest.approx(0.5)  # one word of two
 

@@ -35,6 +35,18 @@ class LanguageCentroids:
             return None
         return (self.sums[lang] / count).astype(np.float32)
 
+    def offsets(self, min_paragraphs: int) -> dict[str, np.ndarray]:
+        """What sets each language apart: its mean minus the mean of the languages' means, for
+        the languages with at least `min_paragraphs` paragraphs (a mean of fewer is too noisy
+        to correct with). Empty when fewer than two languages qualify: one language's
+        candidates all share its offset, so there is nothing to correct."""
+        means = {lang: self.sums[lang] / count for lang, count in self.counts.items()
+                 if count >= min_paragraphs}
+        if len(means) < 2:
+            return {}
+        middle = np.mean(list(means.values()), axis=0)
+        return {lang: (mean - middle).astype(np.float32) for lang, mean in sorted(means.items())}
+
     def center(self, vectors: np.ndarray, langs: Sequence[str]) -> np.ndarray:
         """Each row minus its language's mean, renormalized to unit length; rows of a
         language without statistics, and rows that would vanish, stay as they are."""

@@ -42,9 +42,13 @@ class NewPassages:
 
 def centering_statistics(previous: LanguageCentroids | None, vectors: np.ndarray,
                          langs: Sequence[str]) -> LanguageCentroids:
-    """The previous generation's statistics (when its catalog has them) plus the new vectors,
-    restricted to the languages with enough paragraphs to trust their mean."""
-    stats = (previous or LanguageCentroids()).added(vectors, langs)
+    """`previous` statistics plus the vectors, restricted to the languages with enough
+    paragraphs to trust their mean."""
+    return trusted((previous or LanguageCentroids()).added(vectors, langs))
+
+
+def trusted(stats: LanguageCentroids) -> LanguageCentroids:
+    """The statistics of the languages with enough paragraphs to trust their mean."""
     kept = [lang for lang, count in stats.counts.items() if count >= MIN_CENTERED]
     return LanguageCentroids({lang: stats.sums[lang] for lang in kept},
                              {lang: stats.counts[lang] for lang in kept})
@@ -98,10 +102,11 @@ class _Previous:
 
 def update_groups(writer: GenerationWriter, reader: GenerationReader | None,
                   removed: Sequence[int], new: NewPassages, new_pids: np.ndarray,
-                  vectors: np.ndarray, centroids: LanguageCentroids | None,
+                  vectors: np.ndarray, centroids: LanguageCentroids,
                   params: GroupingParams | None = None) -> float:
     """Regroup what the run changed and set it on the writer (after its removals); the
-    seconds it took, noting the new paragraphs included."""
+    seconds it took, noting the new paragraphs included. `centroids` are the new
+    generation's language statistics."""
     started = time.perf_counter()
     gone = set(int(pid) for pid in removed)
     renamed: dict[int, int] = {}
@@ -115,7 +120,7 @@ def update_groups(writer: GenerationWriter, reader: GenerationReader | None,
     by_pid = {p.pid: p for p in new.passages}
     passages = [by_pid[int(pid)] for pid in new_pids]
     langs = [p.lang for p in passages]
-    stats = centering_statistics(centroids, vectors, langs)
+    stats = trusted(centroids)
     centered = stats.center(vectors, langs)
     previous = None if reader is None else _Previous(reader, gone, renamed, stats)
     _set(writer, group_new(passages, centered, previous, params))

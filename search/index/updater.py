@@ -25,7 +25,9 @@ from search.backends.base import Backend, Catalog, FileEntry, GenerationWriter, 
 from search.backends.oserrors import unwritable
 from search.config import Settings
 from search.encoders.base import Embed, Encoder
+from search.encoders.centering import LanguageCentroids
 from search.errors import IndexIncompatible
+from search.index.centroids import next_centroids
 from search.index.embedding_cache import EmbeddingCache
 from search.index.groups import NewPassages, update_groups
 from search.index.pipeline import ReadAhead, Reading, Stopped, ToRead
@@ -160,8 +162,9 @@ def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | Non
         if previous is not None and not run.has_changes():
             return None
         writer.add_vectors(new.pids, new.vectors)
-        _group(backend, writer, run, previous, new)
-        catalog = run.catalog(writer.number, run.dim)
+        centroids = next_centroids(backend, previous, run.kept_pids(), run.dropped_pids(), new)
+        _group(backend, writer, run, previous, new, centroids)
+        catalog = run.catalog(writer.number, run.dim, centroids)
         writer.publish(catalog)
         return catalog.name
     finally:
@@ -169,14 +172,14 @@ def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | Non
 
 
 def _group(backend: Backend, writer: GenerationWriter, run: _Run, previous: Catalog | None,
-           new: NewVectors) -> None:
-    """Translation groups of what changed, read against the previous generation."""
+           new: NewVectors, centroids: LanguageCentroids) -> None:
+    """Translation groups of what changed, read against the previous generation, with the
+    new generation's language statistics."""
     removed = _pids_of([*run.removed_paths, *run.reading.replaced], run.files)
     reader = backend.open(previous.name) if previous is not None else None
     try:
         run.summary.grouping_seconds = update_groups(
-            writer, reader, removed, run.passages, new.pids, new.vectors,
-            previous.centroids if previous is not None else None)
+            writer, reader, removed, run.passages, new.pids, new.vectors, centroids)
     finally:
         if reader is not None:
             reader.close()
@@ -252,8 +255,7 @@ class _Run:
         self.summary.changed += reading.changed
         self.summary.skipped += len(reading.problems)
         self.summary.problems.extend(reading.problems)
-        self.summary.paragraphs_removed = len(
-            _pids_of([*self.removed_paths, *reading.replaced], self.files))
+        self.summary.paragraphs_removed = len(self.dropped_pids())
 
     def has_changes(self) -> bool:
         """After reading: anything to add or remove."""
@@ -262,6 +264,15 @@ class _Run:
     def removed_pids(self) -> list[int]:
         """Paragraph ids of the files gone from seeds/."""
         return _pids_of(self.removed_paths, self.files)
+
+    def dropped_pids(self) -> list[int]:
+        """After reading: the previous generation's paragraphs the new one leaves out."""
+        return _pids_of([*self.removed_paths, *self.reading.replaced], self.files)
+
+    def kept_pids(self) -> list[int]:
+        """After reading: the previous generation's paragraphs the new one keeps."""
+        dropped = {*self.removed_paths, *self.reading.replaced}
+        return _pids_of([path for path in self.files if path not in dropped], self.files)
 
     # -- vectors -----------------------------------------------------------------------------
     def embed(self, ahead: ReadAhead, cache_path: Path) -> NewVectors:
@@ -290,7 +301,7 @@ class _Run:
             yield self.encoder.encode(texts[start : start + batch * 4], batch)
 
     # -- the new generation ----------------------------------------------------------------
-    def catalog(self, number: int, dim: int) -> Catalog:
+    def catalog(self, number: int, dim: int, centroids: LanguageCentroids) -> Catalog:
         removed = {*self.removed_paths, *self.reading.replaced}
         files = {path: entry for path, entry in self.files.items() if path not in removed}
         files.update(self.reading.new_files)
@@ -304,4 +315,5 @@ class _Run:
             files=files,
             precision=(self.encoder.info.precision if self.to_read
                        else self.previous.precision if self.previous else "fp32"),
+            centroids=centroids,
         )

@@ -23,6 +23,7 @@ class NewVectors:
     pids: np.ndarray  # int64, the new paragraphs in the order they arrived
     vectors: np.ndarray  # float32 unit rows, one per pid
     embedded: int  # texts the cache lacked
+    langs: tuple[str, ...]  # the language of each pid
 
 
 class VectorStage:
@@ -46,12 +47,14 @@ class VectorStage:
 
     def run(self, articles: Iterable[NewArticle]) -> NewVectors:
         pids: list[int] = []
+        langs: list[str] = []
         hashes: list[str] = []
         lookup = self._block or 256
         for article in articles:
             for paragraph in article.paragraphs:
                 h = text_hash(paragraph.text)
                 pids.append(paragraph.pid)
+                langs.append(paragraph.lang)
                 hashes.append(h)
                 self._unlooked.append((h, paragraph.text))
             if len(self._unlooked) >= lookup:
@@ -64,7 +67,7 @@ class VectorStage:
         vectors = np.zeros((len(hashes), self.dim), dtype=np.float32)
         for row, h in enumerate(hashes):
             vectors[row] = self._known[h]
-        return NewVectors(np.array(pids, dtype=np.int64), vectors, self._missing)
+        return NewVectors(np.array(pids, dtype=np.int64), vectors, self._missing, tuple(langs))
 
     def _look_up(self) -> None:
         fresh = [(h, text) for h, text in dict(self._unlooked).items()

@@ -1,11 +1,12 @@
-"""From a query's fused ranking to what it lists: its matches in order, their shown scores,
+"""From a query's fused ranking to what it lists: its results in order, their shown scores,
 the total, the facets, and the closest paragraphs when nothing matches.
 
 The fused ranking (search.ranking.policy, over `Settings.window` candidates a side) decides
-the order and is not changed here; this module only drops the candidates that do not match
-(search.ranking.matching), adds the matches that lie beyond the ranking window but within
-the count window (after the ranked ones, by evidence), and reorders by date or recency
-when asked.
+the order and is not changed here. What matches (search.ranking.matching) decides the rest:
+`total` and the facets count the matches; a query without any lists nothing (the index has
+nothing about it) and offers its closest paragraphs apart; a query with matches lists its
+whole ranking, then the matches beyond the ranking window but within the count window (by
+evidence). Date order lists the matches only, newest first; a recency boost reorders.
 
 Shown scores are comparable across queries: a match's relative fused score (its fused score
 over the best fused score of the query, so 1 for the first) times the query's best absolute
@@ -69,7 +70,12 @@ def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused]
     sides' candidates over the count window (`settings.count_window`)."""
     matches = find_matches(keyword, semantic, settings.count_window, settings.semantic_floor,
                            settings.min_coverage)
-    ordered = _relevance_order(fused, matches, keyword, semantic)
+    matched = matches.matched
+    # In relevance order a query that matches lists its whole ranking (the weaker candidates
+    # where the ranking puts them: a cross-lingual answer's cosine is often under the floor);
+    # date order lists the matches only.
+    ordered = _relevance_order(fused, matches, keyword, semantic,
+                               everything=bool(matched) and q.sort is Sort.RELEVANCE)
     pids = [item.fused.pid for item in ordered]
     article_ids = reader.article_ids(pids)
     unique = list(dict.fromkeys(article_ids))
@@ -91,13 +97,15 @@ def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused]
         indexed = first_of_each(indexed, reader.groups([pids[i] for i in indexed]))
     listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
               for i in indexed]
-    facets = _facets(reader.langs(pids), [records[a] for a in article_ids], dates)
+    counted = [i for i, pid in enumerate(pids) if pid in matched]
+    facets = _facets(reader.langs([pids[i] for i in counted]),
+                     [records[article_ids[i]] for i in counted], [dates[i] for i in counted])
     closest: list[Listed] = []
     if not ordered:
         closest = [_listed(item, matches.evidence.get(item.pid, 0.0), matches, None)
                    for item in fused[: settings.closest]]
     relation = "eq" if matches.complete else "gte"
-    return Listing(listed, len(ordered), relation, facets, closest)
+    return Listing(listed, len(counted), relation, facets, closest)
 
 
 def _date(article: ArticleRecord | None) -> str | None:
@@ -116,13 +124,14 @@ def first_of_each(items: Sequence[T], keys: Sequence[Hashable]) -> list[T]:
 
 
 def _relevance_order(fused: Sequence[Fused], matches: Matches, keyword: Sequence[Candidate],
-                     semantic: Sequence[Candidate]) -> list[_Ranked]:
-    """The matches in ranking order, each with its fused score over the query's best, then
-    the matches beyond the ranking window, by evidence, below the last one."""
+                     semantic: Sequence[Candidate], everything: bool) -> list[_Ranked]:
+    """The matches (`everything`: all candidates) in ranking order, each with its fused score
+    over the query's best, then the matches beyond the ranking window, by evidence, below
+    the last one."""
     matched = matches.matched
     top = max((item.score for item in fused), default=0.0)
     ranked = [_Ranked(item, item.score / top if top > 0 else 0.0)
-              for item in fused if item.pid in matched]
+              for item in fused if everything or item.pid in matched]
     seen = {item.pid for item in fused}
     beyond = sorted((pid for pid in matched if pid not in seen),
                     key=lambda pid: (-matches.evidence[pid], pid))

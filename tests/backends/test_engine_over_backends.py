@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import FakeEncoder, write
 
 from search.backends import open_backend, recorded
 from search.config import Settings
+from search.encoders.centering import LanguageCentroids
 from search.engine import Engine
 from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
+from search.ranking.language_bias import MIN_PARAGRAPHS
 from search.ranking.query import Mode, Query
 from search.records import Filters
 
@@ -143,3 +146,85 @@ def test_an_update_reaches_the_engine(backend_name, tmp_path, detector):
         engine.close()
     report = open_backend(index_dir).check()
     assert report.ok, report.problems
+
+
+# -- the language statistics of the dense side ------------------------------------------------
+
+def live_centroids(index_dir: Path) -> LanguageCentroids:
+    backend = open_backend(index_dir)
+    name = backend.current()
+    assert name is not None
+    centroids = backend.catalog(name).centroids
+    assert centroids is not None
+    return centroids
+
+
+def assert_same_statistics(a: LanguageCentroids, b: LanguageCentroids) -> None:
+    assert a.counts == b.counts
+    for lang in a.counts:
+        np.testing.assert_allclose(a.sums[lang], b.sums[lang], atol=1e-6)
+
+
+def test_a_new_generation_carries_its_language_statistics(indexed):
+    _, index_dir, encoder = indexed
+    centroids = live_centroids(index_dir)
+    assert centroids.counts == {"de": 1, "en": 2, "ru": 1}
+    english = encoder.encode([FEED[0]["text"], FEED[1]["text"]]).sum(axis=0)
+    np.testing.assert_allclose(centroids.sums["en"], english, atol=1e-6)
+    np.testing.assert_allclose(centroids.sums["ru"], encoder.encode([FEED[2]["text"]])[0],
+                               atol=1e-6)
+
+
+def test_updates_keep_the_statistics_of_a_fresh_build(backend_name, tmp_path, detector):
+    seeds, index_dir, encoder = index_feed(tmp_path / "updated", backend_name, detector)
+
+    def fresh() -> LanguageCentroids:
+        folder = tmp_path / f"fresh{len(list(tmp_path.glob('fresh*')))}"
+        update_index(seeds, folder, SETTINGS, lambda: encoder, detector=detector,
+                     backend=backend_name)
+        return live_centroids(folder)
+
+    # A changed file (one article dropped, one rewritten in German), a new file, then a file
+    # removed altogether: each update must match a build of the same seeds from nothing.
+    german = {**FEED[1], "lang": "de", "text": "Die Gespräche drehen sich um den Austausch."}
+    write_feed(seeds, "feed.jsonl", [FEED[0], german, FEED[2]])
+    write_feed(seeds, "late.jsonl", [LATE])
+    update_index(seeds, index_dir, SETTINGS, lambda: encoder, detector=detector)
+    assert live_centroids(index_dir).counts == {"de": 1, "en": 2, "ru": 1}
+    assert_same_statistics(live_centroids(index_dir), fresh())
+    (seeds / "feed.jsonl").unlink()
+    update_index(seeds, index_dir, SETTINGS, lambda: encoder, detector=detector)
+    assert live_centroids(index_dir).counts == {"en": 1}
+    assert_same_statistics(live_centroids(index_dir), fresh())
+
+
+def test_the_dense_side_takes_the_language_bias_out(backend_name, tmp_path, detector):
+    # Every paragraph of a language shares its function words, as a multilingual encoder's
+    # vectors share a language component. The English question names only what two
+    # paragraphs are about, one English and one German, yet raw cosine prefers any English
+    # paragraph to the German one: five shared function words outweigh two shared names.
+    english, german = "the of and in to", "der die und das zu"
+    rows = [{"id": f"en{i}", "title": "-", "lang": "en", "text": f"{english} alpha{i} beta{i}"}
+            for i in range(MIN_PARAGRAPHS - 1)]
+    rows += [{"id": f"de{i}", "title": "-", "lang": "de", "text": f"{german} gamma{i} delta{i}"}
+             for i in range(MIN_PARAGRAPHS - 1)]
+    rows += [{"id": "en-lava", "title": "-", "lang": "en", "text": f"{english} lava asche"},
+             {"id": "de-lava", "title": "-", "lang": "de", "text": f"{german} lava asche"}]
+    write_feed(tmp_path / "seeds", "feed.jsonl", rows)
+    encoder = FakeEncoder(dim=256)
+    update_index(tmp_path / "seeds", tmp_path / "idx", SETTINGS, lambda: encoder,
+                 detector=detector, backend=backend_name)
+    second: dict[tuple[Mode, bool], str] = {}
+    for centering in (True, False):
+        settings = Settings(model="fake", language_centering=centering)
+        with Engine(tmp_path / "idx", settings, encoder_factory=lambda model: encoder,
+                    detector=detector).open() as engine:
+            for mode in (Mode.SEMANTIC, Mode.HYBRID):
+                page = engine.search(Query(f"{english} lava asche", mode=mode, lang="en"))
+                assert keys(page)[0] == "en-lava"
+                second[mode, centering] = keys(page)[1]
+    # Semantic mode: the one list is corrected. Hybrid: the search for the best passage's
+    # translations (dense feedback) is, while the first pass keeps raw cosine.
+    for mode in (Mode.SEMANTIC, Mode.HYBRID):
+        assert second[mode, True] == "de-lava"
+        assert second[mode, False].startswith("en")

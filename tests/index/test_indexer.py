@@ -19,6 +19,7 @@ from search.backends.local.manifest import Manifest
 from search.backends.local.store import IndexStore
 from search.backends.local.vectors import live_records
 from search.config import Settings
+from search.encoders.centering import LanguageCentroids
 from search.engine import Engine
 from search.errors import IndexBusy, IndexCorrupt, IndexIncompatible
 from search.index.updater import update_index
@@ -305,6 +306,21 @@ def assert_counts_match_segments(index_dir) -> None:
     assert catalog.languages == dict(languages)
 
 
+def assert_statistics_match_vectors(index_dir, manifest: Manifest) -> None:
+    """The catalog's language statistics are those of the generation's stored vectors."""
+    pids = [int(pid) for pid in live_pids(index_dir, manifest)]
+    reader = open_backend(index_dir).open(manifest.catalog.name)
+    try:
+        recounted = LanguageCentroids().added(np.stack([reader.vector(p) for p in pids]),
+                                              reader.langs(pids))
+    finally:
+        reader.close()
+    kept = manifest.catalog.centroids
+    assert kept is not None and kept.counts == recounted.counts
+    for lang, total in recounted.sums.items():
+        np.testing.assert_allclose(kept.sums[lang], total, atol=1e-6)
+
+
 def graph_pids(index_dir, manifest: Manifest) -> np.ndarray:
     graph = load_hnsw(IndexStore(index_dir).segments / manifest.ann)
     return np.sort(faiss.vector_to_array(graph.id_map))
@@ -342,6 +358,7 @@ def test_manifest_counts_equal_a_recount_after_many_updates(tmp_path, fake_encod
         run(seeds, index_dir, fake_encoder, ann_threshold=5)
         after = current(index_dir)
         assert_counts_match_segments(index_dir)
+        assert_statistics_match_vectors(index_dir, after)
         live = live_pids(index_dir, after)
         # The graph also holds paragraphs removed since it was built; those are not live.
         assert np.array_equal(np.isin(live, graph_pids(index_dir, after)),
@@ -374,3 +391,19 @@ def test_an_index_in_the_old_format_says_to_rebuild(corpus, tmp_path, fake_encod
                            rebuild=True)
     assert rebuilt.added == first.added and rebuilt.paragraphs_embedded == 0
     assert top_ids(open_engine(index_dir, fake_encoder), "prisoner exchanges")
+
+
+def test_an_index_from_before_the_language_statistics_gets_them_at_its_next_update(
+        corpus, tmp_path, fake_encoder):
+    index_dir = tmp_path / "idx"
+    run(corpus, index_dir, fake_encoder)
+    path = index_dir / "generations" / current(index_dir).name / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["catalog"]["centroids"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert current(index_dir).catalog.centroids is None
+    assert top_ids(open_engine(index_dir, fake_encoder), "prisoner exchanges", Mode.SEMANTIC)
+    write(corpus / "weather.txt", WEATHER)
+    run(corpus, index_dir, fake_encoder)
+    assert current(index_dir).catalog.centroids is not None
+    assert_statistics_match_vectors(index_dir, current(index_dir))

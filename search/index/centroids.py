@@ -1,0 +1,43 @@
+"""The language statistics (LanguageCentroids) of the generation an update builds.
+
+They follow the paragraphs exactly: the previous generation's sums, minus the vectors of the
+paragraphs it drops (read from that generation), plus the new paragraphs' vectors. An index
+from before the statistics has them computed from every vector it keeps. Stored vectors do
+not depend on them (the correction is applied at query time), so they never need a rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from search.backends.base import Backend, Catalog
+from search.encoders.centering import LanguageCentroids
+from search.index.vectors import NewVectors
+
+
+def next_centroids(backend: Backend, previous: Catalog | None, kept: Sequence[int],
+                   dropped: Sequence[int], new: NewVectors) -> LanguageCentroids:
+    """The statistics of `previous` without the paragraphs `dropped` and with `new`; `kept`
+    are the previous paragraphs that stay (read only when `previous` has no statistics)."""
+    base = LanguageCentroids()
+    if previous is not None:
+        if previous.centroids is None:
+            base = base.added(*_stored(backend, previous, kept))
+        else:
+            base = previous.centroids.removed(*_stored(backend, previous, dropped))
+    return base.added(new.vectors, new.langs)
+
+
+def _stored(backend: Backend, catalog: Catalog, pids: Sequence[int]
+            ) -> tuple[np.ndarray, list[str]]:
+    """The vectors and languages of `pids` in the generation of `catalog`."""
+    if not pids:
+        return np.zeros((0, catalog.dim), dtype=np.float32), []
+    reader = backend.open(catalog.name)
+    try:
+        vectors = np.stack([reader.vector(pid) for pid in pids])
+        return vectors, reader.langs(pids)
+    finally:
+        reader.close()
