@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import log
+from typing import Any
 
 import numpy as np
 import regex
@@ -18,6 +20,7 @@ from whoosh.query import Term
 from whoosh.searching import Searcher
 
 from search.backends.local.bm25 import LanguageBM25F, PostingScorer
+from search.backends.local.fuzzy import NearTerm, Vocabulary, max_edits
 
 TITLE_BOOST = 1.5
 # Keep the rarest query terms while their document frequencies sum to at most this share of the
@@ -29,6 +32,21 @@ MIN_TERMS = 2
 # Document frequencies remembered per commit (a few MB).
 DF_CACHE = 50_000
 LANG_FIELD = "alang"
+# Latin forms of a query's words in other alphabets, and index terms a few edits from a query
+# term, weigh this much of an exact match (expansions also take the rarity of their query
+# term, as Lucene's fuzzy query blends them, so a rare misspelling never outranks the word).
+TRANSLIT_WEIGHT = 0.5
+TYPO_WEIGHT = 0.5
+# Typo tolerance only for query terms this rare in a language (share of its documents, or
+# the floor): a common word is no typo, and expanding it would swamp its own matches.
+TYPO_RARE_SHARE = 0.01
+TYPO_RARE_FLOOR = 2
+# At most this many near terms per query term and language, nearest and most frequent first.
+TYPO_EXPANSIONS = 3
+NEAR_CACHE = 20_000
+# Languages written in scripts that leave vowels out: their Latin forms are compared by
+# consonant skeleton (fuzzy.skeleton).
+ABJAD_LANGUAGES = frozenset({"ar"})
 _SURROGATE = regex.compile(r"[\ud800-\udfff]")
 
 
@@ -57,26 +75,81 @@ def within_budget(dfs: dict[str, int], budget: float, keep: int = MIN_TERMS) -> 
     return kept
 
 
+def _idf(df: int, docs: int) -> float:
+    return log(1.0 + (docs - df + 0.5) / (df + 0.5))
+
+
+@dataclass
+class _QueryTerms:
+    """A query's terms as one field's analyzer sees them."""
+
+    weights: dict[str, float]  # 1 for words' own terms, TRANSLIT_WEIGHT for Latin forms only
+    edits: dict[str, int]  # typos tolerated, by the length of the word the term came from
+    abjad: set[str]  # Latin forms of words in Arabic or Hebrew script
+
+
+def _query_terms_of(analyzer: Any, text: str) -> _QueryTerms:
+    found = _QueryTerms({}, {}, set())
+    for token in analyzer(text, mode="query"):
+        term = token.text
+        weight = TRANSLIT_WEIGHT if getattr(token, "transliterated", False) else 1.0
+        found.weights[term] = max(weight, found.weights.get(term, 0.0))
+        edits = max_edits(term, len(getattr(token, "word", term)))
+        found.edits[term] = max(edits, found.edits.get(term, 0))
+        if getattr(token, "abjad", False):
+            found.abjad.add(term)
+    return found
+
+
+def _expansions(view: View, field: str, term: str, edits: int, df: int, docs: int,
+                by_skeleton: bool) -> dict[str, float]:
+    """Near terms of a rare ``term`` present in ``field`` (also those of its consonant
+    skeleton, ``by_skeleton``), each with its weight relative to the query term's: TYPO_WEIGHT
+    times the IDF of the most frequent of them (the term included) over its own IDF."""
+    if not edits or df > max(TYPO_RARE_SHARE * docs, TYPO_RARE_FLOOR):
+        return {}
+    near = view.near(term, edits)
+    if by_skeleton:
+        near += tuple(view.vocabulary.same_skeleton(term))
+    present = [(found.edits, -near_df, found.term) for found in near
+               if (near_df := view.doc_frequency(field, found.term))]
+    chosen = [(near, -negative_df) for _, negative_df, near in sorted(present)[:TYPO_EXPANSIONS]]
+    if not chosen:
+        return {}
+    blended = _idf(max([df] + [near_df for _, near_df in chosen]), docs)
+    return {near: TYPO_WEIGHT * blended / _idf(near_df, docs) for near, near_df in chosen}
+
+
 def query_terms(view: View, text: str) -> list[Term]:
     """The query's terms in every language field, as that field's analyzer sees them (to be
-    ORed): per language, the rarest ones within the postings budget."""
+    ORed), with Latin forms of names and near terms of rare ones at lower weights: per
+    language, the rarest ones within the postings budget."""
     searcher = view.searcher
     subqueries: list[Term] = []
     for code, docs in view.docs.items():
         body, title = text_field(code), title_field(code)
         # The field's own (pickled) analyzer, so queries match what was indexed.
-        terms = {t.text: None for t in searcher.schema[body].analyzer(text, mode="query")}
-        body_df = {term: view.doc_frequency(body, term) for term in terms}
-        title_df = dict.fromkeys(terms, 0)
+        query = _query_terms_of(searcher.schema[body].analyzer, text)
+        weights = query.weights
+        for term, weight in list(weights.items()):
+            df = view.doc_frequency(body, term)
+            by_skeleton = code in ABJAD_LANGUAGES or term in query.abjad
+            edits = query.edits[term]
+            for near, share in _expansions(
+                    view, body, term, edits, df, docs, by_skeleton).items():
+                weights[near] = max(weights.get(near, 0.0), weight * share)
+        body_df = {term: view.doc_frequency(body, term) for term in weights}
+        title_df = dict.fromkeys(weights, 0)
         if code in view.titled:
-            title_df = {term: view.doc_frequency(title, term) for term in terms}
-        rarity = {term: max(body_df[term], title_df[term]) for term in terms}
+            title_df = {term: view.doc_frequency(title, term) for term in weights}
+        rarity = {term: max(body_df[term], title_df[term]) for term in weights}
         budget = max(POSTINGS_BUDGET * docs, POSTINGS_FLOOR)
         for term in within_budget({t: df for t, df in rarity.items() if df}, budget):
+            boost = weights[term]
             if body_df[term]:
-                subqueries.append(Term(body, term))
+                subqueries.append(Term(body, term, boost=boost))
             if title_df[term]:
-                subqueries.append(Term(title, term, boost=TITLE_BOOST))
+                subqueries.append(Term(title, term, boost=TITLE_BOOST * boost))
     return subqueries
 
 
@@ -117,5 +190,25 @@ class View:
         for docnum, fields in reader.iter_docs():
             pids[docnum] = int(fields["pid"])
         return pids
+
+    @functools.cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Every text and title term of the commit, for typo tolerance: read on the first
+        query that needs it."""
+        reader = self.searcher.reader()
+        fields = [name for name in reader.schema.names() if name.startswith(("text_", "title_"))]
+        return Vocabulary({term.decode("utf-8") for field in fields
+                           for term in reader.lexicon(field)})
+
+    @functools.cached_property
+    def near(self) -> Callable[[str, int], tuple[NearTerm, ...]]:
+        """The vocabulary's terms within some edits of a query term (see fuzzy.py),
+        remembered per commit."""
+
+        @functools.lru_cache(maxsize=NEAR_CACHE)
+        def near(term: str, edits: int) -> tuple[NearTerm, ...]:
+            return tuple(self.vocabulary.near(term, edits)) if edits else ()
+
+        return near
 
 
