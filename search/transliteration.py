@@ -97,14 +97,14 @@ class TransliterateFilter(Filter):
             text = token.text
             word = getattr(token, "word", text)
             yield token
-            if token.stopped or not needs_latin(word):
+            if word.isascii() or token.stopped or not needs_latin(word):
                 continue
             query = token.mode == "query"
             if not query and not looks_like_name(word):
                 continue
-            # A query word also comes stemmed by its own script's language, for the fields of
-            # languages whose stemmers leave it alone.
-            sources = (text, word, script_stem(word)) if query else (text, word)
+            # A query word comes stemmed by its own script's language instead of the field's
+            # (the same in that language's field, and other stemmers leave it alone).
+            sources = (word, script_stem(word)) if query else (text, word)
             token.transliterated = True
             token.abjad = is_abjad(word)
             for form in dict.fromkeys(form for source in sources if (form := latin(source))):

@@ -17,7 +17,7 @@ both sides): a bounded miss, for a memory of one key per character of the vocabu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,19 +81,27 @@ def _keys(word: str, depth: int) -> set[str]:
 
 @dataclass(frozen=True)
 class NearTerm:
-    """An index term near a query term, with the edits between them (after folding)."""
+    """An index term near a query term, with the edits between them (after folding) and the
+    languages whose fields hold it."""
 
     term: str
     edits: int
+    languages: frozenset[str]
 
 
 class Vocabulary:
-    """The terms of an index that typo tolerance may reach, with a deletion index over their
-    folded forms. Built once per commit, on the first query that needs it."""
+    """The terms of an index that typo tolerance may reach, with the languages that hold each
+    and a deletion index over their folded forms. Built once per commit, on the first query
+    that needs it."""
 
-    def __init__(self, terms: Iterable[str]) -> None:
+    def __init__(self, terms_by_language: Mapping[str, Iterable[str]]) -> None:
+        holders: dict[str, set[str]] = {}
+        for language, terms in terms_by_language.items():
+            for term in terms:
+                holders.setdefault(term, set()).add(language)
+        self._languages = {term: frozenset(codes) for term, codes in holders.items()}
         by_form: dict[str, list[str]] = {}
-        for term in terms:
+        for term in self._languages:
             if len(term) >= SHORTEST and not term.isdigit() and not _SPACELESS.search(term):
                 by_form.setdefault(fold(term), []).append(term)
         self._forms = list(by_form)
@@ -116,6 +124,10 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self._forms)
 
+    def holds(self, term: str, language: str) -> bool:
+        """Whether the text or title field of ``language`` holds ``term``."""
+        return language in self._languages.get(term, ())
+
     def near(self, term: str, edits: int) -> list[NearTerm]:
         """The vocabulary's other terms within ``edits`` (at most 2) of ``term`` after
         folding, nearest first (ties by term)."""
@@ -131,8 +143,8 @@ class Vocabulary:
         for number in candidates:
             distance = OSA.distance(form, self._forms[number], score_cutoff=edits)
             if distance <= edits:
-                found.extend(NearTerm(other, distance) for other in self._terms[number]
-                             if other != term)
+                found.extend(NearTerm(other, distance, self._languages[other])
+                             for other in self._terms[number] if other != term)
         found.sort(key=lambda near: (near.edits, near.term))
         return found
 
@@ -142,5 +154,5 @@ class Vocabulary:
         bones = skeleton(term)
         if len(bones) < SHORTEST_SKELETON:
             return []
-        return [NearTerm(other, 1) for other in sorted(self._skeletons.get(bones, ()))
-                if other != term]
+        return [NearTerm(other, 1, self._languages[other])
+                for other in sorted(self._skeletons.get(bones, ())) if other != term]

@@ -37,10 +37,6 @@ LANG_FIELD = "alang"
 # term, as Lucene's fuzzy query blends them, so a rare misspelling never outranks the word).
 TRANSLIT_WEIGHT = 0.5
 TYPO_WEIGHT = 0.5
-# Typo tolerance only for query terms this rare in a language (share of its documents, or
-# the floor): a common word is no typo, and expanding it would swamp its own matches.
-TYPO_RARE_SHARE = 0.01
-TYPO_RARE_FLOOR = 2
 # At most this many near terms per query term and language, nearest and most frequent first.
 TYPO_EXPANSIONS = 3
 NEAR_CACHE = 20_000
@@ -101,28 +97,30 @@ def _query_terms_of(analyzer: Any, text: str) -> _QueryTerms:
     return found
 
 
-def _expansions(view: View, field: str, term: str, edits: int, df: int, docs: int,
-                by_skeleton: bool) -> dict[str, float]:
-    """Near terms of a rare ``term`` present in ``field`` (also those of its consonant
-    skeleton, ``by_skeleton``), each with its weight relative to the query term's: TYPO_WEIGHT
-    times the IDF of the most frequent of them (the term included) over its own IDF."""
-    if not edits or df > max(TYPO_RARE_SHARE * docs, TYPO_RARE_FLOOR):
-        return {}
+def _expansions(view: View, code: str, term: str, edits: int, docs: int, by_skeleton: bool
+                ) -> dict[str, float]:
+    """Near terms in language ``code``'s text field of a ``term`` it lacks (also those of its
+    consonant skeleton, ``by_skeleton``), each with its weight relative to the query term's:
+    TYPO_WEIGHT times the IDF of the most frequent of them over its own IDF.
+
+    A term the field holds is not expanded there: a word found is no typo, and expanding a
+    common word (house) into another (horse) would swamp its own matches."""
     near = view.near(term, edits)
-    if by_skeleton:
+    if by_skeleton and edits:
         near += tuple(view.vocabulary.same_skeleton(term))
+    field = text_field(code)
     present = [(found.edits, -near_df, found.term) for found in near
-               if (near_df := view.doc_frequency(field, found.term))]
+               if code in found.languages and (near_df := view.doc_frequency(field, found.term))]
     chosen = [(near, -negative_df) for _, negative_df, near in sorted(present)[:TYPO_EXPANSIONS]]
     if not chosen:
         return {}
-    blended = _idf(max([df] + [near_df for _, near_df in chosen]), docs)
+    blended = _idf(max(near_df for _, near_df in chosen), docs)
     return {near: TYPO_WEIGHT * blended / _idf(near_df, docs) for near, near_df in chosen}
 
 
 def query_terms(view: View, text: str) -> list[Term]:
     """The query's terms in every language field, as that field's analyzer sees them (to be
-    ORed), with Latin forms of names and near terms of rare ones at lower weights: per
+    ORed), with Latin forms of names and near terms of those it lacks at lower weights: per
     language, the rarest ones within the postings budget."""
     searcher = view.searcher
     subqueries: list[Term] = []
@@ -131,17 +129,21 @@ def query_terms(view: View, text: str) -> list[Term]:
         # The field's own (pickled) analyzer, so queries match what was indexed.
         query = _query_terms_of(searcher.schema[body].analyzer, text)
         weights = query.weights
+        holds = view.vocabulary.holds
         for term, weight in list(weights.items()):
-            df = view.doc_frequency(body, term)
+            if holds(term, code) or not query.edits[term]:
+                continue
             by_skeleton = code in ABJAD_LANGUAGES or term in query.abjad
-            edits = query.edits[term]
             for near, share in _expansions(
-                    view, body, term, edits, df, docs, by_skeleton).items():
+                    view, code, term, query.edits[term], docs, by_skeleton).items():
                 weights[near] = max(weights.get(near, 0.0), weight * share)
-        body_df = {term: view.doc_frequency(body, term) for term in weights}
+        # Most terms are in no field of most languages: the vocabulary says so without a
+        # lookup in Whoosh's term dictionary.
+        held = [term for term in weights if holds(term, code)]
+        body_df = dict.fromkeys(weights, 0) | {t: view.doc_frequency(body, t) for t in held}
         title_df = dict.fromkeys(weights, 0)
         if code in view.titled:
-            title_df = {term: view.doc_frequency(title, term) for term in weights}
+            title_df |= {term: view.doc_frequency(title, term) for term in held}
         rarity = {term: max(body_df[term], title_df[term]) for term in weights}
         budget = max(POSTINGS_BUDGET * docs, POSTINGS_FLOOR)
         for term in within_budget({t: df for t, df in rarity.items() if df}, budget):
@@ -196,9 +198,10 @@ class View:
         """Every text and title term of the commit, for typo tolerance: read on the first
         query that needs it."""
         reader = self.searcher.reader()
-        fields = [name for name in reader.schema.names() if name.startswith(("text_", "title_"))]
-        return Vocabulary({term.decode("utf-8") for field in fields
-                           for term in reader.lexicon(field)})
+        return Vocabulary({code: {term.decode("utf-8") for field in (text_field(code),
+                                                                     title_field(code))
+                                  for term in reader.lexicon(field)}
+                           for code in self.docs})
 
     @functools.cached_property
     def near(self) -> Callable[[str, int], tuple[NearTerm, ...]]:
