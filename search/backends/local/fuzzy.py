@@ -17,6 +17,8 @@ both sides): a bounded miss, for a memory of one key per character of the vocabu
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -32,7 +34,7 @@ _SPACELESS = regex.compile(
     r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
 )
 _FOLD = str.maketrans({"z": "s", "y": "i", "j": "i", "w": "v", "q": "k"})
-_RUNS = regex.compile(r"(.)\1+")
+_RUNS = re.compile(r"(.)\1+")  # the standard library's: ten times faster here than regex's
 _SKELETON = str.maketrans({"v": "f", "p": "b", "a": None, "e": None, "i": None, "o": None,
                            "u": None})
 # A shorter skeleton matches too many words to mean anything.
@@ -106,11 +108,6 @@ class Vocabulary:
                 by_form.setdefault(fold(term), []).append(term)
         self._forms = list(by_form)
         self._terms = [tuple(by_form[form]) for form in self._forms]
-        self._skeletons: dict[str, list[str]] = {}
-        for terms in self._terms:
-            for term in terms:
-                if len(bones := skeleton(term)) >= SHORTEST_SKELETON:
-                    self._skeletons.setdefault(bones, []).append(term)
         hashes: list[int] = []
         owners: list[int] = []
         for number, form in enumerate(self._forms):
@@ -147,6 +144,17 @@ class Vocabulary:
                              for other in self._terms[number] if other != term)
         found.sort(key=lambda near: (near.edits, near.term))
         return found
+
+    @functools.cached_property
+    def _skeletons(self) -> dict[str, list[str]]:
+        """Latin terms by consonant skeleton, made when a query in or for an Arabic-script
+        language first needs them."""
+        by_skeleton: dict[str, list[str]] = {}
+        for terms in self._terms:
+            for term in terms:
+                if len(bones := skeleton(term)) >= SHORTEST_SKELETON:
+                    by_skeleton.setdefault(bones, []).append(term)
+        return by_skeleton
 
     def same_skeleton(self, term: str) -> list[NearTerm]:
         """The vocabulary's other terms with the consonant skeleton of ``term`` (see
