@@ -19,6 +19,7 @@ import whoosh.index
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
+from search.analysis import pieces
 from search.backends.local.bm25 import LanguageBM25F, PostingScorer
 from search.backends.local.fuzzy import NearTerm, Vocabulary, max_edits
 
@@ -38,8 +39,9 @@ LANG_FIELD = "alang"
 TRANSLIT_WEIGHT = 0.5
 TYPO_WEIGHT = 0.5
 # At most this many near terms per query term and language, nearest and most frequent first.
-TYPO_EXPANSIONS = 3
+TYPO_EXPANSIONS = 2
 NEAR_CACHE = 20_000
+WORD_CACHE = 50_000  # (language, query word) pairs
 # Languages written in scripts that leave vowels out: their Latin forms are compared by
 # consonant skeleton (fuzzy.skeleton).
 ABJAD_LANGUAGES = frozenset({"ar"})
@@ -84,16 +86,27 @@ class _QueryTerms:
     abjad: set[str]  # Latin forms of words in Arabic or Hebrew script
 
 
-def _query_terms_of(analyzer: Any, text: str) -> _QueryTerms:
-    found = _QueryTerms({}, {}, set())
-    for token in analyzer(text, mode="query"):
-        term = token.text
+# A query word's terms as one field's analyzer gives them: (term, weight, edits, abjad).
+WordTerms = tuple[tuple[str, float, int, bool], ...]
+
+
+def _word_terms(analyzer: Any, surface: str) -> WordTerms:
+    terms = []
+    for token in analyzer(surface, tokenize=False, mode="query"):
         weight = TRANSLIT_WEIGHT if getattr(token, "transliterated", False) else 1.0
-        found.weights[term] = max(weight, found.weights.get(term, 0.0))
-        edits = max_edits(term, len(getattr(token, "word", term)))
-        found.edits[term] = max(edits, found.edits.get(term, 0))
-        if getattr(token, "abjad", False):
-            found.abjad.add(term)
+        edits = max_edits(token.text, len(surface))
+        terms.append((token.text, weight, edits, bool(getattr(token, "abjad", False))))
+    return tuple(terms)
+
+
+def _query_terms_of(view: View, code: str, text: str) -> _QueryTerms:
+    found = _QueryTerms({}, {}, set())
+    for surface, _, _ in pieces(text):
+        for term, weight, edits, abjad in view.word_terms(code, surface):
+            found.weights[term] = max(weight, found.weights.get(term, 0.0))
+            found.edits[term] = max(edits, found.edits.get(term, 0))
+            if abjad:
+                found.abjad.add(term)
     return found
 
 
@@ -105,12 +118,12 @@ def _expansions(view: View, code: str, term: str, edits: int, docs: int, by_skel
 
     A term the field holds is not expanded there: a word found is no typo, and expanding a
     common word (house) into another (horse) would swamp its own matches."""
-    near = view.near(term, edits)
-    if by_skeleton and edits:
-        near += tuple(view.vocabulary.same_skeleton(term))
+    near = view.near(term, edits, by_skeleton).get(code, ())
+    if not near:
+        return {}
     field = text_field(code)
-    present = [(found.edits, -near_df, found.term) for found in near
-               if code in found.languages and (near_df := view.doc_frequency(field, found.term))]
+    present = [(found_edits, -near_df, found) for found_edits, found in near
+               if (near_df := view.doc_frequency(field, found))]
     chosen = [(near, -negative_df) for _, negative_df, near in sorted(present)[:TYPO_EXPANSIONS]]
     if not chosen:
         return {}
@@ -122,12 +135,10 @@ def query_terms(view: View, text: str) -> list[Term]:
     """The query's terms in every language field, as that field's analyzer sees them (to be
     ORed), with Latin forms of names and near terms of those it lacks at lower weights: per
     language, the rarest ones within the postings budget."""
-    searcher = view.searcher
     subqueries: list[Term] = []
     for code, docs in view.docs.items():
         body, title = text_field(code), title_field(code)
-        # The field's own (pickled) analyzer, so queries match what was indexed.
-        query = _query_terms_of(searcher.schema[body].analyzer, text)
+        query = _query_terms_of(view, code, text)
         weights = query.weights
         holds = view.vocabulary.holds
         for term, weight in list(weights.items()):
@@ -194,6 +205,18 @@ class View:
         return pids
 
     @functools.cached_property
+    def word_terms(self) -> Callable[[str, str], WordTerms]:
+        """A query word's terms in a language's fields, remembered per commit: analyzed by the
+        field's own (pickled) analyzer, so queries match what was indexed. Each filter works
+        on one token at a time, so a word alone analyzes as it does inside the query."""
+
+        @functools.lru_cache(maxsize=WORD_CACHE)
+        def word_terms(code: str, surface: str) -> WordTerms:
+            return _word_terms(self.searcher.schema[text_field(code)].analyzer, surface)
+
+        return word_terms
+
+    @functools.cached_property
     def vocabulary(self) -> Vocabulary:
         """Every text and title term of the commit, for typo tolerance: read on the first
         query that needs it."""
@@ -204,13 +227,22 @@ class View:
                            for code in self.docs})
 
     @functools.cached_property
-    def near(self) -> Callable[[str, int], tuple[NearTerm, ...]]:
-        """The vocabulary's terms within some edits of a query term (see fuzzy.py),
-        remembered per commit."""
+    def near(self) -> Callable[[str, int, bool], dict[str, tuple[tuple[int, str], ...]]]:
+        """The vocabulary's terms within some edits of a query term (and of its consonant
+        skeleton, if asked; see fuzzy.py) by language that holds them, as (edits, term):
+        found once per term and commit, as a query asks for it in every language."""
 
         @functools.lru_cache(maxsize=NEAR_CACHE)
-        def near(term: str, edits: int) -> tuple[NearTerm, ...]:
-            return tuple(self.vocabulary.near(term, edits)) if edits else ()
+        def near(term: str, edits: int, by_skeleton: bool
+                 ) -> dict[str, tuple[tuple[int, str], ...]]:
+            found: list[NearTerm] = self.vocabulary.near(term, edits)
+            if by_skeleton:
+                found += self.vocabulary.same_skeleton(term)
+            by_language: dict[str, list[tuple[int, str]]] = {}
+            for each in found:
+                for code in each.languages:
+                    by_language.setdefault(code, []).append((each.edits, each.term))
+            return {code: tuple(terms) for code, terms in by_language.items()}
 
         return near
 
