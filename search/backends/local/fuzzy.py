@@ -131,11 +131,14 @@ class Vocabulary:
         if not edits or not self._forms:
             return []
         form = fold(term)
-        wanted = np.array([hash(key) for key in _keys(form, edits)], dtype=np.int64)
+        keys = _keys(form, edits)
+        wanted = np.fromiter((hash(key) for key in keys), dtype=np.int64, count=len(keys))
         start = np.searchsorted(self._hashes, wanted, side="left")
         stop = np.searchsorted(self._hashes, wanted, side="right")
-        candidates = {int(owner) for a, b in zip(start, stop, strict=True) if b > a
-                      for owner in self._owners[a:b]}
+        hit = stop > start
+        candidates: set[int] = set()
+        for a, b in zip(start[hit].tolist(), stop[hit].tolist(), strict=True):
+            candidates.update(self._owners[a:b].tolist())
         found: list[NearTerm] = []
         for number in candidates:
             distance = OSA.distance(form, self._forms[number], score_cutoff=edits)

@@ -38,8 +38,11 @@ LANG_FIELD = "alang"
 # term, as Lucene's fuzzy query blends them, so a rare misspelling never outranks the word).
 TRANSLIT_WEIGHT = 0.5
 TYPO_WEIGHT = 0.5
-# At most this many near terms per query term and language, nearest and most frequent first.
+# At most this many near terms per query term and language, nearest and most frequent first,
+# for at most this many query terms per language (the longest): each adds a posting list to
+# score, which is what typo tolerance costs.
 TYPO_EXPANSIONS = 2
+TYPO_TERMS = 3
 NEAR_CACHE = 20_000
 WORD_CACHE = 50_000  # (language, query word) pairs
 # Languages written in scripts that leave vowels out: their Latin forms are compared by
@@ -141,13 +144,18 @@ def query_terms(view: View, text: str) -> list[Term]:
         query = _query_terms_of(view, code, text)
         weights = query.weights
         holds = view.vocabulary.holds
-        for term, weight in list(weights.items()):
-            if holds(term, code) or not query.edits[term]:
-                continue
+        # The longest terms first: short ones have many near terms by chance.
+        missing = sorted((t for t in weights if query.edits[t] and not holds(t, code)),
+                         key=lambda t: (-len(t), t))
+        expanded = 0
+        for term in missing:
             by_skeleton = code in ABJAD_LANGUAGES or term in query.abjad
-            for near, share in _expansions(
-                    view, code, term, query.edits[term], docs, by_skeleton).items():
-                weights[near] = max(weights.get(near, 0.0), weight * share)
+            found = _expansions(view, code, term, query.edits[term], docs, by_skeleton)
+            for near, share in found.items():
+                weights[near] = max(weights.get(near, 0.0), weights[term] * share)
+            expanded += bool(found)
+            if expanded == TYPO_TERMS:
+                break
         # Most terms are in no field of most languages: the vocabulary says so without a
         # lookup in Whoosh's term dictionary.
         held = [term for term in weights if holds(term, code)]
