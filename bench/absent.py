@@ -75,6 +75,8 @@ class Asked:
     right_coverage: float
     absent_cosine: float
     absent_coverage: float
+    best_cosine: float  # over the whole index, the question's article present
+    best_coverage: float
 
 
 def article_of(key: str) -> str:
@@ -98,7 +100,8 @@ def ask(reader: GenerationReader, index: LanguageData, question: Question, lang:
     others_cos = [v for k, v in cosine.items() if article_of(k) != gone]
     return Asked(task, lang, index.code,
                  cosine.get(right, 0.0), coverage.get(right, 0.0),
-                 max(others_cos, default=0.0), max(others_cov, default=0.0))
+                 max(others_cos, default=0.0), max(others_cov, default=0.0),
+                 max(cosine.values(), default=0.0), max(coverage.values(), default=0.0))
 
 
 def article_id_key(article: str) -> str:
@@ -106,16 +109,24 @@ def article_id_key(article: str) -> str:
 
 
 def rates(asked: Sequence[Asked], floor: float, min_coverage: float) -> dict:
-    """Recall of right paragraphs and absent-topic rate at one floor."""
+    """At one floor: the recall of right paragraphs (the share that match), the answered
+    rate (the share of questions with at least one match when their article is in the index:
+    the others would list nothing) and the absent-topic rate."""
     n = len(asked) or 1
+    hybrid_answered = sum(a.best_cosine >= floor or a.best_coverage >= min_coverage
+                          for a in asked) / n
+    semantic_answered = sum(a.best_cosine >= floor for a in asked) / n
     hybrid_recall = sum(a.right_cosine >= floor or a.right_coverage >= min_coverage
                         for a in asked) / n
     semantic_recall = sum(a.right_cosine >= floor for a in asked) / n
     hybrid_absent = sum(a.absent_cosine < floor and a.absent_coverage < min_coverage
                         for a in asked) / n
     semantic_absent = sum(a.absent_cosine < floor for a in asked) / n
-    return {"hybrid": {"recall": round(hybrid_recall, 4), "absent_rate": round(hybrid_absent, 4)},
+    return {"hybrid": {"recall": round(hybrid_recall, 4),
+                       "answered": round(hybrid_answered, 4),
+                       "absent_rate": round(hybrid_absent, 4)},
             "semantic": {"recall": round(semantic_recall, 4),
+                         "answered": round(semantic_answered, 4),
                          "absent_rate": round(semantic_absent, 4)}}
 
 

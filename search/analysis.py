@@ -12,6 +12,8 @@ plain data, so a schema that uses them can be pickled into the index.
 - Stemming uses Whoosh's stemmers; a stem that comes out empty keeps the unstemmed word.
   Greek, Hindi and Turkish, which Whoosh cannot stem, get words cut to 5 characters instead.
 - Greek also loses its accents, as uppercase Greek is written without them.
+- Names in Cyrillic, Greek, Arabic and a few other alphabets also get Latin-script forms
+  (transliteration.py), marked as such, so that they match the Latin spellings of the name.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from whoosh.lang import (
     stopwords_for_language,
 )
 from whoosh.lang import languages as whoosh_languages
+
+from search.transliteration import TransliterateFilter, WordMarkFilter
 
 UNKNOWN = "xx"
 
@@ -192,6 +196,10 @@ class TruncateFilter(Filter):
     def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
         length = self.length
         for token in tokens:
+            # Latin forms of names stay whole: they are matched with typo tolerance instead.
+            if getattr(token, "transliterated", False):
+                yield token
+                continue
             if len(token.text) > length and not token.text.isdigit():
                 token.text = token.text[:length]
             yield token
@@ -253,23 +261,35 @@ def analyzer_for(lang: str) -> Analyzer:
     """The (shared, stateless) Whoosh analyzer for a language code; unknown codes get the generic
     tokenizer and casefolding."""
     code = field_language(lang)
-    analyzer = UnicodeTokenizer() | CasefoldFilter()
+    analyzer = UnicodeTokenizer() | WordMarkFilter() | CasefoldFilter()
     if code == "el":
         analyzer = analyzer | StripMarksFilter()
     if code in STOP_LANGUAGES:
         analyzer = analyzer | StopFilter(stoplist=_stopwords(code), minsize=1)
     if code in STEM_LANGUAGES:
-        analyzer = analyzer | LanguageStemFilter(code)
+        analyzer = analyzer | LanguageStemFilter(code) | TransliterateFilter()
     elif code in TRUNCATE:
-        analyzer = analyzer | TruncateFilter(TRUNCATE[code])
+        # Before the cut, so that the Latin forms come from whole words.
+        analyzer = analyzer | TransliterateFilter() | TruncateFilter(TRUNCATE[code])
+    else:
+        analyzer = analyzer | TransliterateFilter()
     return analyzer
 
 
 def tokens(text: str, lang: str | None) -> list[str]:
     """The analyzed terms of ``text`` for ``lang`` (stop words removed), in order: what the
-    language's analyzer gives, computed once per distinct word."""
+    language's analyzer gives for the words themselves (without Latin forms of names),
+    computed once per distinct word."""
     term_of = word_analyzer(field_language(lang))
     return [term for surface, _, _ in pieces(text) if (term := term_of(surface)) is not None]
+
+
+def marked_tokens(text: str, lang: str | None, query: bool = False) -> list[tuple[str, bool]]:
+    """Every term the language's analyzer gives for ``text`` (for a query, with ``query``), in
+    order, each with whether it is a Latin form of a word in another alphabet: what the index
+    holds. Computed once per distinct word."""
+    terms_of = word_terms(field_language(lang), query)
+    return [marked for surface, _, _ in pieces(text) for marked in terms_of(surface)]
 
 
 def token_spans(text: str, lang: str | None) -> list[tuple[str, int, int]]:
@@ -277,6 +297,21 @@ def token_spans(text: str, lang: str | None) -> list[tuple[str, int, int]]:
     term_of = word_analyzer(field_language(lang))
     return [(term, start, end) for surface, start, end in pieces(text)
             if (term := term_of(surface)) is not None]
+
+
+@cache
+def word_terms(code: str, query: bool = False) -> Callable[[str], tuple[tuple[str, bool], ...]]:
+    """Every term the analyzer makes of one word (the word's own, then Latin forms, each
+    with whether it is a transliteration), remembered per language."""
+    analyzer = analyzer_for(code)
+    mode = "query" if query else "index"
+
+    @lru_cache(maxsize=50_000)
+    def terms_of(surface: str) -> tuple[tuple[str, bool], ...]:
+        return tuple((token.text, bool(getattr(token, "transliterated", False)))
+                     for token in analyzer(surface, tokenize=False, mode=mode))
+
+    return terms_of
 
 
 @cache

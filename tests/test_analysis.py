@@ -11,6 +11,7 @@ from search.analysis import (
     LANGUAGES,
     analyzer_for,
     field_language,
+    marked_tokens,
     pieces,
     token_spans,
     tokens,
@@ -166,6 +167,9 @@ def test_words_analyzed_one_at_a_time_give_the_analyzers_terms(words: list[str],
     """tokens() and token_spans() analyze each distinct word once and remember it; they must
     give what the language's analyzer gives over the whole text (what the index holds)."""
     text = " ".join(words) + "."
-    whole = [(t.text, t.startchar, t.endchar) for t in analyzer_for(lang)(text, chars=True)]
+    every = [(t.text, t.startchar, t.endchar, t.transliterated)
+             for t in analyzer_for(lang)(text, chars=True)]
+    whole = [(term, start, end) for term, start, end, latin in every if not latin]
     assert token_spans(text, lang) == whole
     assert tokens(text, lang) == [term for term, _, _ in whole]
+    assert marked_tokens(text, lang) == [(term, latin) for term, _, _, latin in every]

@@ -382,7 +382,7 @@ def test_an_index_in_the_old_format_says_to_rebuild(corpus, tmp_path, fake_encod
     path = index_dir / "generations" / current(index_dir).name / "manifest.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     path.write_text(json.dumps({**data, "format": 1}), encoding="utf-8")
-    expected = "was written in index format 1, this version reads 2; run `search index --rebuild`"
+    expected = "was written in index format 1, this version reads 3; run `search index --rebuild`"
     with pytest.raises(IndexIncompatible, match=expected.replace("(", r"\(")):
         open_engine(index_dir, fake_encoder)
     with pytest.raises(IndexIncompatible, match="index format 1"):

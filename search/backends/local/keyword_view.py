@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import log
+from typing import Any
 
 import numpy as np
 import regex
@@ -17,7 +19,9 @@ import whoosh.index
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
+from search.analysis import pieces
 from search.backends.local.bm25 import LanguageBM25F, PostingScorer
+from search.backends.local.fuzzy import NearTerm, Vocabulary, max_edits
 
 TITLE_BOOST = 1.5
 # Keep the rarest query terms while their document frequencies sum to at most this share of the
@@ -29,6 +33,21 @@ MIN_TERMS = 2
 # Document frequencies remembered per commit (a few MB).
 DF_CACHE = 50_000
 LANG_FIELD = "alang"
+# Latin forms of a query's words in other alphabets, and index terms a few edits from a query
+# term, weigh this much of an exact match (expansions also take the rarity of their query
+# term, as Lucene's fuzzy query blends them, so a rare misspelling never outranks the word).
+TRANSLIT_WEIGHT = 0.5
+TYPO_WEIGHT = 0.5
+# At most this many near terms per query term and language, nearest and most frequent first,
+# for at most this many query terms per language (the longest): each adds a posting list to
+# score, which is what typo tolerance costs.
+TYPO_EXPANSIONS = 2
+TYPO_TERMS = 3
+NEAR_CACHE = 20_000
+WORD_CACHE = 50_000  # (language, query word) pairs
+# Languages written in scripts that leave vowels out: their Latin forms are compared by
+# consonant skeleton (fuzzy.skeleton).
+ABJAD_LANGUAGES = frozenset({"ar"})
 _SURROGATE = regex.compile(r"[\ud800-\udfff]")
 
 
@@ -57,6 +76,64 @@ def within_budget(dfs: dict[str, int], budget: float, keep: int = MIN_TERMS) -> 
     return kept
 
 
+def _idf(df: int, docs: int) -> float:
+    return log(1.0 + (docs - df + 0.5) / (df + 0.5))
+
+
+@dataclass
+class _QueryTerms:
+    """A query's terms as one field's analyzer sees them."""
+
+    weights: dict[str, float]  # 1 for words' own terms, TRANSLIT_WEIGHT for Latin forms only
+    edits: dict[str, int]  # typos tolerated, by the length of the word the term came from
+    abjad: set[str]  # Latin forms of words in Arabic or Hebrew script
+
+
+# A query word's terms as one field's analyzer gives them: (term, weight, edits, abjad).
+WordTerms = tuple[tuple[str, float, int, bool], ...]
+
+
+def _word_terms(analyzer: Any, surface: str) -> WordTerms:
+    terms = []
+    for token in analyzer(surface, tokenize=False, mode="query"):
+        weight = TRANSLIT_WEIGHT if getattr(token, "transliterated", False) else 1.0
+        edits = max_edits(token.text, len(surface))
+        terms.append((token.text, weight, edits, bool(getattr(token, "abjad", False))))
+    return tuple(terms)
+
+
+def _query_terms_of(view: View, code: str, text: str) -> _QueryTerms:
+    found = _QueryTerms({}, {}, set())
+    for surface, _, _ in pieces(text):
+        for term, weight, edits, abjad in view.word_terms(code, surface):
+            found.weights[term] = max(weight, found.weights.get(term, 0.0))
+            found.edits[term] = max(edits, found.edits.get(term, 0))
+            if abjad:
+                found.abjad.add(term)
+    return found
+
+
+def _expansions(view: View, code: str, term: str, edits: int, docs: int, by_skeleton: bool
+                ) -> dict[str, float]:
+    """Near terms in language ``code``'s text field of a ``term`` it lacks (also those of its
+    consonant skeleton, ``by_skeleton``), each with its weight relative to the query term's:
+    TYPO_WEIGHT times the IDF of the most frequent of them over its own IDF.
+
+    A term the field holds is not expanded there: a word found is no typo, and expanding a
+    common word (house) into another (horse) would swamp its own matches."""
+    near = view.near(term, edits, by_skeleton).get(code, ())
+    if not near:
+        return {}
+    field = text_field(code)
+    present = [(found_edits, -near_df, found) for found_edits, found in near
+               if (near_df := view.doc_frequency(field, found))]
+    chosen = [(near, -negative_df) for _, negative_df, near in sorted(present)[:TYPO_EXPANSIONS]]
+    if not chosen:
+        return {}
+    blended = _idf(max(near_df for _, near_df in chosen), docs)
+    return {near: TYPO_WEIGHT * blended / _idf(near_df, docs) for near, near_df in chosen}
+
+
 @dataclass(frozen=True)
 class KeywordQuery:
     """A query's terms in every language field (to be ORed), and for each language the
@@ -70,37 +147,56 @@ class KeywordQuery:
 
 
 def keyword_query(view: View, text: str) -> KeywordQuery:
-    """The query as the keyword side reads it: per language, the rarest terms within the
-    postings budget, as that field's analyzer sees them."""
-    searcher = view.searcher
+    """The query as the keyword side reads it: per language, as that field's analyzer sees
+    them, its terms, the Latin forms of its names and the near terms of those the field lacks
+    (at lower weights), the rarest ones within the postings budget."""
     subqueries: list[Term] = []
     shares: dict[str, float] = {}
     for code, docs in view.docs.items():
         body, title = text_field(code), title_field(code)
-        # The field's own (pickled) analyzer, so queries match what was indexed.
-        terms = {t.text: None for t in searcher.schema[body].analyzer(text, mode="query")}
-        body_df = {term: view.doc_frequency(body, term) for term in terms}
-        title_df = dict.fromkeys(terms, 0)
+        query = _query_terms_of(view, code, text)
+        weights = query.weights
+        holds = view.vocabulary.holds
+        # The longest terms first: short ones have many near terms by chance.
+        missing = sorted((t for t in weights if query.edits[t] and not holds(t, code)),
+                         key=lambda t: (-len(t), t))
+        expanded = 0
+        for term in missing:
+            by_skeleton = code in ABJAD_LANGUAGES or term in query.abjad
+            found = _expansions(view, code, term, query.edits[term], docs, by_skeleton)
+            for near, share in found.items():
+                weights[near] = max(weights.get(near, 0.0), weights[term] * share)
+            expanded += bool(found)
+            if expanded == TYPO_TERMS:
+                break
+        # Most terms are in no field of most languages: the vocabulary says so without a
+        # lookup in Whoosh's term dictionary.
+        held = [term for term in weights if holds(term, code)]
+        body_df = dict.fromkeys(weights, 0) | {t: view.doc_frequency(body, t) for t in held}
+        title_df = dict.fromkeys(weights, 0)
         if code in view.titled:
-            title_df = {term: view.doc_frequency(title, term) for term in terms}
-        rarity = {term: max(body_df[term], title_df[term]) for term in terms}
+            title_df |= {term: view.doc_frequency(title, term) for term in held}
+        rarity = {term: max(body_df[term], title_df[term]) for term in weights}
         budget = max(POSTINGS_BUDGET * docs, POSTINGS_FLOOR)
         present = {t: df for t, df in rarity.items() if df}
         kept = within_budget(present, budget)
-        counted = len(terms) - (len(present) - len(kept))
+        # Coverage counts the query's own terms (not Latin forms or near terms), less those
+        # the budget left out.
+        own = [t for t, weight in weights.items() if weight == 1.0]
+        counted = len(own) - sum(1 for t in own if t in present and t not in kept)
         if counted:
             shares[code] = 1.0 / counted
         for term in kept:
+            boost = weights[term]
             if body_df[term]:
-                subqueries.append(Term(body, term))
+                subqueries.append(Term(body, term, boost=boost))
             if title_df[term]:
-                subqueries.append(Term(title, term, boost=TITLE_BOOST))
+                subqueries.append(Term(title, term, boost=TITLE_BOOST * boost))
     return KeywordQuery(subqueries, shares)
 
 
 def query_terms(view: View, text: str) -> list[Term]:
-    """The query's terms in every language field, as that field's analyzer sees them (to be
-    ORed): per language, the rarest ones within the postings budget."""
+    """The query's terms in every language field, to be ORed (see `keyword_query`)."""
     return keyword_query(view, text).terms
 
 
@@ -141,5 +237,47 @@ class View:
         for docnum, fields in reader.iter_docs():
             pids[docnum] = int(fields["pid"])
         return pids
+
+    @functools.cached_property
+    def word_terms(self) -> Callable[[str, str], WordTerms]:
+        """A query word's terms in a language's fields, remembered per commit: analyzed by the
+        field's own (pickled) analyzer, so queries match what was indexed. Each filter works
+        on one token at a time, so a word alone analyzes as it does inside the query."""
+
+        @functools.lru_cache(maxsize=WORD_CACHE)
+        def word_terms(code: str, surface: str) -> WordTerms:
+            return _word_terms(self.searcher.schema[text_field(code)].analyzer, surface)
+
+        return word_terms
+
+    @functools.cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Every text and title term of the commit, for typo tolerance: read on the first
+        query that needs it."""
+        reader = self.searcher.reader()
+        return Vocabulary({code: {term.decode("utf-8") for field in (text_field(code),
+                                                                     title_field(code))
+                                  for term in reader.lexicon(field)}
+                           for code in self.docs})
+
+    @functools.cached_property
+    def near(self) -> Callable[[str, int, bool], dict[str, tuple[tuple[int, str], ...]]]:
+        """The vocabulary's terms within some edits of a query term (and of its consonant
+        skeleton, if asked; see fuzzy.py) by language that holds them, as (edits, term):
+        found once per term and commit, as a query asks for it in every language."""
+
+        @functools.lru_cache(maxsize=NEAR_CACHE)
+        def near(term: str, edits: int, by_skeleton: bool
+                 ) -> dict[str, tuple[tuple[int, str], ...]]:
+            found: list[NearTerm] = self.vocabulary.near(term, edits)
+            if by_skeleton:
+                found += self.vocabulary.same_skeleton(term)
+            by_language: dict[str, list[tuple[int, str]]] = {}
+            for each in found:
+                for code in each.languages:
+                    by_language.setdefault(code, []).append((each.edits, each.term))
+            return {code: tuple(terms) for code, terms in by_language.items()}
+
+        return near
 
 

@@ -9,7 +9,9 @@ from typing import Any
 from search.backends.base import Catalog
 
 # 2: typed segment lines without the article text; the catalog apart from the local parts.
-FORMAT_VERSION = 2
+# 3: the keyword analyzers add Latin forms of names (search/transliteration.py), and their
+#    pickled filters are classes older code does not have.
+FORMAT_VERSION = 3
 REBUILD_HINT = "run `search index --rebuild` to rebuild it from seeds/"
 
 

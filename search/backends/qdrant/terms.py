@@ -6,7 +6,9 @@ document frequencies per language and per field among that language's paragraphs
 how the local backend's BM25 counts them. The document side carries BM25's saturation and
 length normalization (k1, b, the language's average length when the paragraph was added);
 the query side carries the title boost. The terms are the project's own analyzers', so both
-backends see the same words.
+backends see the same words, Latin forms of names in other alphabets included (weighed at
+TRANSLIT_WEIGHT in queries). Typo tolerance is the local backend's alone: it needs the index's
+vocabulary, which a Qdrant collection does not list.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from search import analysis
 BM25_K1 = 1.2
 BM25_B = 0.75
 TITLE_BOOST = 1.5  # as the local keyword side
+TRANSLIT_WEIGHT = 0.5  # as the local keyword side
 _TITLE_SPACE = "\x00title:"
 
 
@@ -51,7 +54,8 @@ class Lengths:
 
 
 def analyzed(text: str, lang: str) -> list[str]:
-    return analysis.tokens(text, lang)
+    """Every term the index holds for ``text``: words' own terms and Latin forms of names."""
+    return [term for term, _ in analysis.marked_tokens(text, lang)]
 
 
 def document_vector(text_terms: list[str], title_terms: list[str],
@@ -74,11 +78,14 @@ def document_vector(text_terms: list[str], title_terms: list[str],
 
 
 def query_vector(text: str, code: str) -> tuple[list[int], list[float]]:
-    """The query's terms as one analysis language sees them: text terms weigh 1, title terms
-    the title boost. Empty when the language finds no words in it."""
+    """The query's terms as one analysis language sees them: text terms weigh 1 (Latin forms
+    of words in other alphabets TRANSLIT_WEIGHT), title terms the title boost times that.
+    Empty when the language finds no words in it."""
     weights: dict[int, float] = {}
-    for term in dict.fromkeys(analysis.tokens(text, code)):
-        weights[term_id(term)] = 1.0
-        weights[term_id(term, title=True)] = TITLE_BOOST
+    for term, latin in analysis.marked_tokens(text, code, query=True):
+        weight = TRANSLIT_WEIGHT if latin else 1.0
+        weights[term_id(term)] = max(weight, weights.get(term_id(term), 0.0))
+        title_id = term_id(term, title=True)
+        weights[title_id] = max(TITLE_BOOST * weight, weights.get(title_id, 0.0))
     indices = sorted(weights)
     return indices, [weights[i] for i in indices]
