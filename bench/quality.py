@@ -268,9 +268,12 @@ def evaluate(engine: Engine, job: Job, modes: Sequence[RunMode]) -> dict[str, di
                 question.text, mode=mode.mode, size=job.size, fusion=mode.fusion,
                 alpha=mode.alpha, one_per_article=True,
             ))
-            values = score([hit.article_id for hit in page.hits], gold)
+            # What the reader sees: the ranking, or when nothing passes the match line, the
+            # same ranking offered as the closest paragraphs.
+            shown = page.hits or page.closest
+            values = score([hit.article_id for hit in shown], gold)
             if job.own_lang is not None:
-                top = page.hits[:10]
+                top = shown[:10]
                 values["own_lang@10"] = (
                     sum(hit.lang == job.own_lang for hit in top) / len(top) if top else 0.0
                 )

@@ -57,8 +57,6 @@ class Settings:
     # Candidates each side gives for counting matches, facets and date order; a side that
     # fills it makes the total a lower bound ("gte"). The ranking itself uses `window`.
     count_window: int = 1000
-    # Non-matching paragraphs shown, under their own heading, when nothing matches.
-    closest: int = 3
     # Longest recency half-life accepted, in days.
     max_recency_days: float = 36_500.0
     # Searches an engine computes at once; more wait their turn. A search is mostly Python,

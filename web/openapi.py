@@ -167,11 +167,16 @@ SCHEMAS: dict[str, Any] = {
         "took_ms": {"type": "number", "minimum": 0},
         "generation": {"type": "string"},
         "results": {"type": "array", "items": _ref("Hit"),
-                    "description": "this page's matches; empty when nothing matches"},
+                    "description": "this page of the ranking (the matches, and in relevance "
+                                   "order the weaker candidates where the ranking puts "
+                                   "them: explain.evidence < 0.5); empty when nothing "
+                                   "matches"},
         "closest": {"type": "array", "items": _ref("Hit"),
-                    "description": "only when nothing matches (total 0): the nearest "
-                                   "paragraphs, which are not matches, for the reader to "
-                                   "judge; empty otherwise"},
+                    "description": "only when nothing matches (total 0): the first page of "
+                                   "the ranking, none of them a match (a cross-lingual "
+                                   "answer may be among them: its meaning can be closer than "
+                                   "its cosine shows), for the reader to judge; empty "
+                                   "otherwise"},
         "facets": _ref("Facets"),
     }),
     "Paragraph": _object({

@@ -73,9 +73,10 @@ def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused]
     matched = matches.matched
     # In relevance order a query that matches lists its whole ranking (the weaker candidates
     # where the ranking puts them: a cross-lingual answer's cosine is often under the floor);
-    # date order lists the matches only.
+    # date order lists the matches only; a query without matches offers its ranking's first
+    # page as its closest paragraphs.
     ordered = _relevance_order(fused, matches, keyword, semantic,
-                               everything=bool(matched) and q.sort is Sort.RELEVANCE)
+                               everything=not matched or q.sort is Sort.RELEVANCE)
     pids = [item.fused.pid for item in ordered]
     article_ids = reader.article_ids(pids)
     unique = list(dict.fromkeys(article_ids))
@@ -97,13 +98,14 @@ def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused]
         indexed = first_of_each(indexed, reader.groups([pids[i] for i in indexed]))
     listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
               for i in indexed]
+    closest: list[Listed] = []
+    if not matched:
+        closest = [_listed(ordered[i].fused, matches.evidence.get(ordered[i].fused.pid, 0.0),
+                           matches, factors[i]) for i in indexed[: q.size]]
+        listed = []
     counted = [i for i, pid in enumerate(pids) if pid in matched]
     facets = _facets(reader.langs([pids[i] for i in counted]),
                      [records[article_ids[i]] for i in counted], [dates[i] for i in counted])
-    closest: list[Listed] = []
-    if not ordered:
-        closest = [_listed(item, matches.evidence.get(item.pid, 0.0), matches, None)
-                   for item in fused[: settings.closest]]
     relation = "eq" if matches.complete else "gte"
     return Listing(listed, len(counted), relation, facets, closest)
 
