@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from pathlib import Path
 
@@ -144,6 +145,50 @@ def test_search_highlight_filters_and_article(server, browser, tmp_path):
     assert 0 <= top < height  # scrolled into view
     browser.save_screenshot(str(tmp_path / "article.png"))
     _no_console_errors(browser)
+
+
+def test_each_story_once_with_its_languages_linked_and_facet_counts(server, browser, tmp_path):
+    """Page 1 shows each matching paragraph once, the prisoner-exchange paragraph first,
+    "also in" its six translations; the links open them; the facets count the matches."""
+    browser.get(server.url + "/?" + urllib.parse.urlencode({"q": QUERY}))
+    hits = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "ol.hits > li.hit"))
+    first = hits[0]
+    assert PRISONER_PARAGRAPH in first.find_element(By.CSS_SELECTOR, "p.paragraph").text
+    also = first.find_elements(By.CSS_SELECTOR, ".also-in a")
+    assert {a.get_attribute("hreflang") for a in also} == {"ar", "de", "es", "fr", "ru", "zh"}
+    assert all(a.is_displayed() for a in also)
+    # Each story once: no paragraph position (the same text in another language) twice.
+    links = [hit.find_element(By.CSS_SELECTOR, "h3 a").get_attribute("href") for hit in hits]
+    positions = [href.rsplit("#p", 1)[1] for href in links]
+    assert len(set(positions)) == len(positions)
+    # Facets beside the filters: a count for every language, over all matches.
+    counts = {box.get_attribute("value"): int(box.find_element(
+        By.XPATH, "..").find_element(By.CSS_SELECTOR, ".count").text)
+        for box in browser.find_elements(By.CSS_SELECTOR, 'input[name="lang"]')}
+    assert set(counts) == {"ar", "de", "en", "es", "fr", "ru", "zh"} and counts["en"] >= 1
+    total = int(browser.find_element(By.ID, "results-heading").text.split()[0])
+    assert sum(counts.values()) == total
+    if os.environ.get("SEARCH_SCREENSHOTS"):  # refreshes the README's picture
+        browser.save_screenshot(str(Path(os.environ["SEARCH_SCREENSHOTS"]) /
+                                    "screenshot-results.png"))
+    browser.save_screenshot(str(tmp_path / "grouped.png"))
+
+    german = next(a for a in also if a.get_attribute("hreflang") == "de")
+    german.click()
+    _wait(browser, ec.url_contains(".de.txt#p4"))
+    target = browser.execute_script("return document.querySelector(':target')")
+    assert "Gefangenenaustausch" in target.text
+    versions = browser.find_elements(By.CSS_SELECTOR, "nav.versions a")
+    assert {a.get_attribute("hreflang") for a in versions} == {"ar", "en", "es", "fr", "ru",
+                                                               "zh"}
+    _no_console_errors(browser)
+
+    # Every language apart: the same paragraph shows in several languages again.
+    browser.get(server.url + "/?" + urllib.parse.urlencode({"q": QUERY, "collapse": "none"}))
+    hits = browser.find_elements(By.CSS_SELECTOR, "ol.hits > li.hit")
+    positions = [hit.find_element(By.CSS_SELECTOR, "h3 a").get_attribute("href")
+                 .rsplit("#p", 1)[1] for hit in hits]
+    assert len(set(positions)) < len(positions)
 
 
 def test_phone_width_has_no_sideways_scrolling(server, browser, tmp_path):
