@@ -66,3 +66,42 @@ def test_unknown_paragraphs_and_bad_sizes_are_clear_errors(client):
         response = client.get(f"/api/paragraphs/{PRISONER_ID}/similar?size={size}")
         assert response.status_code == 400
         assert "size" in response.get_json()["error"]
+
+
+def test_a_translated_article_added_then_removed_joins_and_leaves(seeds_copy, tmp_path,
+                                                                  real_encoder):
+    """Incremental updates: the French version, added to an index of the other six, joins
+    every group of its paragraphs (hits, paragraph, similar, versions, facets), and leaves
+    them when its file is removed."""
+    from search import Engine, Filters, Query, Settings, update_index
+
+    french = seeds_copy / _article_of("fr")
+    kept = french.read_text(encoding="utf-8")
+    french.unlink()
+    index_dir = tmp_path / "index"
+
+    def update() -> None:
+        update_index(seeds_copy, index_dir, Settings(), lambda: real_encoder)
+
+    def seen() -> tuple[set[str], set[str], set[str], set[str]]:
+        with Engine(index_dir, encoder_factory=lambda model: real_encoder).open() as engine:
+            page = engine.search(Query(
+                "Istanbul talks prisoner exchange", lang="en",
+                filters=Filters(languages=("en",))))
+            assert PRISONER_PARAGRAPH in page.hits[0].text
+            hit = {t.lang for t in page.hits[0].translations}
+            paragraph = {t.lang for t in engine.paragraph(PRISONER_ID).translations}
+            similar = {s.paragraph.lang for s in engine.similar(PRISONER_ID, 6)
+                       if s.translation}
+            versions = {v.lang for v in engine.article(SEED_ARTICLE).versions}
+            return hit, paragraph, similar, versions
+
+    update()
+    assert all(langs == LANGS - {"fr"} for langs in seen())
+    french.write_text(kept, encoding="utf-8")
+    update()
+    assert all(langs == LANGS for langs in seen())
+    french.unlink()
+    update()
+    assert all(langs == LANGS - {"fr"} for langs in seen())
+
