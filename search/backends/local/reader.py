@@ -68,7 +68,7 @@ class LocalReader:
 
     def keyword_candidates(self, text: str, lang: str, limit: int,
                            filters: Filters) -> list[Candidate]:
-        return self.keyword.search(text, limit, self._allowed(filters))
+        return self.keyword.search(text, limit, self._allowed(filters), lang)
 
     def vector_candidates(self, vector: np.ndarray, limit: int,
                           filters: Filters) -> list[Candidate]:
