@@ -43,6 +43,10 @@ class Settings:
     # Weight of the best passage's vector added to the query's for a second semantic search
     # (dense pseudo-relevance feedback) that ranks paragraphs in other languages; 0: off.
     feedback: float = 1.0
+    # The translations of the first `translation_top` paragraphs of a hybrid ranking score at
+    # least `translation_weight` times their paragraph (search.ranking.fusion); 0: off.
+    translation_weight: float = 0.8
+    translation_top: int = 10
     # Take each language's offset (from the statistics the index keeps) out of the dense
     # side's scores, so paragraphs in the query's language do not crowd out translations.
     language_centering: bool = True

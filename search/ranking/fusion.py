@@ -8,7 +8,7 @@ is in docs/benchmarks.md (measured by bench/quality.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from search.records import Candidate
@@ -172,3 +172,25 @@ def fuse(method: FusionMethod, keyword: Sequence[Candidate], semantic: Sequence[
          alpha: float, rrf_k: int = 60) -> list[Fused]:
     """Fuse the two rankings with `method`; alpha is the semantic side's weight."""
     return _FUSERS[method](keyword, semantic, alpha, rrf_k)
+
+
+def with_translations(fused: Sequence[Fused], members: Mapping[int, Sequence[int]],
+                      weight: float, top: int) -> list[Fused]:
+    """The ranking with the translations of its first `top` paragraphs lifted: each member of
+    such a paragraph's translation group (`members`: pid -> the other members) scores at
+    least `weight` times that paragraph's score. A story's translations are as relevant as
+    the story, and the groups find them where the vectors do not (Greek, Hindi, Vietnamese)."""
+    scores = {item.pid: item.score for item in fused}
+    lifted: dict[int, float] = {}
+    for item in fused[:top]:
+        for member in members.get(item.pid, ()):
+            floor = weight * item.score
+            if floor > max(scores.get(member, 0.0), lifted.get(member, 0.0)):
+                lifted[member] = floor
+    if not lifted:
+        return list(fused)
+    result = [replace(item, score=lifted.pop(item.pid)) if item.pid in lifted else item
+              for item in fused]
+    result += [Fused(pid, score) for pid, score in lifted.items()]
+    result.sort(key=lambda item: (-item.score, item.pid))
+    return result

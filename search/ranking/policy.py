@@ -25,7 +25,15 @@ import numpy as np
 
 from search.backends.base import GenerationReader
 from search.config import Settings
-from search.ranking.fusion import Fused, FusionMethod, fuse, keyword_first, single, weighted
+from search.ranking.fusion import (
+    Fused,
+    FusionMethod,
+    fuse,
+    keyword_first,
+    single,
+    weighted,
+    with_translations,
+)
 from search.ranking.language_bias import LanguageBias, dense_candidates, language_bias
 from search.ranking.query import Mode, Understood
 from search.records import Candidate
@@ -64,10 +72,35 @@ def rank(q: Understood, reader: GenerationReader, query_vector: np.ndarray | Non
     if q.fusion is not FusionMethod.WEIGHTED:
         return fuse(q.fusion, keyword, semantic, q.alpha, settings.rrf_k)
     if covered is not None and q.text_lang not in covered:
-        return keyword_first(keyword, semantic)
-    bias = language_bias(reader.catalog, settings.language_centering)
-    return _language_aware(q, reader, keyword, semantic, query_vector, bias, covered, settings,
-                           window)
+        fused = keyword_first(keyword, semantic)
+    else:
+        bias = language_bias(reader.catalog, settings.language_centering)
+        fused = _language_aware(q, reader, keyword, semantic, query_vector, bias, covered,
+                                settings, window)
+    return _lift_translations(fused, q, reader, settings)
+
+
+def _lift_translations(fused: list[Fused], q: Understood, reader: GenerationReader,
+                       settings: Settings) -> list[Fused]:
+    """`with_translations` over the reader's groups, for members the filters admit (only a
+    language filter is checked here; with other filters nothing is lifted)."""
+    top = settings.translation_top
+    if settings.translation_weight <= 0 or top <= 0 or not fused:
+        return fused
+    filters = q.filters
+    if filters.article_ids or filters.sources or filters.date_from or filters.date_to:
+        return fused
+    head = [item.pid for item in fused[:top]]
+    groups = reader.groups(head)
+    members = reader.group_members(sorted(set(groups)))
+    others = {pid: [m for m in members.get(group, ()) if m != pid]
+              for pid, group in zip(head, groups, strict=True)}
+    if filters.languages:
+        wanted = sorted({m for row in others.values() for m in row})
+        admitted = {m for m, lang in zip(wanted, reader.langs(wanted), strict=True)
+                    if lang in filters.languages}
+        others = {pid: [m for m in row if m in admitted] for pid, row in others.items()}
+    return with_translations(fused, others, settings.translation_weight, top)
 
 
 def _language_aware(q: Understood, reader: GenerationReader, keyword: list[Candidate],

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from search.ranking.fusion import (
+    Fused,
     FusionMethod,
     fuse,
     keyword_first,
@@ -11,6 +12,7 @@ from search.ranking.fusion import (
     reciprocal_rank,
     single,
     weighted,
+    with_translations,
 )
 from search.ranking.policy import feedback_vector, language_weights
 from search.records import Candidate
@@ -171,3 +173,14 @@ def test_feedback_vector(query, passage, weight, expected):
     vector = feedback_vector(np.array(query), np.array(passage), weight)
     assert vector.dtype == np.float32
     assert vector.tolist() == pytest.approx(expected)
+
+
+def test_translations_of_the_first_paragraphs_are_lifted_after_them():
+    fused = [Fused(1, 1.0), Fused(2, 0.8), Fused(3, 0.5), Fused(4, 0.1)]
+    # 1's translations: 4 (ranked low) and 9 (not ranked); 3 is past `top`.
+    lifted = with_translations(fused, {1: [4, 9], 3: [7]}, weight=0.9, top=2)
+    assert [(f.pid, f.score) for f in lifted] == [(1, 1.0), (4, 0.9), (9, 0.9), (2, 0.8),
+                                                  (3, 0.5)]
+    # A member already scoring higher keeps its score; weight 0 lifts nothing.
+    assert with_translations(fused, {2: [1]}, weight=0.9, top=2) == fused
+    assert [f.pid for f in with_translations(fused, {1: [4]}, 0.0, 2)] == [1, 2, 3, 4]

@@ -105,3 +105,11 @@ def test_a_translated_article_added_then_removed_joins_and_leaves(seeds_copy, tm
     update()
     assert all(langs == LANGS - {"fr"} for langs in seen())
 
+
+
+def test_the_translations_of_the_best_paragraphs_follow_them(client):
+    """Every paragraph of a translation group is as relevant as the story: with every
+    language apart, the prisoner-exchange paragraph comes with its six translations."""
+    body = client.get("/api/search?q=Istanbul+talks+prisoner+exchange&size=7").get_json()
+    assert [r["paragraph_id"].rsplit(":", 1)[1] for r in body["results"]] == ["4"] * 7
+    assert {r["lang"] for r in body["results"]} == LANGS | {"en"}
