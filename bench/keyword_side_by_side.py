@@ -5,7 +5,8 @@ Each side is a source tree. Each builds its own keyword index (only the Whoosh s
 `KeywordIndex`, from the corpus of bench/corpus.py: one paragraph per blank-line block) in a
 worker process, then both indexes are searched by two worker processes: every question goes
 to one and then the other, alternating which goes first, so that both meet the same machine
-load. A worker times `KeywordIndex.search(question, 100)`, which is the whole keyword side of a
+load. A worker times `KeywordIndex.search(question, 100, lang=...)` (the question's language, as
+the engine passes it, to the versions that take one), which is the whole keyword side of a
 query (`LocalReader.keyword_candidates` without filters), and returns its top 10, so the run
 also tells how far the two versions' rankings differ.
 
@@ -67,17 +68,19 @@ print(json.dumps({"paragraphs": count, "build_s": round(time.perf_counter() - st
                   "size_mb": round(size / 1e6, 1)}))
 """
 SEARCH = r"""
-import json, sys, time
+import inspect, json, sys, time
 from pathlib import Path
 from search.backends.local.keyword import KeywordIndex
 
 index = KeywordIndex.open(Path(sys.argv[1]))
+# The query's language, as the engine passes it, where the version takes one.
+takes_lang = "lang" in inspect.signature(index.search).parameters
 limit = int(sys.argv[2])
 print("ready", flush=True)
 for line in sys.stdin:
-    text = json.loads(line)
+    lang, text = json.loads(line)
     started = time.perf_counter()
-    hits = index.search(text, limit)
+    hits = index.search(text, limit, lang=lang) if takes_lang else index.search(text, limit)
     ms = (time.perf_counter() - started) * 1000
     print(json.dumps({"ms": ms, "top": [hit.pid for hit in hits[:10]]}), flush=True)
 """
@@ -108,9 +111,9 @@ class Side:
         if self.process.stdout.readline().strip() != "ready":
             raise SystemExit(f"the {self.name} worker did not start")
 
-    def ask(self, text: str) -> dict:
+    def ask(self, lang: str, text: str) -> dict:
         assert self.process is not None and self.process.stdin and self.process.stdout
-        self.process.stdin.write(json.dumps(text) + "\n")
+        self.process.stdin.write(json.dumps([lang, text]) + "\n")
         self.process.stdin.flush()
         return json.loads(self.process.stdout.readline())
 
@@ -122,15 +125,15 @@ class Side:
 
 
 def compare(old: Side, new: Side, asked: list[tuple[str, str]]) -> dict:
-    first = {side.name: side.ask(asked[0][1])["ms"] for side in (old, new)}
-    for _lang, text in asked[:WARMUP]:
-        old.ask(text)
-        new.ask(text)
+    first = {side.name: side.ask(*asked[0])["ms"] for side in (old, new)}
+    for lang, text in asked[:WARMUP]:
+        old.ask(lang, text)
+        new.ask(lang, text)
     times: dict[str, list[float]] = {old.name: [], new.name: []}
     overlap: list[float] = []
-    for number, (_lang, text) in enumerate(asked):
+    for number, (lang, text) in enumerate(asked):
         order = (old, new) if number % 2 == 0 else (new, old)
-        answers = {side.name: side.ask(text) for side in order}
+        answers = {side.name: side.ask(lang, text) for side in order}
         for name, answer in answers.items():
             times[name].append(answer["ms"])
         a, b = answers[old.name]["top"], answers[new.name]["top"]

@@ -131,8 +131,10 @@ class PostingScorer:
                     holders.setdefault((code, term.text), []).append(ids + offset)
         coverage = np.zeros(len(total))
         for (code, _), found in holders.items():
-            # A term in both the title and the text of a document counts once.
-            coverage[np.unique(np.concatenate(found))] += shares[code]
+            # A term's postings name each document once; one in both the title and the text
+            # of a document counts once.
+            docs = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+            coverage[docs] += shares[code]
         if self._deleted is not None:
             total[self._deleted] = 0.0
             coverage[self._deleted] = 0.0

@@ -11,7 +11,6 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import log
-from typing import Any
 
 import numpy as np
 import regex
@@ -19,7 +18,6 @@ import whoosh.index
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
-from search.analysis import pieces
 from search.backends.local.bm25 import LanguageBM25F, PostingScorer
 from search.backends.local.fuzzy import NearTerm, Vocabulary, max_edits
 
@@ -44,7 +42,6 @@ TYPO_WEIGHT = 0.5
 TYPO_EXPANSIONS = 2
 TYPO_TERMS = 3
 NEAR_CACHE = 20_000
-WORD_CACHE = 50_000  # (language, query word) pairs
 # Languages written in scripts that leave vowels out: their Latin forms are compared by
 # consonant skeleton (fuzzy.skeleton).
 ABJAD_LANGUAGES = frozenset({"ar"})
@@ -90,30 +87,19 @@ class _QueryTerms:
     names: set[str]  # terms of capitalised words and Latin forms: likely names
 
 
-# A query word's terms as one field's analyzer gives them: (term, weight, edits, abjad).
-WordTerms = tuple[tuple[str, float, int, bool], ...]
-
-
-def _word_terms(analyzer: Any, surface: str) -> WordTerms:
-    terms = []
-    for token in analyzer(surface, tokenize=False, mode="query"):
-        weight = TRANSLIT_WEIGHT if getattr(token, "transliterated", False) else 1.0
-        edits = max_edits(token.text, len(surface))
-        terms.append((token.text, weight, edits, bool(getattr(token, "abjad", False))))
-    return tuple(terms)
-
-
 def _query_terms_of(view: View, code: str, text: str) -> _QueryTerms:
+    """The query analyzed once by the field's own (pickled) analyzer, so that it matches what
+    was indexed; each term with the word it came from (as written, kept by the analysis)."""
     found = _QueryTerms({}, {}, set(), set())
-    for surface, _, _ in pieces(text):
-        capitalised = surface[:1].isupper()
-        for term, weight, edits, abjad in view.word_terms(code, surface):
-            found.weights[term] = max(weight, found.weights.get(term, 0.0))
-            found.edits[term] = max(edits, found.edits.get(term, 0))
-            if abjad:
-                found.abjad.add(term)
-            if capitalised or weight != 1.0:
-                found.names.add(term)
+    for token in view.searcher.schema[text_field(code)].analyzer(text, mode="query"):
+        term, surface = token.text, getattr(token, "word", token.text)
+        weight = TRANSLIT_WEIGHT if getattr(token, "transliterated", False) else 1.0
+        found.weights[term] = max(weight, found.weights.get(term, 0.0))
+        found.edits[term] = max(max_edits(term, len(surface)), found.edits.get(term, 0))
+        if getattr(token, "abjad", False):
+            found.abjad.add(term)
+        if surface[:1].isupper() or weight != 1.0:
+            found.names.add(term)
     return found
 
 
@@ -245,18 +231,6 @@ class View:
         for docnum, fields in reader.iter_docs():
             pids[docnum] = int(fields["pid"])
         return pids
-
-    @functools.cached_property
-    def word_terms(self) -> Callable[[str, str], WordTerms]:
-        """A query word's terms in a language's fields, remembered per commit: analyzed by the
-        field's own (pickled) analyzer, so queries match what was indexed. Each filter works
-        on one token at a time, so a word alone analyzes as it does inside the query."""
-
-        @functools.lru_cache(maxsize=WORD_CACHE)
-        def word_terms(code: str, surface: str) -> WordTerms:
-            return _word_terms(self.searcher.schema[text_field(code)].analyzer, surface)
-
-        return word_terms
 
     @functools.cached_property
     def vocabulary(self) -> Vocabulary:
