@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import TypeVar
 
 from search.config import Settings
 from search.errors import InvalidQuery
@@ -22,6 +23,7 @@ from search.records import Filters
 _SURROGATE = re.compile("[\ud800-\udfff]")
 LANG_CODE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"  # as given; folded by normalize_code
 _LANG_CODE = re.compile(LANG_CODE)
+Choice = TypeVar("Choice", bound=StrEnum)
 
 
 class Mode(StrEnum):
@@ -93,7 +95,7 @@ def understand(query: Query, settings: Settings, indexed: dict[str, int],
         lang, text_lang = detector.detect_query(text, indexed)
     fusion = alpha = None
     if query.mode is Mode.HYBRID:
-        fusion = _fusion(query.fusion or settings.fusion)
+        fusion = _member(FusionMethod, "fusion", query.fusion or settings.fusion)
         alpha = query.alpha
         if alpha is None:
             alpha = 0.5 if fusion is FusionMethod.RRF else settings.alpha
@@ -101,24 +103,19 @@ def understand(query: Query, settings: Settings, indexed: dict[str, int],
             raise InvalidQuery(f"alpha must be a number between 0 and 1, not {_shown(alpha)}")
     return Understood(text, lang, query.lang is None, text_lang, query.mode, fusion, alpha,
                       filters, query.page, query.size, query.one_per_article,
-                      _sort(query.sort), _recency(query.recency, settings.max_recency_days),
-                      _collapse(query.collapse))
+                      _member(Sort, "sort", query.sort),
+                      _recency(query.recency, settings.max_recency_days),
+                      _member(Collapse, "collapse", query.collapse))
 
 
-def _sort(name: str) -> Sort:
+def _member(kind: type[Choice], name: str, value: str) -> Choice:
+    """The member of an enum of choices that `value` names; InvalidQuery listing them if
+    none does."""
     try:
-        return Sort(name)
+        return kind(value)
     except ValueError:
-        allowed = ", ".join(s.value for s in Sort)
-        raise InvalidQuery(f"sort must be one of {allowed}, not {_shown(name)}") from None
-
-
-def _collapse(name: str) -> Collapse:
-    try:
-        return Collapse(name)
-    except ValueError:
-        allowed = ", ".join(c.value for c in Collapse)
-        raise InvalidQuery(f"collapse must be one of {allowed}, not {_shown(name)}") from None
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidQuery(f"{name} must be one of {allowed}, not {_shown(value)}") from None
 
 
 def _recency(days: object, longest: float) -> float | None:
@@ -145,14 +142,6 @@ def _language_code(raw: str, name: str) -> str:
     if not _LANG_CODE.fullmatch(raw):
         raise InvalidQuery(f"{name} must be a language code such as en or zh, not {_shown(raw)}")
     return normalize_code(raw)
-
-
-def _fusion(name: str) -> FusionMethod:
-    try:
-        return FusionMethod(name)
-    except ValueError:
-        allowed = ", ".join(m.value for m in FusionMethod)
-        raise InvalidQuery(f"fusion must be one of {allowed}, not {_shown(name)}") from None
 
 
 def _filters(filters: Filters, indexed: dict[str, int]) -> Filters:

@@ -133,8 +133,8 @@ class PostingScorer:
         for (code, _), found in holders.items():
             # A term's postings name each document once; one in both the title and the text
             # of a document counts once.
-            docs = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
-            coverage[docs] += shares[code]
+            holding = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+            coverage[holding] += shares[code]
         if self._deleted is not None:
             total[self._deleted] = 0.0
             coverage[self._deleted] = 0.0
