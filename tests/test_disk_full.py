@@ -213,8 +213,9 @@ def test_disk_full_at_any_point_of_a_run(world, disk, runner, capsys):
               f"free (a run leaves {needed} written): {completed} completed, {len(places)} "
               f"failed at {dict(sorted(Counter(places).items()))}")
     # The keyword side's temporary files are the peak of a run, so most failures are there;
-    # the other places are each filled up on purpose by the tests above.
-    assert completed and len(places) >= SWEEP // 2
+    # the other places are each filled up on purpose by the tests above. How many trials
+    # fit depends on how much a run writes on the way beyond what it leaves (about half).
+    assert completed and len(places) >= SWEEP // 3
 
 
 def test_reindex_job_on_a_full_disk_fails_and_the_server_keeps_serving(world, disk):

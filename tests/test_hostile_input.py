@@ -152,7 +152,8 @@ def search_or_refuse(engine: Engine, query: Query) -> SearchPage | None:
         assert str(exc) and "\n" not in str(exc)
         return None
     assert 0 <= len(page.hits) <= query.size <= Settings().max_page_size
-    assert page.total >= len(page.hits)
+    assert page.listed >= len(page.hits)
+    assert page.total > 0 or not page.hits  # nothing matches: only the closest are shown
     for hit in page.hits:
         assert "<" not in _MARK.sub("", hit.highlighted)  # markup only ever from us
         assert "<" not in _MARK.sub("", hit.snippet)

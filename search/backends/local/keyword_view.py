@@ -103,6 +103,18 @@ def _query_terms_of(view: View, code: str, text: str) -> _QueryTerms:
     return found
 
 
+def _near_by_language(vocabulary: Vocabulary, term: str, edits: int, by_skeleton: bool
+                      ) -> dict[str, tuple[tuple[int, str], ...]]:
+    found: list[NearTerm] = vocabulary.near(term, edits)
+    if by_skeleton:
+        found += vocabulary.same_skeleton(term)
+    by_language: dict[str, list[tuple[int, str]]] = {}
+    for each in found:
+        for code in each.languages:
+            by_language.setdefault(code, []).append((each.edits, each.term))
+    return {code: tuple(terms) for code, terms in by_language.items()}
+
+
 def _expansions(view: View, code: str, term: str, edits: int, docs: int, by_skeleton: bool
                 ) -> dict[str, float]:
     """Near terms in language ``code``'s text field of a ``term`` it lacks (also those of its
@@ -246,20 +258,10 @@ class View:
     def near(self) -> Callable[[str, int, bool], dict[str, tuple[tuple[int, str], ...]]]:
         """The vocabulary's terms within some edits of a query term (and of its consonant
         skeleton, if asked; see fuzzy.py) by language that holds them, as (edits, term):
-        found once per term and commit, as a query asks for it in every language."""
-
-        @functools.lru_cache(maxsize=NEAR_CACHE)
-        def near(term: str, edits: int, by_skeleton: bool
-                 ) -> dict[str, tuple[tuple[int, str], ...]]:
-            found: list[NearTerm] = self.vocabulary.near(term, edits)
-            if by_skeleton:
-                found += self.vocabulary.same_skeleton(term)
-            by_language: dict[str, list[tuple[int, str]]] = {}
-            for each in found:
-                for code in each.languages:
-                    by_language.setdefault(code, []).append((each.edits, each.term))
-            return {code: tuple(terms) for code, terms in by_language.items()}
-
-        return near
+        found once per term and commit, as a query asks for it in every language. The cache
+        holds the vocabulary, not the view: a cycle through the view would keep its segment
+        files open after close until the cycle collector ran."""
+        return functools.lru_cache(maxsize=NEAR_CACHE)(
+            functools.partial(_near_by_language, self.vocabulary))
 
 
