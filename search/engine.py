@@ -34,7 +34,7 @@ from search.ranking.language_bias import dense_candidates, language_bias
 from search.ranking.listing import list_matches
 from search.ranking.policy import candidates, rank
 from search.ranking.query import Mode, Query, understand
-from search.records import ArticleRecord, Filters
+from search.records import ArticleRecord, Filters, ParagraphRecord
 from search.results import ArticleView, IndexStats, ParagraphView, SearchPage, Similar
 from search.translations import article_versions
 
@@ -232,9 +232,8 @@ class Engine:
     def paragraph(self, paragraph_id: str) -> ParagraphView:
         """One paragraph (`article id:position`) with its article and translation group."""
         with self._reader() as reader:
-            pid, article = _locate(reader, paragraph_id)
-            [record] = reader.paragraphs([pid])
-            [group] = translations([pid], reader)
+            record, article = _locate(reader, paragraph_id)
+            [group] = translations([record.pid], reader)
             return ParagraphView(record, article, group)
 
     def similar(self, paragraph_id: str, size: int = 10) -> list[Similar]:
@@ -244,16 +243,16 @@ class Engine:
             raise InvalidQuery(
                 f"size must be between 1 and {self.settings.max_page_size}, not {size}")
         with self._reader() as reader:
-            pid, article = _locate(reader, paragraph_id)
-            # The article's own paragraphs come back too: ask for enough to skip them.
-            [record] = reader.paragraphs([pid])
+            record, article = _locate(reader, paragraph_id)
+            pid = record.pid
             vector = reader.vector(pid)
             bias = language_bias(reader.catalog, self.settings.language_centering)
             if bias is not None:
                 vector = bias.debiased(vector, record.lang)
-            found = dense_candidates(reader, vector, bias, size + len(article.paragraph_pids),
-                                     Filters())
-            found = [c for c in found if c.pid not in set(article.paragraph_pids)][:size]
+            # The article's own paragraphs come back too: ask for enough to skip them.
+            own = set(article.paragraph_pids)
+            found = dense_candidates(reader, vector, bias, size + len(own), Filters())
+            found = [c for c in found if c.pid not in own][:size]
             pids = [c.pid for c in found]
             records = reader.paragraphs(pids)
             articles = reader.articles([r.article_id for r in records])
@@ -271,15 +270,15 @@ class Engine:
                               c.precision)
 
 
-def _locate(reader: GenerationReader, paragraph_id: str) -> tuple[int, ArticleRecord]:
-    """The pid and article of a public paragraph id (`article id:position`)."""
+def _locate(reader: GenerationReader, paragraph_id: str
+            ) -> tuple[ParagraphRecord, ArticleRecord]:
+    """The record and article of a public paragraph id (`article id:position`)."""
     article_id, _, position = paragraph_id.rpartition(":")
     article = reader.article(article_id) if article_id and position.isdigit() else None
     if article is not None:
-        records = reader.paragraphs(article.paragraph_pids)
-        for record in records:
+        for record in reader.paragraphs(article.paragraph_pids):
             if record.position == int(position):
-                return record.pid, article
+                return record, article
     raise ParagraphNotFound(f"no paragraph {paragraph_id!r} in the index "
                             "(paragraph ids are article id:position)")
 

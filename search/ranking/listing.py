@@ -91,23 +91,22 @@ def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused]
         indexed.sort(key=lambda i: (-ordered[i].relevance, i))
     if q.sort is Sort.DATE:
         indexed = newest_first(indexed, [dates[i] for i in indexed])
-    best = matches.best()
     if q.one_per_article:
         indexed = first_of_each(indexed, [article_ids[i] for i in indexed])
     if q.collapse is Collapse.TRANSLATIONS:
         indexed = first_of_each(indexed, reader.groups([pids[i] for i in indexed]))
-    listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
-              for i in indexed]
-    closest: list[Listed] = []
+    relation = "eq" if matches.complete else "gte"
     if not matched:
         closest = [_listed(ordered[i].fused, matches.evidence.get(ordered[i].fused.pid, 0.0),
                            matches, factors[i]) for i in indexed[: q.size]]
-        listed = []
+        return Listing([], 0, relation, Facets(), closest)
+    best = matches.best()
+    listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
+              for i in indexed]
     counted = [i for i, pid in enumerate(pids) if pid in matched]
     facets = _facets(reader.langs([pids[i] for i in counted]),
                      [records[article_ids[i]] for i in counted], [dates[i] for i in counted])
-    relation = "eq" if matches.complete else "gte"
-    return Listing(listed, len(counted), relation, facets, closest)
+    return Listing(listed, len(counted), relation, facets, [])
 
 
 def _date(article: ArticleRecord | None) -> str | None:
