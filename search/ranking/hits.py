@@ -61,14 +61,19 @@ def _translation(record: ParagraphRecord, titles: dict[str, str]) -> Translation
                        titles.get(record.article_id, ""))
 
 
+def partners(pids: Sequence[int], reader: GenerationReader) -> list[list[int]]:
+    """For each of `pids`, the other members of its translation group (one per language)."""
+    groups = reader.groups(pids)
+    members = reader.group_members(sorted(set(groups)))
+    return [[m for m in members.get(group, ()) if m != pid]
+            for pid, group in zip(pids, groups, strict=True)]
+
+
 def translations(pids: Sequence[int], reader: GenerationReader
                  ) -> list[tuple[Translation, ...]]:
     """For each of `pids`, the other members of its translation group (one per language),
     by language."""
-    groups = reader.groups(pids)
-    members = reader.group_members(sorted(set(groups)))
-    others = [[m for m in members.get(group, ()) if m != pid]
-              for pid, group in zip(pids, groups, strict=True)]
+    others = partners(pids, reader)
     wanted = sorted({m for row in others for m in row})
     if not wanted:
         return [() for _ in pids]

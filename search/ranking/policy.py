@@ -34,6 +34,7 @@ from search.ranking.fusion import (
     weighted,
     with_translations,
 )
+from search.ranking.hits import partners
 from search.ranking.language_bias import LanguageBias, dense_candidates, language_bias
 from search.ranking.query import Mode, Understood
 from search.records import Candidate
@@ -91,10 +92,7 @@ def _lift_translations(fused: list[Fused], q: Understood, reader: GenerationRead
     if filters.article_ids or filters.sources or filters.date_from or filters.date_to:
         return fused
     head = [item.pid for item in fused[:top]]
-    groups = reader.groups(head)
-    members = reader.group_members(sorted(set(groups)))
-    others = {pid: [m for m in members.get(group, ()) if m != pid]
-              for pid, group in zip(head, groups, strict=True)}
+    others = dict(zip(head, partners(head, reader), strict=True))
     if filters.languages:
         wanted = sorted({m for row in others.values() for m in row})
         admitted = {m for m, lang in zip(wanted, reader.langs(wanted), strict=True)
