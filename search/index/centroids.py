@@ -12,32 +12,26 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from search.backends.base import Backend, Catalog
+from search.backends.base import GenerationReader
 from search.encoders.centering import LanguageCentroids
 from search.index.vectors import NewVectors
 
 
-def next_centroids(backend: Backend, previous: Catalog | None, kept: Sequence[int],
+def next_centroids(previous: GenerationReader | None, kept: Sequence[int],
                    dropped: Sequence[int], new: NewVectors) -> LanguageCentroids:
-    """The statistics of `previous` without the paragraphs `dropped` and with `new`; `kept`
-    are the previous paragraphs that stay (read only when `previous` has no statistics)."""
+    """The statistics of the `previous` generation without the paragraphs `dropped` and
+    with `new`; `kept` are its paragraphs that stay (read only when it has no statistics)."""
     base = LanguageCentroids()
     if previous is not None:
-        if previous.centroids is None:
-            base = base.added(*_stored(backend, previous, kept))
+        if previous.catalog.centroids is None:
+            base = base.added(*_stored(previous, kept))
         else:
-            base = previous.centroids.removed(*_stored(backend, previous, dropped))
+            base = previous.catalog.centroids.removed(*_stored(previous, dropped))
     return base.added(new.vectors, new.langs)
 
 
-def _stored(backend: Backend, catalog: Catalog, pids: Sequence[int]
-            ) -> tuple[np.ndarray, list[str]]:
-    """The vectors and languages of `pids` in the generation of `catalog`."""
+def _stored(reader: GenerationReader, pids: Sequence[int]) -> tuple[np.ndarray, list[str]]:
+    """The vectors and languages of `pids` in the reader's generation."""
     if not pids:
-        return np.zeros((0, catalog.dim), dtype=np.float32), []
-    reader = backend.open(catalog.name)
-    try:
-        vectors = np.stack([reader.vector(pid) for pid in pids])
-        return vectors, reader.langs(pids)
-    finally:
-        reader.close()
+        return np.zeros((0, reader.catalog.dim), dtype=np.float32), []
+    return np.stack([reader.vector(pid) for pid in pids]), reader.langs(pids)

@@ -111,11 +111,10 @@ def update_groups(writer: GenerationWriter, reader: GenerationReader | None,
     gone = set(int(pid) for pid in removed)
     renamed: dict[int, int] = {}
     if reader is not None and gone:
-        groups = reader.groups(sorted(gone))
-        changes = after_removal(gone, reader.group_members(sorted(set(groups))))
+        members = reader.group_members(sorted(set(reader.groups(sorted(gone)))))
+        changes = after_removal(gone, members)
         _set(writer, changes)
-        renamed = {group: changes[pid] for group, pids in
-                   reader.group_members(sorted(set(groups))).items()
+        renamed = {group: changes[pid] for group, pids in members.items()
                    for pid in pids if pid in changes}
     by_pid = {p.pid: p for p in new.passages}
     passages = [by_pid[int(pid)] for pid in new_pids]

@@ -162,8 +162,7 @@ def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | Non
         if previous is not None and not run.has_changes():
             return None
         writer.add_vectors(new.pids, new.vectors)
-        centroids = next_centroids(backend, previous, run.kept_pids(), run.dropped_pids(), new)
-        _group(backend, writer, run, previous, new, centroids)
+        centroids = _after_previous(backend, writer, run, previous, new)
         catalog = run.catalog(writer.number, run.dim, centroids)
         writer.publish(catalog)
         return catalog.name
@@ -171,15 +170,16 @@ def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | Non
         writer.close()
 
 
-def _group(backend: Backend, writer: GenerationWriter, run: _Run, previous: Catalog | None,
-           new: NewVectors, centroids: LanguageCentroids) -> None:
-    """Translation groups of what changed, read against the previous generation, with the
-    new generation's language statistics."""
-    removed = _pids_of([*run.removed_paths, *run.reading.replaced], run.files)
+def _after_previous(backend: Backend, writer: GenerationWriter, run: _Run,
+                    previous: Catalog | None, new: NewVectors) -> LanguageCentroids:
+    """What the new generation owes the previous one, read through one reader of it: its
+    language statistics, and the translation groups of what changed."""
     reader = backend.open(previous.name) if previous is not None else None
     try:
+        centroids = next_centroids(reader, run.kept_pids(), run.dropped_pids(), new)
         run.summary.grouping_seconds = update_groups(
-            writer, reader, removed, run.passages, new.pids, new.vectors, centroids)
+            writer, reader, run.dropped_pids(), run.passages, new.pids, new.vectors, centroids)
+        return centroids
     finally:
         if reader is not None:
             reader.close()
