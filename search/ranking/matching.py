@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from search.records import Candidate
 
@@ -45,10 +46,9 @@ class Matches:
 
     evidence: dict[int, float]
     coverage: dict[int, float]
-    cosine: dict[int, float]
     complete: bool
 
-    @property
+    @cached_property
     def matched(self) -> set[int]:
         return {pid for pid, value in self.evidence.items() if value >= MATCH}
 
@@ -75,4 +75,4 @@ def find_matches(keyword: Sequence[Candidate], semantic: Sequence[Candidate], li
     # may always have missed some.
     semantic_open = len(semantic) >= limit > 0 and semantic[-1].score >= floor
     keyword_open = len(keyword) >= limit > 0
-    return Matches(evidence, coverage, cosine, not (semantic_open or keyword_open))
+    return Matches(evidence, coverage, not (semantic_open or keyword_open))

@@ -35,12 +35,17 @@ def _language_docs(docs: dict[str, int], fieldname: str) -> int:
     return docs.get(fieldname.split("_", 1)[1], 0) or 1
 
 
+def bm25_idf(df: int, docs: int) -> float:
+    """Robertson's IDF, ``log(1 + (N - df + 0.5) / (df + 0.5))``, which never goes negative."""
+    return log(1.0 + (docs - df + 0.5) / (df + 0.5))
+
+
 def _idf_and_avgfl(
     searcher: Searcher, fieldname: str, btext: bytes, docs: int
 ) -> tuple[float, float]:
     parent = searcher.get_parent()
     df = parent.doc_frequency(fieldname, btext)
-    idf = log(1.0 + (docs - df + 0.5) / (df + 0.5))
+    idf = bm25_idf(df, docs)
     avgfl = parent.field_length(fieldname) / docs or 1
     return idf, avgfl
 

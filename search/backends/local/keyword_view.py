@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from math import log
 
 import numpy as np
 import regex
@@ -18,7 +17,7 @@ import whoosh.index
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
-from search.backends.local.bm25 import LanguageBM25F, PostingScorer
+from search.backends.local.bm25 import LanguageBM25F, PostingScorer, bm25_idf
 from search.backends.local.fuzzy import NearTerm, Vocabulary, max_edits
 
 TITLE_BOOST = 1.5
@@ -71,10 +70,6 @@ def within_budget(dfs: dict[str, int], budget: float, keep: int = MIN_TERMS) -> 
             break
         kept.append(term)
     return kept
-
-
-def _idf(df: int, docs: int) -> float:
-    return log(1.0 + (docs - df + 0.5) / (df + 0.5))
 
 
 @dataclass
@@ -132,8 +127,8 @@ def _expansions(view: View, code: str, term: str, edits: int, docs: int, by_skel
     chosen = [(near, -negative_df) for _, negative_df, near in sorted(present)[:TYPO_EXPANSIONS]]
     if not chosen:
         return {}
-    blended = _idf(max(near_df for _, near_df in chosen), docs)
-    return {near: TYPO_WEIGHT * blended / _idf(near_df, docs) for near, near_df in chosen}
+    blended = bm25_idf(max(near_df for _, near_df in chosen), docs)
+    return {near: TYPO_WEIGHT * blended / bm25_idf(near_df, docs) for near, near_df in chosen}
 
 
 @dataclass(frozen=True)
