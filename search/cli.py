@@ -222,9 +222,12 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
             _print_hits(result.closest, 1)
         return
     at_least = "at least " if result.total_relation == "gte" else ""
-    grouped = "" if result.listed == result.total else (
-        f" ({result.listed} {'stories' if q.collapse.value == 'translations' else 'articles'})")
-    click.echo(f"{at_least}{result.total} matches{grouped} for {q.text!r} {where}", err=True)
+    # The listing is the ranking: the matches, and weaker candidates where it puts them.
+    once = ", each story once" if q.collapse.value == "translations" else ""
+    if q.one_per_article:
+        once += ", each article once"
+    click.echo(f"{at_least}{result.total} matches for {q.text!r} {where}; "
+               f"{result.listed} results listed{once}", err=True)
     _print_hits(result.hits, (page - 1) * limit + 1)
 
 
