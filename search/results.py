@@ -78,9 +78,10 @@ class SearchPage:
 
     `total` counts the paragraphs that match among both sides' count windows;
     `total_relation` is "eq" when that is all of them and "gte" when a side filled its window
-    and more may match. `listed` is how many results there are to page through: `total`, or
-    fewer when each article or each translation group shows once. `closest` holds, only when
-    nothing matches, the nearest paragraphs that do not, for the user to judge."""
+    and more may match. `listed` is how many results there are to page through: the ranking
+    (the matches and weaker candidates; only the matches in date order), each article or
+    translation group once when asked; 0 when nothing matches. `closest` holds, only when
+    nothing matches, the first page of the ranking, for the user to judge."""
 
     query: Understood
     page: int

@@ -152,8 +152,10 @@ SCHEMAS: dict[str, Any] = {
                                  "or whose meaning is at least the semantic floor close to "
                                  "it. 0 means nothing in the index is about the query."},
         "listed": {"type": "integer", "minimum": 0,
-                   "description": "results to page through: total, or fewer with "
-                                  "one_per_article or collapse=translations"},
+                   "description": "results to page through: the ranking (the matches "
+                                  "and weaker candidates; only the matches in date order), "
+                                  "each article or story once with one_per_article or "
+                                  "collapse=translations; 0 when nothing matches"},
         "total_relation": {"type": "string", "enum": ["eq", "gte"],
                            "description": "eq: total is exact; gte: a lower bound (a side's "
                                           "count window filled up, more may match)"},
