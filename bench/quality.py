@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -519,7 +519,7 @@ def settings_from(overrides: Sequence[str]) -> Settings:
             raise SystemExit(f"--set {item}: Settings has no field {name!r}")
         kind = type(getattr(defaults, name))
         values[name] = kind(raw) if kind is not bool else raw.lower() in ("1", "true", "yes")
-    return defaults.with_overrides(**values)
+    return replace(defaults, **{k: v for k, v in values.items() if v is not None})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

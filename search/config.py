@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 DEFAULT_MODEL = "usem3"
@@ -75,9 +74,6 @@ class Settings:
     max_page_size: int = 100
     max_page: int = 1000  # deeper pages would make each side rank page * size candidates
 
-    def resolved_threads(self) -> int:
-        return self.threads if self.threads > 0 else (os.cpu_count() or 1)
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -85,6 +81,3 @@ class Settings:
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-    def with_overrides(self, **overrides: Any) -> Settings:
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -3,177 +3,28 @@
 A backend keeps *generations*: complete, immutable versions of the index. The updater builds
 the next one through a `GenerationWriter` and publishes it atomically; readers open the live
 one as a `GenerationReader` and keep answering from it until they let go, whatever is
-published meanwhile. Every backend passes the same contract tests (tests/backends/).
+published meanwhile. Every backend passes the same contract tests (tests/backends/). The
+records that cross these protocols live in search/records.py.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
-from functools import cached_property
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from search.encoders.centering import LanguageCentroids
-from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
-
-# progress(stage, done, total), called as long work advances (for a progress bar).
-Progress = Callable[[str, int, int], None]
-
-
-def generation_name(number: int) -> str:
-    return f"g{number:06d}"
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """A seed file as indexed: its content hash, its article ids, and its paragraphs: how
-    many, in which languages, and the first of their ids (one run numbers them in a row)."""
-
-    hash: str
-    articles: tuple[str, ...]
-    paragraphs: int
-    languages: dict[str, int]
-    first_pid: int
-
-    @property
-    def pids(self) -> range:
-        return range(self.first_pid, self.first_pid + self.paragraphs)
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """What one generation holds, the same in every backend: the model that embedded it, the
-    settings it was built with and its seed files. The updater compares seeds/ with it."""
-
-    generation: int
-    model: str
-    dim: int
-    settings: dict[str, Any]
-    next_pid: int  # the id the next new paragraph gets; ids are never reused
-    created: str
-    files: dict[str, FileEntry] = field(default_factory=dict)
-    # Precision of the encoder that made the vectors ("fp32" in indexes older than the field);
-    # all precisions give compatible vectors (cosine >= 0.999 to fp32).
-    precision: str = "fp32"
-    # Each language's vector sum and count (None in indexes older than the field: the
-    # updater computes them on its next run).
-    centroids: LanguageCentroids | None = None
-
-    @property
-    def name(self) -> str:
-        return generation_name(self.generation)
-
-    @cached_property
-    def articles(self) -> int:
-        return sum(len(entry.articles) for entry in self.files.values())
-
-    @cached_property
-    def paragraphs(self) -> int:
-        return sum(entry.paragraphs for entry in self.files.values())
-
-    @cached_property
-    def languages(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for entry in self.files.values():
-            for lang, count in entry.languages.items():
-                counts[lang] = counts.get(lang, 0) + count
-        return dict(sorted(counts.items()))
-
-    def to_dict(self) -> dict[str, Any]:
-        # Not asdict: its deep copy of every article id costs ~20 ms at 10,000 articles.
-        data = {key: getattr(self, key) for key in
-                ("generation", "model", "dim", "settings", "next_pid", "created", "precision")}
-        data["files"] = {path: vars(entry) for path, entry in self.files.items()}
-        if self.centroids is not None:
-            data["centroids"] = self.centroids.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Catalog:
-        files = {
-            path: FileEntry(entry["hash"], tuple(entry["articles"]), int(entry["paragraphs"]),
-                            dict(entry["languages"]), int(entry["first_pid"]))
-            for path, entry in data["files"].items()
-        }
-        return cls(int(data["generation"]), str(data["model"]), int(data["dim"]),
-                   dict(data["settings"]), int(data["next_pid"]), str(data["created"]), files,
-                   str(data.get("precision", "fp32")),
-                   LanguageCentroids.from_dict(data["centroids"]) if "centroids" in data
-                   else None)
-
-
-@dataclass(frozen=True)
-class NewParagraph:
-    """A paragraph as the updater hands it to a writer."""
-
-    pid: int
-    position: int
-    start: int
-    end: int
-    text: str
-    lang: str
-
-
-@dataclass(frozen=True)
-class NewArticle:
-    """An article as the updater hands it to a writer; `lang` only when the input states it."""
-
-    id: str
-    path: str
-    title: str
-    date: str | None
-    place: str | None
-    source: str | None
-    url: str | None
-    lang: str | None
-    paragraphs: tuple[NewParagraph, ...]
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> NewArticle:
-        data = json.loads(text)
-        paragraphs = tuple(NewParagraph(**p) for p in data.pop("paragraphs"))
-        return cls(**data, paragraphs=paragraphs)
-
-    def record(self) -> ArticleRecord:
-        """The article as readers see it."""
-        return ArticleRecord(self.id, self.path, self.title, self.date, self.place, self.source,
-                             self.url, self.lang or dominant_language(self.paragraphs),
-                             tuple(p.pid for p in self.paragraphs))
-
-
-def dominant_language(paragraphs: Sequence[NewParagraph]) -> str:
-    """The language most of the text is in ("und" for no paragraphs)."""
-    chars: dict[str, int] = {}
-    for p in paragraphs:
-        chars[p.lang] = chars.get(p.lang, 0) + len(p.text)
-    return max(chars, key=chars.__getitem__, default="und")
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """What a backend's check found; `problems` is empty when every part agrees."""
-
-    index_dir: str
-    generation: str | None = None
-    model: str | None = None
-    dim: int | None = None
-    articles: int = 0  # live articles found in storage
-    paragraphs: int = 0  # live paragraphs found in storage
-    vectors: int = 0  # vectors of those paragraphs
-    keyword_paragraphs: int | None = None  # None: the keyword side could not be read
-    graph_vectors: int | None = None  # vectors in an approximate-search graph; None: none
-    problems: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+from search.records import (
+    ArticleRecord,
+    Candidate,
+    Catalog,
+    CheckReport,
+    Filters,
+    NewArticle,
+    ParagraphRecord,
+    Progress,
+)
 
 
 class GenerationReader(Protocol):

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from search.backends.base import GenerationReader, GenerationWriter, NewArticle
+from search.backends.base import GenerationReader, GenerationWriter
 from search.encoders.centering import LanguageCentroids
-from search.records import Filters
+from search.records import Filters, NewArticle
 from search.translations import GroupingParams, Passage, after_removal, anchors_of, group_new
 
 # A language's mean is used for centering only once it is the mean of this many paragraphs:

@@ -19,12 +19,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from search.backends.base import FileEntry, NewArticle, NewParagraph, Progress
 from search.errors import UnreadableFile
 from search.ingest.article import Article
 from search.ingest.chunking import split_paragraphs
 from search.ingest.language import LanguageDetector, normalize_code
 from search.ingest.seeds import Problem, SeedFile, read_articles
+from search.records import FileEntry, NewArticle, NewParagraph, Progress
 
 # Articles the embedding may fall behind the reading before the reader waits: enough to keep
 # the encoder fed through a slow file, little memory (the keyword side's queue is unbounded,

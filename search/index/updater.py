@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from search.backends import create_backend, open_backend, record, recorded
-from search.backends.base import Backend, Catalog, FileEntry, GenerationWriter, Progress
+from search.backends.base import Backend, GenerationWriter
 from search.backends.oserrors import unwritable
 from search.config import Settings
 from search.encoders.base import Embed, Encoder
@@ -35,6 +35,7 @@ from search.index.summary import IndexSummary
 from search.index.vectors import NewVectors, VectorStage
 from search.ingest.language import LanguageDetector
 from search.ingest.seeds import Problem, SeedFile, scan_seeds
+from search.records import Catalog, FileEntry, Progress
 
 
 def update_index(
@@ -309,7 +310,7 @@ class _Run:
             generation=number,
             model=self.settings.model,
             dim=dim,
-            settings=self.settings.to_dict(),
+            settings=self.settings,
             next_pid=self.reading.next_pid,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             files=files,

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.backends.base import NewArticle, Progress
 from search.encoders.base import Embed
 from search.errors import EmbeddingFailed
 from search.index.embedding_cache import EmbeddingCache, text_hash
+from search.records import NewArticle, Progress
 
 
 @dataclass(frozen=True)

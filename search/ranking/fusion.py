@@ -99,17 +99,14 @@ def weighted(
     keyword: Sequence[Candidate],
     semantic: Sequence[Candidate],
     alpha: float,
-    keyword_only: Collection[int] = frozenset(),
     weights: Mapping[int, float] | None = None,
     feedback: Sequence[Candidate] = (),
     feedback_pids: Collection[int] = frozenset(),
 ) -> list[Fused]:
     """Convex combination of min-max normalized scores: alpha * semantic + (1 - alpha) * keyword.
 
-    A paragraph missing from one side gets 0 for that side. Paragraphs in `keyword_only`
-    are ones whose semantic score is not to be trusted (a language the encoder does not
-    cover): they are scored on the keyword side alone, at full weight. `weights` gives some
-    paragraphs their own semantic weight instead of alpha (see `language_weights`).
+    A paragraph missing from one side gets 0 for that side. `weights` gives some paragraphs
+    their own semantic weight instead of alpha (see `language_weights`).
 
     Paragraphs in `feedback_pids` take their semantic score from the `feedback` ranking (a
     second semantic search, see `feedback_vector`) instead of the first one; the explanation
@@ -121,9 +118,6 @@ def weighted(
     scores: dict[int, float] = {}
     for pid in keyword_norm.keys() | semantic_norm.keys() | feedback_norm.keys():
         k_score = keyword_norm.get(pid, 0.0)
-        if pid in keyword_only:
-            scores[pid] = k_score
-            continue
         source = feedback_norm if pid in feedback_pids else semantic_norm
         weight = weights.get(pid, alpha)
         scores[pid] = weight * source.get(pid, 0.0) + (1.0 - weight) * k_score

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.backends.base import Catalog, GenerationReader
-from search.records import Candidate, Filters
+from search.backends.base import GenerationReader
+from search.records import Candidate, Catalog, Filters
 
 # Fewer paragraphs give a mean too noisy to correct with. On XQuAD-R dev's pool (120
 # paragraphs a language), means from 20 of them lost .01 nDCG@10 against no correction, from

@@ -9,12 +9,12 @@ from pathlib import Path
 from click.testing import CliRunner
 from conftest import FakeEncoder, write
 
-from search.backends.base import Catalog
 from search.cli import main
 from search.config import Settings
 from search.engine import Engine
 from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
+from search.records import Catalog
 
 SETTINGS = Settings(model="fake")
 DETECTOR = LanguageDetector()
@@ -37,7 +37,7 @@ def stats(index_dir: Path) -> dict:
 
 
 def test_a_catalog_without_the_field_reads_as_fp32():
-    data = Catalog(1, "usem3", 512, {}, 1, "2025-08-01T00:00:00+00:00").to_dict()
+    data = Catalog(1, "usem3", 512, Settings(), 1, "2025-08-01T00:00:00+00:00").to_dict()
     assert data["precision"] == "fp32"
     del data["precision"]
     assert Catalog.from_dict(data).precision == "fp32"

@@ -18,16 +18,18 @@ import numpy as np
 import pytest
 
 from search.backends import create_backend
-from search.backends.base import (
-    Backend,
+from search.backends.base import Backend, GenerationReader
+from search.config import Settings
+from search.errors import IndexBusy, IndexMissing
+from search.records import (
+    Candidate,
     Catalog,
     FileEntry,
-    GenerationReader,
+    Filters,
     NewArticle,
     NewParagraph,
+    ParagraphRecord,
 )
-from search.errors import IndexBusy, IndexMissing
-from search.records import Candidate, Filters, ParagraphRecord
 
 DIM = 16
 MARK = "qx42"  # in every paragraph, so that a keyword query can match the whole corpus
@@ -130,7 +132,7 @@ def commit(backend: Backend, previous: Catalog | None, add: dict[str, list[Spec]
                 writer.add_vectors(np.array([p.pid for p in paragraphs], dtype=np.int64),
                                    vectors)
                 dim = vectors.shape[1]
-            catalog = Catalog(writer.number, "fake", dim, {"model": "fake"}, next_pid,
+            catalog = Catalog(writer.number, "fake", dim, Settings(model="fake"), next_pid,
                               "2025-08-01T00:00:00+00:00", files)
             if groups:
                 writer.set_groups(list(groups), list(groups.values()))
@@ -419,7 +421,7 @@ def test_current_moves_only_at_publish(backend):
             writer.add_vectors(np.array([p.pid for p in article.paragraphs]),
                                np.stack([vector_of(p.text) for p in article.paragraphs]))
             assert backend.current() is None
-            catalog = Catalog(writer.number, "fake", DIM, {}, FIRST_PID + 2,
+            catalog = Catalog(writer.number, "fake", DIM, Settings(), FIRST_PID + 2,
                               "2025-08-01T00:00:00+00:00",
                               {"a.jsonl": file_entry([article], FIRST_PID)})
             writer.publish(catalog)

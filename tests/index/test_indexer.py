@@ -13,7 +13,6 @@ import pytest
 from conftest import write
 
 from search.backends import open_backend
-from search.backends.base import CheckReport
 from search.backends.local.dense import load_hnsw
 from search.backends.local.manifest import Manifest
 from search.backends.local.store import IndexStore
@@ -24,6 +23,7 @@ from search.engine import Engine
 from search.errors import IndexBusy, IndexCorrupt, IndexIncompatible
 from search.index.updater import update_index
 from search.ranking.query import Mode, Query
+from search.records import CheckReport
 
 KYIV = """Peace talks in Istanbul
 

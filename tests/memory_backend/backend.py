@@ -12,19 +12,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from search.backends.base import (
-    Backend,
-    Catalog,
-    CheckReport,
-    GenerationReader,
-    GenerationWriter,
-    NewArticle,
-    Progress,
-)
+from search.backends.base import Backend, GenerationReader, GenerationWriter
 from search.backends.group_table import carried_forward
 from search.config import Settings
 from search.errors import IndexBusy, IndexMissing
-from search.records import ArticleRecord, ParagraphRecord
+from search.records import (
+    ArticleRecord,
+    Catalog,
+    CheckReport,
+    NewArticle,
+    ParagraphRecord,
+    Progress,
+)
 
 from .generation import Analyzed, Contents, Generation, MemoryReader
 

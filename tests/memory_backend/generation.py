@@ -15,9 +15,8 @@ from math import log
 import numpy as np
 
 from search.analysis import field_language, tokens
-from search.backends.base import Catalog, CheckReport
 from search.backends.group_table import GroupTable
-from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
+from search.records import ArticleRecord, Candidate, Catalog, CheckReport, Filters, ParagraphRecord
 
 BM25_K1 = 1.2
 BM25_B = 0.75

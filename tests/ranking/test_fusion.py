@@ -82,11 +82,6 @@ def test_weighted_exact_scores():
     assert [f.pid for f in weighted(KEYWORD, SEMANTIC, 0.6)] == [3, 4, 1, 2]
 
 
-def test_weighted_keyword_only_paragraphs_ignore_semantic_side():
-    fused = {f.pid: f.score for f in weighted(KEYWORD, SEMANTIC, 0.6, keyword_only={3, 4})}
-    assert fused[3] == 0.0 and fused[4] == 0.0 and fused[1] == pytest.approx(0.4)
-
-
 def test_single_keeps_one_side_order_and_explains_it():
     fused = single(SEMANTIC, "semantic")
     assert [(f.pid, f.semantic_rank, f.keyword_rank) for f in fused] == [

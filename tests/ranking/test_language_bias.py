@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from search.backends.base import Catalog
+from search.config import Settings
 from search.encoders.centering import LanguageCentroids
 from search.ranking.language_bias import MIN_PARAGRAPHS, LanguageBias, language_bias
-from search.records import Candidate
+from search.records import Candidate, Catalog
 
 
 def unit(vector: np.ndarray) -> np.ndarray:
@@ -48,7 +48,7 @@ def test_a_vector_in_a_language_without_an_offset_is_left_as_it_is():
 
 
 def catalog_with(centroids: LanguageCentroids | None) -> Catalog:
-    return Catalog(1, "fake", 2, {}, 1, "2025-08-01T00:00:00+00:00", centroids=centroids)
+    return Catalog(1, "fake", 2, Settings(), 1, "2025-08-01T00:00:00+00:00", centroids=centroids)
 
 
 def test_the_correction_needs_statistics_of_two_languages_with_enough_paragraphs():

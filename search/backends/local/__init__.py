@@ -13,12 +13,12 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from search.backends.base import Catalog, CheckReport, Progress
 from search.backends.local.check import check_index
 from search.backends.local.reader import LocalReader
 from search.backends.local.store import IndexStore
 from search.backends.local.writer import LocalWriter
 from search.config import Settings
+from search.records import Catalog, CheckReport, Progress
 
 
 class LocalBackend:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
-from search.backends.base import CheckReport
 from search.backends.local.dense import graph_mismatches, load_hnsw
 from search.backends.local.keyword import KeywordIndex
 from search.backends.local.manifest import Manifest
@@ -23,6 +22,7 @@ from search.backends.local.segments import read_segment, read_vectors
 from search.backends.local.store import IndexStore
 from search.backends.local.vectors import live_vectors, unit_rows
 from search.errors import IndexCorrupt, IndexIncompatible, IndexMissing
+from search.records import CheckReport
 
 _SHOWN_IDS = 5
 
@@ -78,7 +78,7 @@ def _manifest_problems(manifest: Manifest, name: str) -> list[str]:
     catalog = manifest.catalog
     if manifest.name != name:
         problems.append(f"the manifest of {name} says it is generation {manifest.name}")
-    saved_model = catalog.settings.get("model")
+    saved_model = catalog.settings.model
     if saved_model != catalog.model:
         problems.append(
             f"the manifest names model {catalog.model!r} but its settings {saved_model!r}")

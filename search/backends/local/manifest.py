@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from search.backends.base import Catalog
+from search.records import Catalog
 
 # 2: typed segment lines without the article text; the catalog apart from the local parts.
 # 3: the keyword analyzers add Latin forms of names (search/transliteration.py), and their

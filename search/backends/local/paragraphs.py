@@ -16,11 +16,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from search.backends.base import NewArticle
 from search.backends.local.manifest import REBUILD_HINT, Manifest
 from search.backends.local.segments import parse_line, segment_lines
 from search.errors import IndexCorrupt
-from search.records import ArticleRecord, Filters, ParagraphRecord
+from search.records import ArticleRecord, Filters, NewArticle, ParagraphRecord
 
 
 class SegmentFiles:

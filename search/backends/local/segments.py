@@ -10,10 +10,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from search.backends.base import NewArticle
 from search.backends.local.manifest import REBUILD_HINT
 from search.backends.local.store import atomic_file, write_atomic
 from search.errors import IndexCorrupt
+from search.records import NewArticle
 
 
 def parse_line(path: Path, line: bytes, number: int | str) -> NewArticle:

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from search.backends.base import NewArticle
 from search.backends.local.dense import DenseIndex, GraphVectors, load_hnsw
 from search.backends.local.manifest import REBUILD_HINT, Manifest
 from search.backends.local.segments import read_segment, read_vectors
 from search.backends.local.store import IndexStore
 from search.errors import IndexCorrupt
+from search.records import NewArticle
 
 # Vectors are read, checked against the graph and copied this many file rows at a time
 # (8 MB at 512 dimensions), so that loading never holds a second copy of all of them.

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from search.backends.base import Catalog, NewArticle, Progress, generation_name
 from search.backends.group_table import carried_forward
 from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw
 from search.backends.local.groups import read_groups, write_groups
@@ -28,6 +27,7 @@ from search.backends.local.store import IndexStore
 from search.backends.local.vectors import live_vectors
 from search.config import Settings
 from search.errors import SearchError
+from search.records import Catalog, NewArticle, Progress, generation_name
 
 
 class LocalWriter:

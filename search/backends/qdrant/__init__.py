@@ -15,7 +15,6 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from search.backends.base import Catalog, CheckReport, Progress, generation_name
 from search.backends.qdrant import schema
 from search.backends.qdrant.connection import call, connect, is_url, reported
 from search.backends.qdrant.reader import QdrantReader
@@ -23,6 +22,7 @@ from search.backends.qdrant.terms import Lengths
 from search.backends.qdrant.writer import QdrantWriter
 from search.backends.writer_lock import folder_writer_lock
 from search.errors import IndexCorrupt, IndexMissing
+from search.records import Catalog, CheckReport, Progress, generation_name
 
 KEEP = 2  # generations kept beside those that readers hold
 # A reader's lease keeps its generation this long at most (a process that died holding one

@@ -9,11 +9,10 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from search import analysis
-from search.backends.base import Catalog
 from search.backends.qdrant import schema
 from search.backends.qdrant.connection import reported
 from search.backends.qdrant.terms import query_vector, term_id
-from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
+from search.records import ArticleRecord, Candidate, Catalog, Filters, ParagraphRecord
 
 # Extra hits fetched so that ties at the cut are broken by pid, not by Qdrant's own order.
 TIE_MARGIN = 16

@@ -14,11 +14,11 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from search import analysis
-from search.backends.base import Catalog, NewArticle, NewParagraph
 from search.backends.qdrant import schema
 from search.backends.qdrant.connection import reported
 from search.backends.qdrant.terms import Lengths, analyzed, document_vector, vector_name
 from search.errors import IndexIncompatible
+from search.records import Catalog, NewArticle, NewParagraph
 
 BATCH = 256
 

@@ -16,7 +16,6 @@ from click.testing import CliRunner
 from conftest import FakeEncoder, write
 
 from search.backends import open_backend
-from search.backends.base import CheckReport
 from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw
 from search.backends.local.keyword import KeywordDoc, KeywordIndex
 from search.backends.local.store import IndexStore
@@ -26,6 +25,7 @@ from search.config import Settings
 from search.errors import IndexMissing
 from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
+from search.records import CheckReport
 
 DETECTOR = LanguageDetector()
 

@@ -22,11 +22,10 @@ from qdrant_client import models
 
 from backends.test_contract import Spec, commit
 from search.backends import create_backend
-from search.backends.base import Catalog
 from search.backends.qdrant import QdrantBackend, schema
 from search.backends.qdrant.connection import forget
 from search.backends.qdrant.terms import query_vector, vector_name
-from search.records import Filters
+from search.records import Catalog, Filters
 
 qdrant_edge = pytest.importorskip("qdrant_edge", reason="qdrant-edge-py is not installed")
 
