@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 import regex
@@ -306,71 +305,9 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
 
     Example: search serve --watch --port 8000
     """
-    import logging
-    import shutil
-    import signal
-    import tempfile
+    from web.serving import serve_app
 
-    from waitress.server import create_server
-
-    from search.encoders.loading import available_cores
-    from web import create_app
-    from web.workers import serve_in_workers
-
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(process)d %(name)s: %(message)s")
-    workers = _serving_processes(index_dir, workers or available_cores(), workers is not None)
-    click.echo(f"loading {index_dir} and its model...", err=True)
-    shown = f"[{host}]" if ":" in host else host
-    watching = f" (watching {seeds_dir})" if watch else ""
-    if workers > 1:
-        jobs_dir = tempfile.mkdtemp(prefix="search-serve-")
-        try:
-            app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch,
-                              "JOBS_DIR": jobs_dir, "BACKGROUND": False, "WORKER_HEADER": True,
-                              "SETTINGS": Settings(precision=precision)})
-            try:
-                serve_in_workers(app, host, port, workers, threads, lambda bound: click.echo(
-                    f"serving http://{shown}:{bound}/ with {workers} worker processes"
-                    f"{watching}; Ctrl+C stops"))
-            finally:
-                app.extensions["search"].close()
-        finally:
-            shutil.rmtree(jobs_dir, ignore_errors=True)
-        return
-    app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch,
-                      "SETTINGS": Settings(precision=precision)})
-
-    # SIGTERM (service managers) stops as cleanly as Ctrl+C
-    def stop(signum: int, frame: FrameType | None) -> NoReturn:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server = create_server(app, host=host, port=port, threads=threads)
-        click.echo(f"serving http://{shown}:{getattr(server, 'effective_port', port)}/"
-                   f"{watching}; Ctrl+C stops")
-        try:
-            server.run()
-        finally:
-            server.close()
-    finally:
-        app.extensions["search"].close()
-
-
-def _serving_processes(index_dir: Path, workers: int, asked: bool) -> int:
-    """Worker processes for `serve`: one for an index on Qdrant, whose client (a connection
-    pool, or local mode's whole collection in memory) cannot be shared by forked processes;
-    such a web tier scales with more `search serve` processes behind a load balancer."""
-    from search.backends import DEFAULT_BACKEND, recorded
-
-    backend, _ = recorded(index_dir)
-    if workers == 1 or backend == DEFAULT_BACKEND:
-        return workers
-    if asked:
-        click.echo(f"note: an index on {backend} is served by one process; for more, run "
-                   "several `search serve` behind a load balancer (docs/scale.md)", err=True)
-    return 1
+    serve_app(index_dir, seeds_dir, host, port, watch, workers, threads, precision, click.echo)
 
 
 @main.command()

@@ -84,8 +84,8 @@ def fake_cli(monkeypatch) -> CliRunner:
     server that did start would wait for requests for ever."""
     monkeypatch.setattr("search.encoders.loading.load_encoder",
                         lambda model, threads=0, **_: FakeEncoder())
-    monkeypatch.setattr("waitress.server.create_server", _refuse_to_listen)
-    monkeypatch.setattr("web.workers.serve_in_workers", _refuse_to_fork)  # --workers 2+
+    monkeypatch.setattr("web.serving.create_server", _refuse_to_listen)
+    monkeypatch.setattr("web.serving.serve_in_workers", _refuse_to_fork)  # --workers 2+
     return CliRunner()
 
 

@@ -190,7 +190,7 @@ from conftest import FakeEncoder
 search.encoders.loading.load_encoder = lambda model, threads=0, **_: FakeEncoder()
 from click.testing import CliRunner
 from search.cli import main
-import waitress.server, web, web.api, web.errors, web.pages
+import waitress.server, web, web.api, web.errors, web.pages, web.serving
 runner = CliRunner()
 warm_up, cases = json.load(sys.stdin)
 for args in warm_up:

@@ -1,30 +1,19 @@
 """The web front end: a search page, an article page and a JSON API over one Engine.
 
 The app factory opens the index (and loads the model) once, before any request is served;
-views reach them through `services()`. The layer is thin: parse the request, call the
-engine, render or serialize, translate errors at the edge (see errors.py).
+views reach them through `services.get_services()`. The layer is thin: parse the request,
+call the engine, render or serialize, translate errors at the edge (see errors.py).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
-from search.config import Settings
-from search.engine import Engine
-from search.index.summary import IndexSummary
-from search.index.updater import update_index
-from search.ingest.language import LanguageDetector
-from search.ranking.query import Query
-
-from .jobs import GenerationFollower, Reindexer, SeedsWatcher
-from .shared_jobs import SharedJobBoard
+from .services import start_background, start_services
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -43,26 +32,6 @@ class _JSONProvider(DefaultJSONProvider):
 
     ensure_ascii = False
     sort_keys = False
-
-
-@dataclass
-class Services:
-    """What the views use: the engine and the reindex jobs; and the background threads that
-    follow new generations and, with WATCH, watch seeds/."""
-
-    engine: Engine
-    settings: Settings
-    reindexer: Reindexer
-    follower: GenerationFollower | None = None
-    watcher: SeedsWatcher | None = None
-
-    def close(self) -> None:
-        """Stop the background threads, wait for a running reindex job, close the index."""
-        for poller in (self.watcher, self.follower):
-            if poller is not None:
-                poller.stop()
-        self.reindexer.wait()
-        self.engine.close()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -99,7 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json = _JSONProvider(app)
 
-    app.extensions["search"] = _start_services(app)
+    app.extensions["search"] = start_services(app)
     if app.config["BACKGROUND"]:
         start_background(app)
 
@@ -118,65 +87,3 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
-
-
-def services() -> Services:
-    return current_app.extensions["search"]
-
-
-def _start_services(app: Flask) -> Services:
-    settings = app.config["SETTINGS"] or Settings()
-    engine = Engine(
-        Path(app.config["INDEX_DIR"]), settings, encoder_factory=app.config["ENCODER_FACTORY"]
-    ).open()
-    jobs_dir = app.config["JOBS_DIR"]
-    board = SharedJobBoard(Path(jobs_dir)) if jobs_dir else None
-    found = Services(engine, settings, Reindexer(
-        seeds_updater(engine, Path(app.config["SEEDS_DIR"]), settings), board))
-    try:
-        if app.config["LOAD_MODEL"]:
-            engine.encoder()
-            # One query loads the rest (language detection, keyword readers) before the
-            # first visitor's.
-            engine.search(Query("warm up", size=1))
-    except BaseException:
-        found.close()
-        raise
-    return found
-
-
-def start_background(app: Flask) -> None:
-    """Start the threads that follow new generations and, with WATCH, watch seeds/."""
-    found: Services = app.extensions["search"]
-    try:
-        if float(app.config["FOLLOW_INTERVAL"]) > 0:
-            found.follower = GenerationFollower(
-                found.engine.refresh, interval=float(app.config["FOLLOW_INTERVAL"]))
-            found.follower.start()
-        if app.config["WATCH"]:
-            found.watcher = SeedsWatcher(
-                Path(app.config["SEEDS_DIR"]), found.reindexer,
-                interval=float(app.config["WATCH_INTERVAL"]),
-            )
-            found.watcher.start()
-    except BaseException:
-        found.close()
-        raise
-
-
-def seeds_updater(engine: Engine, seeds_dir: Path, settings: Settings
-                  ) -> Callable[[], IndexSummary]:
-    """An update of the engine's index from seeds_dir that reuses the engine's loaded model
-    and switches the engine to the new generation."""
-
-    detector = LanguageDetector()  # loaded on the first update, then reused
-
-    def update() -> IndexSummary:
-        # The index keeps the model it was built with; updating it with another would fail.
-        current = replace(settings, model=engine.stats().model)
-        summary = update_index(seeds_dir, engine.index_dir, current, engine.encoder,
-                               detector=detector)
-        engine.refresh()
-        return summary
-
-    return update

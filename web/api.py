@@ -18,10 +18,10 @@ from search.serialize import (
     stats_to_dict,
 )
 
-from . import services
 from .jobs import Job
 from .openapi import openapi_document
 from .params import parse_query, parse_size
+from .services import get_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -36,35 +36,35 @@ def refuse_large_bodies() -> None:
 
 @bp.get("/search")
 def search() -> Response:
-    found = services()
+    found = get_services()
     return jsonify(page_to_dict(found.engine.search(parse_query(request.args, found.settings))))
 
 
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str) -> Response:
-    return jsonify(article_to_dict(services().engine.article(article_id)))
+    return jsonify(article_to_dict(get_services().engine.article(article_id)))
 
 
 @bp.get("/paragraphs/<path:paragraph_id>")
 def paragraph(paragraph_id: str) -> Response:
-    return jsonify(paragraph_to_dict(services().engine.paragraph(paragraph_id)))
+    return jsonify(paragraph_to_dict(get_services().engine.paragraph(paragraph_id)))
 
 
 @bp.get("/paragraphs/<path:paragraph_id>/similar")
 def similar(paragraph_id: str) -> Response:
-    size = parse_size(request.args, services().settings)
-    found = services().engine.similar(paragraph_id, size)
+    size = parse_size(request.args, get_services().settings)
+    found = get_services().engine.similar(paragraph_id, size)
     return jsonify(similar_to_dict(paragraph_id, found))
 
 
 @bp.get("/stats")
 def stats() -> Response:
-    return jsonify(stats_to_dict(services().engine.stats()))
+    return jsonify(stats_to_dict(get_services().engine.stats()))
 
 
 @bp.get("/health")
 def health() -> Response:
-    info = services().engine.stats()
+    info = get_services().engine.stats()
     return jsonify(
         status="ok", generation=info.generation, created=info.created, model=info.model,
         articles=info.articles, paragraphs=info.paragraphs, languages=len(info.languages),
@@ -75,14 +75,14 @@ def health() -> Response:
 def reindex() -> tuple[Response, int, dict[str, str]]:
     """Start an update from seeds/ in the background; poll the returned status_url."""
     _authorize_reindex()
-    job = services().reindexer.submit(trigger="api")
+    job = get_services().reindexer.submit(trigger="api")
     body = _job_dict(job)
     return jsonify(body), 202, {"Location": body["status_url"]}
 
 
 @bp.get("/reindex/<job_id>")
 def reindex_status(job_id: str) -> Response:
-    job = services().reindexer.get(job_id)
+    job = get_services().reindexer.get(job_id)
     if job is None:
         abort(404, f"no reindex job {job_id!r} (only recent jobs are kept)")
     return jsonify(_job_dict(job))
@@ -90,7 +90,7 @@ def reindex_status(job_id: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document(services().settings))
+    return jsonify(openapi_document(get_services().settings))
 
 
 def _job_dict(job: Job) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from search.ranking.ordering import Collapse, Sort
 from search.ranking.query import Mode
 from search.results import UNDATED, IndexStats, SearchPage
 
-from . import services
 from .params import SEARCH_PARAMETERS, parse_query
+from .services import get_services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -63,7 +63,7 @@ def page_helpers() -> dict[str, Any]:
 
 def _index_status() -> IndexStats | None:
     try:
-        return services().engine.stats()
+        return get_services().engine.stats()
     except (SearchError, RuntimeError) as exc:  # the footer must never break a page
         log.warning("index status unavailable: %s", exc)
         return None
@@ -72,7 +72,7 @@ def _index_status() -> IndexStats | None:
 @bp.get("/")
 def search() -> str | tuple[str, int]:
     """The search form; with ?q=..., the results under it. Works without JavaScript."""
-    found = services()
+    found = get_services()
     args = request.args
     text = args.get("q", "")
     form = {
@@ -124,7 +124,7 @@ def _month_links(page: SearchPage) -> list[tuple[str, int, str | None]]:
 
 
 def _pagination(page: SearchPage) -> dict[str, Any]:
-    last = min(max(math.ceil(page.listed / page.size), 1), services().settings.max_page)
+    last = min(max(math.ceil(page.listed / page.size), 1), get_services().settings.max_page)
 
     # Only the search's own parameters are carried over (never url_for's _external etc.).
     kept = [(k, v) for k, v in request.args.items(multi=True) if k in SEARCH_PARAMETERS]
@@ -146,5 +146,5 @@ def _pagination(page: SearchPage) -> dict[str, Any]:
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str) -> str:
     """One article, every paragraph in order; #p<position> targets (and highlights) one."""
-    view = services().engine.article(article_id)
+    view = get_services().engine.article(article_id)
     return render_template("article.html", view=view)

@@ -27,7 +27,7 @@ from typing import NoReturn
 from flask import Flask
 from waitress.server import create_server
 
-from . import Services, start_background
+from .services import Services, start_background
 
 log = logging.getLogger(__name__)
 

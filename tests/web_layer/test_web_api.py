@@ -20,14 +20,15 @@ from web_fixtures import (
     wait_for,
 )
 
-import web
+import web.services
 from search.errors import IndexBusy
 from search.index.updater import IndexSummary
 from search.ranking.query import Mode, Query
 from search.records import Filters
 from search.serialize import article_to_dict, page_to_dict, stats_to_dict
-from web import SECURITY_HEADERS, create_app, services
+from web import SECURITY_HEADERS, create_app
 from web.jobs import GenerationFollower, Reindexer, SeedsWatcher, seeds_signature
+from web.services import get_services
 
 QUERY = "Istanbul talks prisoner exchange"
 
@@ -73,7 +74,7 @@ def test_search_returns_the_engine_page_as_page_to_dict(app, client):
 
 def services_of(app):
     with app.app_context():
-        return services()
+        return get_services()
 
 
 def test_search_parameters_reach_the_engine(app, client):
@@ -286,13 +287,13 @@ def test_reindex_token_rules(tmp_path, seeds_copy, fake_encoder, monkeypatch):
     assert app.config["REINDEX_TOKEN"] == "s3cret-token"
     client = app.test_client()
     release = threading.Event()
-    real_update = web.update_index
+    real_update = web.services.update_index
 
     def slow_update(*args, **kwargs):
         release.wait(10)
         return real_update(*args, **kwargs)
 
-    monkeypatch.setattr(web, "update_index", slow_update)
+    monkeypatch.setattr(web.services, "update_index", slow_update)
     try:
         missing = client.post("/api/reindex")
         assert "Authorization: Bearer" in _error(missing, 401)
