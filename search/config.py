@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from search.ranking.fusion import FusionMethod
+
 DEFAULT_MODEL = "usem3"
 
 
@@ -34,7 +36,7 @@ class Settings:
     # search was .974 at 384 and .9925 at 1024, for 0.7 -> 2 ms (docs/benchmarks.md).
     hnsw_ef_search: int = 1024
     # Hybrid fusion defaults (chosen by bench/quality.py; see docs/benchmarks.md).
-    fusion: str = "weighted"
+    fusion: FusionMethod = FusionMethod.WEIGHTED
     # Semantic weight within one language (and for languages the encoder does not cover).
     alpha: float = 0.5
     # Semantic weight between two different languages the encoder covers.
@@ -80,4 +82,7 @@ class Settings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if "fusion" in values:
+            values["fusion"] = FusionMethod(values["fusion"])
+        return cls(**values)

@@ -10,10 +10,12 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from search.config import Settings
 from search.encoders.centering import LanguageCentroids
+
+if TYPE_CHECKING:  # search.config imports the ranking's enums, which import these records
+    from search.config import Settings
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,8 @@ class Catalog:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Catalog:
+        from search.config import Settings
+
         files = {
             path: FileEntry(entry["hash"], tuple(entry["articles"]), int(entry["paragraphs"]),
                             dict(entry["languages"]), int(entry["first_pid"]))

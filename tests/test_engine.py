@@ -11,6 +11,8 @@ from search.config import Settings
 from search.engine import Engine
 from search.errors import ArticleNotFound, InvalidQuery
 from search.index.updater import update_index
+from search.ranking.fusion import FusionMethod
+from search.ranking.ordering import Collapse, Sort
 from search.ranking.query import Mode, Query
 from search.records import Filters
 
@@ -58,10 +60,25 @@ def test_hits_explain_both_rankings(engine):
     page = engine.search(Query("peace talks Istanbul Wednesday", fusion="rrf"))
     top = page.hits[0].explain
     assert top.keyword_rank == 1 and top.semantic_rank == 1
+    # RRF with k = 60 and weight 1/2 a side, first on both: 0.5 / 61 + 0.5 / 61.
+    assert top.fused_score == pytest.approx(0.5 / 61 + 0.5 / 61, rel=1e-6)
     # The shown score is the query's best evidence times the hit's relative fused score.
-    assert top.fused_score == pytest.approx(1 / 61 + 1 / 61 * 0, abs=1e-2)
     assert page.hits[0].score == pytest.approx(top.evidence) and top.coverage == 1.0
     assert page.query.fusion.value == "rrf" and page.query.alpha == 0.5
+
+
+@pytest.mark.parametrize(("option", "kind"), [
+    ("mode", Mode), ("fusion", FusionMethod), ("sort", Sort), ("collapse", Collapse)])
+def test_every_choice_may_be_given_as_a_string(engine, option, kind):
+    """The Python API converts every enum-valued option from its value, as the CLI and the
+    web layer pass them, and names the allowed values when one is wrong."""
+    for member in kind:
+        page = engine.search(Query("peace talks Istanbul", **{option: member.value}))
+        assert getattr(page.query, option) is member
+    allowed = ", ".join(member.value for member in kind)
+    for wrong in ("bogus", "", 3, ["rrf"]):
+        with pytest.raises(InvalidQuery, match=f"^{option} must be one of {allowed}, not "):
+            engine.search(Query("peace talks Istanbul", **{option: wrong}))
 
 
 def test_detects_the_query_language_and_accepts_an_override(engine):

@@ -94,7 +94,7 @@ def search() -> str | tuple[str, int]:
         return render_template("search.html", blank="q" in args, **context)
     try:
         page = found.engine.search(
-            parse_query(args, found.settings, Collapse.TRANSLATIONS.value))
+            parse_query(args, found.settings, Collapse.TRANSLATIONS))
     except InvalidQuery as exc:
         return render_template("search.html", error=str(exc), **context), 400
     return render_template("search.html", page=page, pages=_pagination(page),

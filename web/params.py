@@ -1,7 +1,8 @@
 """Reading search parameters from a query string into a search.ranking.query.Query.
 
 Shared by the search page and the JSON API. This only turns strings into types (a value
-that is not a number, a flag or a mode is refused here); the engine checks the values.
+that is not a number or a flag is refused here); choices (mode, fusion, sort, collapse) go
+through as given, and the engine checks every value (`understand`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from search.config import Settings
 from search.errors import InvalidQuery
-from search.ranking.ordering import Collapse
+from search.ranking.ordering import Collapse, Sort
 from search.ranking.query import Mode, Query
 from search.records import Filters
 
@@ -39,15 +40,6 @@ def _integer(args: MultiDict, name: str, default: int) -> int:
         raise InvalidQuery(f"{name} must be a whole number, not {_shown(raw)}") from None
 
 
-def _choice(args: MultiDict, name: str, allowed: tuple[str, ...]) -> str | None:
-    raw = args.get(name)
-    if raw is None:
-        return None
-    if raw not in allowed:
-        raise InvalidQuery(f"{name} must be one of {', '.join(allowed)}, not {_shown(raw)}")
-    return raw
-
-
 def _number(args: MultiDict, name: str, meaning: str) -> float | None:
     raw = args.get(name)
     if raw is None or (name == "recency" and not raw.strip()):  # the page's empty field
@@ -70,16 +62,15 @@ def _flag(args: MultiDict, name: str) -> bool:
 
 
 def parse_query(args: MultiDict, settings: Settings,
-                default_collapse: str = Collapse.NONE.value) -> Query:
+                default_collapse: Collapse = Collapse.NONE) -> Query:
     """The Query a search page URL or /api/search call asks for; `collapse` defaults to
     `default_collapse` (the page shows each story once, the API every paragraph)."""
     text = args.get("q")
     if text is None:
         raise InvalidQuery("q is required: the words to search for, e.g. ?q=prisoner+exchange")
-    mode = _choice(args, "mode", tuple(m.value for m in Mode))
     return Query(
         text=text,
-        mode=Mode(mode) if mode else Mode.HYBRID,
+        mode=args.get("mode", Mode.HYBRID),
         lang=args.get("query_lang"),
         filters=Filters(
             languages=tuple(args.getlist("lang")),
@@ -89,10 +80,10 @@ def parse_query(args: MultiDict, settings: Settings,
         ),
         page=_integer(args, "page", 1),
         size=_integer(args, "size", settings.page_size),
-        fusion=args.get("fusion"),
+        fusion=args.get("fusion") or None,  # an empty field: the default
         alpha=_number(args, "alpha", "a number between 0 and 1"),
         one_per_article=_flag(args, "one_per_article"),
-        sort=args.get("sort") or "relevance",
+        sort=args.get("sort") or Sort.RELEVANCE,
         recency=_number(args, "recency", "a half-life in days, a number above 0"),
         collapse=args.get("collapse") or default_collapse,
     )

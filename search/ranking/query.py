@@ -32,20 +32,29 @@ class Mode(StrEnum):
     HYBRID = "hybrid"
 
 
+def choices(kind: type[StrEnum]) -> list[str]:
+    """The values of an enum of choices, in its order: what the CLI, the OpenAPI document and
+    the web layer offer (the enum is the one place a choice is defined)."""
+    return [member.value for member in kind]
+
+
 @dataclass(frozen=True)
 class Query:
+    """A search as asked. Every choice may be given as its enum member or its value (the
+    string); `understand` converts and checks them all the same way."""
+
     text: str
-    mode: Mode = Mode.HYBRID
+    mode: Mode | str = Mode.HYBRID
     lang: str | None = None  # the query's language; detected when None
     filters: Filters = field(default_factory=Filters)
     page: int = 1
     size: int = 10
-    fusion: str | None = None  # None: the settings' default
+    fusion: FusionMethod | str | None = None  # None: the settings' default
     alpha: float | None = None  # semantic weight for hybrid fusion; None: default
     one_per_article: bool = False
-    sort: str = Sort.RELEVANCE.value  # "relevance" or "date" (newest first, undated last)
+    sort: Sort | str = Sort.RELEVANCE  # relevance, or date (newest first, undated last)
     recency: float | None = None  # half-life in days of a recency boost; None: no boost
-    collapse: str = Collapse.NONE.value  # "translations": each translation group once
+    collapse: Collapse | str = Collapse.NONE  # translations: each translation group once
 
 
 @dataclass(frozen=True)
@@ -93,29 +102,33 @@ def understand(query: Query, settings: Settings, indexed: dict[str, int],
         lang = text_lang = _language_code(query.lang, "query_lang")
     else:
         lang, text_lang = detector.detect_query(text, indexed)
+    mode = _member(Mode, "mode", query.mode)
+    chosen = _member(FusionMethod, "fusion", settings.fusion if query.fusion is None
+                     else query.fusion)
     fusion = alpha = None
-    if query.mode is Mode.HYBRID:
-        fusion = _member(FusionMethod, "fusion", query.fusion or settings.fusion)
+    if mode is Mode.HYBRID:
+        fusion = chosen
         alpha = query.alpha
         if alpha is None:
             alpha = 0.5 if fusion is FusionMethod.RRF else settings.alpha
         elif not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
             raise InvalidQuery(f"alpha must be a number between 0 and 1, not {_shown(alpha)}")
-    return Understood(text, lang, query.lang is None, text_lang, query.mode, fusion, alpha,
+    return Understood(text, lang, query.lang is None, text_lang, mode, fusion, alpha,
                       filters, query.page, query.size, query.one_per_article,
                       _member(Sort, "sort", query.sort),
                       _recency(query.recency, settings.max_recency_days),
                       _member(Collapse, "collapse", query.collapse))
 
 
-def _member(kind: type[Choice], name: str, value: str) -> Choice:
-    """The member of an enum of choices that `value` names; InvalidQuery listing them if
-    none does."""
-    try:
+def _member(kind: type[Choice], name: str, value: object) -> Choice:
+    """The member of an enum of choices that `value` is or names; InvalidQuery listing them
+    if none does."""
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str) and value in choices(kind):
         return kind(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise InvalidQuery(f"{name} must be one of {allowed}, not {_shown(value)}") from None
+    allowed = ", ".join(choices(kind))
+    raise InvalidQuery(f"{name} must be one of {allowed}, not {_shown(value)}")
 
 
 def _recency(days: object, longest: float) -> float | None:

@@ -15,7 +15,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from web_fixtures import build_fake_index, make_app, wait_for
 
-from web.openapi import FUSIONS
+from search.ranking.fusion import FusionMethod
+from search.ranking.ordering import Collapse, Sort
+from search.ranking.query import Mode
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
@@ -77,9 +79,11 @@ def test_document_lists_every_api_route(app):
     assert parameters == {"q", "mode", "lang", "query_lang", "page", "size", "fusion", "alpha",
                           "date_from", "date_to", "one_per_article", "source", "sort",
                           "recency", "collapse"}
-    fusion = next(p for p in document["paths"]["/api/search"]["get"]["parameters"]
-                  if p["name"] == "fusion")
-    assert tuple(fusion["schema"]["enum"]) == FUSIONS
+    enums = {p["name"]: p["schema"].get("enum")
+             for p in document["paths"]["/api/search"]["get"]["parameters"]}
+    for name, kind in (("mode", Mode), ("fusion", FusionMethod), ("sort", Sort),
+                       ("collapse", Collapse)):
+        assert enums[name] == [member.value for member in kind]
 
 
 def test_reindex_matches_the_schema(api_schema, tmp_path, seeds_copy, fake_encoder):
