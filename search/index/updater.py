@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from search.backends import create_backend, open_backend, record, recorded
+from search.backends import record
 from search.backends.base import Backend, GenerationWriter
 from search.backends.oserrors import unwritable
 from search.config import Settings
@@ -28,6 +28,7 @@ from search.encoders.base import Embed, Encoder
 from search.encoders.centering import LanguageCentroids
 from search.errors import IndexIncompatible
 from search.index.centroids import next_centroids
+from search.index.destination import backend_for
 from search.index.embedding_cache import EmbeddingCache
 from search.index.groups import NewPassages, update_groups
 from search.index.pipeline import ReadAhead, Reading, Stopped, ToRead
@@ -65,7 +66,7 @@ def update_index(
         load_encoder = partial(_load_encoder, settings)
     report = progress or (lambda stage, done, total: None)
     seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
-    store, chosen = _backend_for(index_dir, settings, backend, backend_options, rebuild)
+    store, chosen = backend_for(index_dir, settings, backend, backend_options, rebuild)
     with _writer_lock(store, index_dir):
         store.collect_garbage()
         previous = None if rebuild else _live_catalog(store)
@@ -102,30 +103,6 @@ def _writer_lock(backend: Backend, index_dir: Path) -> Iterator[None]:
         except OSError as exc:
             raise unwritable(exc, index_dir, index_dir, None) from exc
         yield
-
-
-def _backend_for(index_dir: Path, settings: Settings, name: str | None,
-                 options: dict[str, Any] | None, rebuild: bool
-                 ) -> tuple[Backend, tuple[str, dict[str, Any] | None] | None]:
-    """The backend to write, and what to record in the folder when that changes. Moving an
-    existing index to another backend or location takes --rebuild."""
-    recorded_name, recorded_options = recorded(index_dir)
-    if name is None or (name == recorded_name and not options):
-        return open_backend(index_dir, settings), None
-    if (name, options or {}) == (recorded_name, recorded_options):
-        return open_backend(index_dir, settings), None
-    if not rebuild:
-        existing = create_backend(recorded_name, index_dir, recorded_options, settings)
-        if existing.current() is not None:
-            raise IndexIncompatible(
-                f"{index_dir} holds an index on the {recorded_name} backend"
-                f"{_where(recorded_options)}: pass --rebuild to build it anew on {name}"
-                f"{_where(options)}, or leave out --backend")
-    return create_backend(name, index_dir, options, settings), (name, options)
-
-
-def _where(options: dict[str, Any] | None) -> str:
-    return f" at {options['location']}" if options and options.get("location") else ""
 
 
 def _load_encoder(settings: Settings) -> Encoder:
