@@ -1,45 +1,16 @@
-"""Shared fixtures: tiny corpora in tmp_path, a deterministic fake encoder, the real model."""
+"""Shared fixtures: tiny corpora in tmp_path, a deterministic fake encoder, the real model,
+the app and the `search` command's runner. Shared helpers are in helpers.py."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-import regex
+from click.testing import CliRunner
+from helpers import SEEDS, FakeEncoder, use_fake_model
 
 from search.config import Settings
-from search.encoders.base import ModelInfo
-
-PROJECT = Path(__file__).resolve().parent.parent
-SEEDS = PROJECT / "seeds"
-_WORD = regex.compile(r"\w+")
-
-
-class FakeEncoder:
-    """Bag-of-words vectors from hashed lowercase words: fast, deterministic, and texts
-    sharing words are close. For unit tests of the plumbing, not of meaning."""
-
-    def __init__(self, dim: int = 64, name: str = "fake", languages=None) -> None:
-        self.info = ModelInfo(name=name, dim=dim, languages=languages, max_chars=2000)
-        self.calls = 0
-        self.encoded = 0
-
-    def encode(self, texts, batch_size: int = 64) -> np.ndarray:
-        self.calls += 1
-        self.encoded += len(texts)
-        vectors = np.zeros((len(texts), self.info.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in _WORD.findall(text.lower()):
-                digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=4)
-                vectors[row, int.from_bytes(digest.digest(), "little") % self.info.dim] += 1.0
-            vectors[row, 0] += 1e-3  # no all-zero rows
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
 
 
 @pytest.fixture
@@ -60,10 +31,17 @@ def seeds_copy(tmp_path: Path) -> Path:
     return target
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+@pytest.fixture
+def runner() -> CliRunner:
+    """Runs the `search` command in process (as flaskr's `runner`)."""
+    return CliRunner()
+
+
+@pytest.fixture
+def fake_model(monkeypatch) -> None:
+    """`search` loads the fake encoder instead of the model, and `serve` stops where it
+    would start listening (helpers.use_fake_model)."""
+    use_fake_model(monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -11,17 +11,12 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from conftest import SEEDS, write
+from helpers import SEEDS, write
 
 from search.cli import main
 
 PRISONERS = "000_7c2908e13247d0b5.txt:4"  # "...the Istanbul negotiations will likely center
 # on further prisoner exchanges..."
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 def query_json(runner, index_dir, *args):

@@ -7,14 +7,8 @@ import json
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from search.cli import main
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 def test_help_shows_the_option(runner):

@@ -17,14 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fault_helpers import (
+from helpers import (
     ENCODER,
     SETTINGS,
     answers,
     base_corpus,
     build,
     error_line,
-    fake_cli,
     files_of,
     fingerprint,
     later_corpus,
@@ -69,9 +68,7 @@ def disk(tmp_path):
         yield mounted
 
 
-@pytest.fixture
-def runner(monkeypatch):
-    return fake_cli(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fake_model")
 
 
 def where(line: str, index_dir: Path) -> str:

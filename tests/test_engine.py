@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import write
+from helpers import write
 
 from search.config import Settings
 from search.engine import Engine
@@ -34,7 +34,7 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from conftest import FakeEncoder
+    from helpers import FakeEncoder
 
     encoder = FakeEncoder()
     root = tmp_path_factory.mktemp("engine")
@@ -163,7 +163,7 @@ def test_articles_by_id(engine):
 
 
 def test_repeated_query_is_answered_from_the_cache_until_the_generation_changes(tmp_path):
-    from conftest import FakeEncoder
+    from helpers import FakeEncoder
 
     encoder = FakeEncoder()
     write(tmp_path / "seeds" / "feed.jsonl", "\n".join(json.dumps(a) for a in ARTICLES[:4]))
@@ -203,7 +203,7 @@ def test_at_most_concurrent_searches_are_computed_at_once(tmp_path, monkeypatch,
     import threading
     import time
 
-    from conftest import FakeEncoder
+    from helpers import FakeEncoder
 
     encoder = FakeEncoder()
     write(tmp_path / "seeds" / "feed.jsonl", "\n".join(json.dumps(a) for a in ARTICLES[:4]))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FakeEncoder, write
+from helpers import FakeEncoder, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -26,16 +26,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, write
-from fault_helpers import (
+from helpers import (
     DETECTOR,
     ENCODER,
+    PROJECT,
     answers,
     base_corpus,
     build,
     error_line,
-    fake_cli,
     run,
+    write,
 )
 from mounts import need_root, read_only_bind
 from web_fixtures import TESTS, fake_model_command, wait_for
@@ -58,9 +58,7 @@ def good(tmp_path_factory):
     return root
 
 
-@pytest.fixture
-def runner(monkeypatch):
-    return fake_cli(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fake_model")
 
 
 def outputs(runner, index_dir: Path) -> dict[str, str]:
@@ -186,7 +184,7 @@ to the project; then the process drops its privileges for good."""
 import json, os, pwd, sys
 sys.path[:0] = sys.argv[1:3]
 import search.encoders.loading
-from conftest import FakeEncoder
+from helpers import FakeEncoder
 search.encoders.loading.load_encoder = lambda model, threads=0, **_: FakeEncoder()
 from click.testing import CliRunner
 from search.cli import main

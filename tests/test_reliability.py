@@ -23,31 +23,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT, FakeEncoder, write
-from fault_helpers import fake_cli, run
+from helpers import (
+    DETECTOR,
+    ENCODER,
+    PROJECT,
+    SETTINGS,
+    FakeEncoder,
+    answers,
+    base_corpus,
+    fake_cli,
+    later_corpus,
+    run,
+)
 
 from search.backends import open_backend
 from search.backends.local.reader import LocalReader
 from search.backends.local.store import IndexStore
 from search.cli import main
 from search.config import Settings
-from search.engine import Engine
 from search.errors import IndexBusy
 from search.index.updater import update_index
-from search.ingest.language import LanguageDetector
-from search.ranking.query import Mode, Query
-
-SETTINGS = Settings(model="fake")
-DETECTOR = LanguageDetector()  # shared: loading the language model takes a second
-ENCODER = FakeEncoder()
-QUERIES = [
-    ("harbour cranes container ships", Mode.KEYWORD),
-    ("harbour cranes container ships", Mode.SEMANTIC),
-    ("storm warning for the northern coast", Mode.HYBRID),
-    ("Gefangenenaustausch Verhandlungen", Mode.HYBRID),
-    ("élections municipales", Mode.KEYWORD),
-    ("ferry strike wages", Mode.SEMANTIC),
-]
 
 RUNNER = r'''
 """Test harness only: run `search index` with a slow fake encoder, print a marker line as the
@@ -63,7 +58,7 @@ import json, os, signal, sys, threading, time
 from pathlib import Path
 
 sys.path[:0] = [sys.argv[1], os.path.dirname(os.path.abspath(__file__))]
-from fake_encoder import FakeEncoder  # conftest's, copied without pytest (faster start)
+from fake_encoder import FakeEncoder  # helpers', copied alone (faster start)
 import search.cli, search.encoders.loading, search.index.pipeline, search.backends.local.store
 import search.backends.local.segments, search.backends.local.writer
 from search.backends.local.keyword import KeywordIndex
@@ -182,58 +177,6 @@ KILL_POINTS = [
     "replace CURRENT", "replaced CURRENT", "gc 2",
 ]
 TIMED_TRIALS = 8
-
-
-def article(title: str, lang: str, *paragraphs: str) -> str:
-    return f"---\nlang: {lang}\n---\n\n# {title}\n\n" + "\n\n".join(paragraphs) + "\n"
-
-
-def base_corpus(seeds: Path) -> None:
-    for n in range(6):
-        write(seeds / "news" / f"a{n:02d}.md", article(
-            f"Port report {n}", "en",
-            f"The harbour cranes at terminal {n} moved container ships through the night.",
-            f"Dock workers at terminal {n} said the new schedule keeps the port busy."))
-    write(seeds / "news" / "de.md", article(
-        "Verhandlungen", "de",
-        "Die Verhandlungen über einen Gefangenenaustausch werden in Istanbul fortgesetzt.",
-        "Beide Seiten wollen weitere Gefangene austauschen, sagten die Unterhändler."))
-    write(seeds / "news" / "fr.md", article(
-        "Élections", "fr",
-        "Les élections municipales auront lieu au printemps dans toutes les communes du pays.",
-        "Les candidats présentent leurs programmes sur les transports et le logement."))
-    write(seeds / "feed.jsonl", "\n".join(json.dumps({
-        "id": str(n), "lang": "en", "title": f"Weather {n}",
-        "text": f"Storm warning {n}: heavy rain and strong winds on the northern coast."})
-        for n in range(4)))
-
-
-def later_corpus(seeds: Path) -> None:
-    """The base corpus after a day: files added, changed and removed."""
-    for n in range(14):
-        write(seeds / "news" / f"b{n:02d}.md", article(
-            f"Ferry strike {n}", "en",
-            f"Ferry workers in port {n} walked out over unpaid wages on Monday morning.",
-            f"The strike {n} stranded travellers, and talks with the operator continue.",
-            f"Unions said strike {n} would last until the wages are paid in full."))
-    write(seeds / "news" / "a01.md", article(
-        "Port report 1", "en", "The harbour cranes at terminal one stood still for repairs.",
-        "Container ships waited outside the harbour until the cranes worked again."))
-    (seeds / "news" / "a02.md").unlink()
-    with open(seeds / "feed.jsonl", "a", encoding="utf-8") as handle:
-        handle.write("\n" + json.dumps({"id": "9", "lang": "en", "title": "Late storm",
-                                         "text": "A late storm warning for the southern coast."}))
-
-
-def answers(index_dir: Path) -> list:
-    """The fixed queries' hits as (paragraph id, score) lists."""
-    engine = Engine(index_dir, encoder_factory=lambda model: ENCODER, detector=DETECTOR).open()
-    try:
-        return [[(hit.paragraph_id, hit.score)
-                 for hit in engine.search(Query(text, mode=mode, lang="en", size=10)).hits]
-                for text, mode in QUERIES]
-    finally:
-        engine.close()
 
 
 def paragraphs(index_dir: Path, with_pids: bool = True) -> list[tuple]:

@@ -19,7 +19,7 @@ from search.ingest.language import LanguageDetector
 from web import create_app
 
 PROJECT = Path(__file__).resolve().parent.parent
-TESTS = PROJECT / "tests"  # where conftest.py (the fake encoder) lives
+TESTS = PROJECT / "tests"  # where helpers.py (the fake encoder) lives
 SEEDS = PROJECT / "seeds"
 SEED_ARTICLE = "000_7c2908e13247d0b5.txt"
 PRISONER_PARAGRAPH = "the Istanbul negotiations will likely center on further prisoner exchanges"
@@ -39,7 +39,7 @@ CLI_WITH_FAKE_MODEL = """
 import sys
 sys.path[:0] = sys.argv[1:3]
 import search.encoders.loading
-from conftest import FakeEncoder
+from helpers import FakeEncoder
 search.encoders.loading.load_encoder = lambda model, threads=0, **_: FakeEncoder()
 from search.cli import main
 main(sys.argv[3:])

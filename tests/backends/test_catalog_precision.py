@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import FakeEncoder, write
+from helpers import FakeEncoder, write
 
 from search.cli import main
 from search.config import Settings

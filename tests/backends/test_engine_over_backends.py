@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeEncoder, write
+from helpers import FakeEncoder, write
 
 from search.backends import open_backend, recorded
 from search.config import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SEEDS
+from helpers import SEEDS
 
 from search.backends import open_backend
 from search.config import Settings

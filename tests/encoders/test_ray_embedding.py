@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SEEDS
+from helpers import SEEDS
 
 from search.encoders.ray_embedding import RayEmbedding, RayOptions, in_order, root_cause
 from search.errors import EmbeddingFailed

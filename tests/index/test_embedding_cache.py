@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fault_helpers import base_corpus, build, fake_cli, fingerprint, run
+from helpers import base_corpus, build, fingerprint, run
 
 from search.index import embedding_cache
 from search.index.embedding_cache import EmbeddingCache
@@ -39,10 +39,9 @@ def built(tmp_path_factory):
             "paragraphs": len(expected["paragraphs"])}
 
 
-@pytest.fixture
-def runner(monkeypatch):
+@pytest.fixture(autouse=True)
+def fake_model_and_short_lock_wait(fake_model, monkeypatch):
     monkeypatch.setattr(embedding_cache, "LOCK_TIMEOUT", 0.2)
-    return fake_cli(monkeypatch)
 
 
 def rebuild(runner, built, index_dir: Path) -> tuple[dict, list[str]]:

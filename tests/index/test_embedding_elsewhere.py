@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SEEDS, write
+from helpers import SEEDS, write
 
 from search.backends import open_backend
 from search.config import Settings

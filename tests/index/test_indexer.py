@@ -10,7 +10,7 @@ from collections import Counter
 import faiss
 import numpy as np
 import pytest
-from conftest import write
+from helpers import write
 
 from search.backends import open_backend
 from search.backends.local.dense import load_hnsw

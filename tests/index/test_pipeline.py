@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import FakeEncoder, write
+from helpers import FakeEncoder, write
 
 import search.index.pipeline
 from search.backends import open_backend

@@ -10,7 +10,7 @@ import re
 import urllib.parse
 
 import pytest
-from conftest import SEEDS, FakeEncoder
+from helpers import SEEDS, FakeEncoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hostile_input import PIECES, WORDY

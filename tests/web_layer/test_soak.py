@@ -5,7 +5,7 @@ articles every 8 s. docs/reliability.md has the figures of the full ten-minute r
 from __future__ import annotations
 
 import pytest
-from conftest import PROJECT
+from helpers import PROJECT
 from web_fixtures import fake_model_command
 
 

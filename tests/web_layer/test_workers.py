@@ -45,7 +45,7 @@ SERVE = """
 import sys, time
 sys.path[:0] = sys.argv[1:3]
 import search.encoders.loading
-from conftest import FakeEncoder
+from helpers import FakeEncoder
 
 class SlowBatches(FakeEncoder):
     def encode(self, texts, batch_size=64):

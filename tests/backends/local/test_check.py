@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FakeEncoder, write
+from helpers import FakeEncoder, write
 
 from search.backends import open_backend
 from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeEncoder, write
+from helpers import FakeEncoder, write
 
 import search.backends.local.vectors as vectors_module
 from search.backends.local.dense import HnswParams, build_hnsw, save_hnsw

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS, FakeEncoder
+from helpers import SEEDS, FakeEncoder
 
 from search.backends.local.keyword import KeywordDoc, KeywordIndex
 from search.config import Settings

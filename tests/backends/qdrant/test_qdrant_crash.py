@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT, write
+from helpers import PROJECT, write
 from test_reliability import DETECTOR, ENCODER, answers, base_corpus, later_corpus
 
 from search.backends import open_backend, record
@@ -33,7 +33,7 @@ from search.cli import main
 from search.config import Settings
 from search.index.updater import update_index
 
-TESTS = Path(__file__).resolve().parents[2]  # where conftest.py and test_reliability.py are
+TESTS = Path(__file__).resolve().parents[2]  # where helpers.py and test_reliability.py are
 SETTINGS = Settings(model="fake")
 
 RUNNER = r'''
@@ -45,7 +45,7 @@ import json, os, signal, sys, threading
 
 sys.path[:0] = sys.argv[1:3]
 import numpy as np
-from conftest import FakeEncoder
+from helpers import FakeEncoder
 from qdrant_client import QdrantClient
 import search.cli, search.encoders.loading, search.index.pipeline
 import search.backends.qdrant.writer

@@ -18,8 +18,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, write
-from fault_helpers import fake_cli, run
+from helpers import PROJECT, fake_cli, run, write
 
 from search.backends import open_backend, record, recorded
 from search.backends.qdrant import QdrantBackend

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeEncoder, write
+from helpers import FakeEncoder, write
 
 import backends.test_contract as contract
 from search import backends

@@ -1,5 +1,7 @@
-"""What the fault tests share: a small corpus and its update, the `search` command with the
-fake encoder, and what an index holds and answers, to compare before and after a fault."""
+"""Helpers the tests share (imported as `helpers`; fixtures are in conftest.py): the fake
+encoder, files in tmp_path, and what the fault tests need: a small corpus and its update,
+the `search` command with the fake encoder, and what an index holds and answers, to compare
+before and after a fault."""
 
 from __future__ import annotations
 
@@ -13,17 +15,53 @@ from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
+import regex
 from click.testing import CliRunner, Result
-from conftest import FakeEncoder, write
 
 from search.backends.local.reader import LocalReader
 from search.backends.local.store import IndexStore
 from search.cli import main
 from search.config import Settings
+from search.encoders.base import ModelInfo
 from search.engine import Engine
 from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
 from search.ranking.query import Mode, Query
+
+PROJECT = Path(__file__).resolve().parent.parent
+SEEDS = PROJECT / "seeds"
+_WORD = regex.compile(r"\w+")
+
+
+class FakeEncoder:
+    """Bag-of-words vectors from hashed lowercase words: fast, deterministic, and texts
+    sharing words are close. For unit tests of the plumbing, not of meaning."""
+
+    def __init__(self, dim: int = 64, name: str = "fake", languages=None) -> None:
+        self.info = ModelInfo(name=name, dim=dim, languages=languages, max_chars=2000)
+        self.calls = 0
+        self.encoded = 0
+
+    def encode(self, texts, batch_size: int = 64) -> np.ndarray:
+        self.calls += 1
+        self.encoded += len(texts)
+        vectors = np.zeros((len(texts), self.info.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=4)
+                vectors[row, int.from_bytes(digest.digest(), "little") % self.info.dim] += 1.0
+            vectors[row, 0] += 1e-3  # no all-zero rows
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
 
 SETTINGS = Settings(model="fake")
 DETECTOR = LanguageDetector()  # shared: loading its model takes a second
@@ -33,7 +71,8 @@ QUERIES = [
     ("harbour cranes container ships", Mode.SEMANTIC),
     ("storm warning for the northern coast", Mode.HYBRID),
     ("Gefangenenaustausch Verhandlungen", Mode.HYBRID),
-    ("ferry strike wages", Mode.HYBRID),
+    ("élections municipales", Mode.KEYWORD),
+    ("ferry strike wages", Mode.SEMANTIC),
 ]
 
 
@@ -51,6 +90,10 @@ def base_corpus(seeds: Path) -> Path:
         "Verhandlungen", "de",
         "Die Verhandlungen über einen Gefangenenaustausch werden in Istanbul fortgesetzt.",
         "Beide Seiten wollen weitere Gefangene austauschen, sagten die Unterhändler."))
+    write(seeds / "news" / "fr.md", article(
+        "Élections", "fr",
+        "Les élections municipales auront lieu au printemps dans toutes les communes du pays.",
+        "Les candidats présentent leurs programmes sur les transports et le logement."))
     write(seeds / "feed.jsonl", "\n".join(json.dumps({
         "id": str(n), "lang": "en", "title": f"Weather {n}",
         "text": f"Storm warning {n}: heavy rain and strong winds on the northern coast."})
@@ -59,8 +102,8 @@ def base_corpus(seeds: Path) -> Path:
 
 
 def later_corpus(seeds: Path) -> Path:
-    """The base corpus a day later: files added, changed and removed."""
-    for n in range(12):
+    """The base corpus after a day: files added, changed and removed."""
+    for n in range(14):
         write(seeds / "news" / f"b{n:02d}.md", article(
             f"Ferry strike {n}", "en",
             f"Ferry workers in port {n} walked out over unpaid wages on Monday morning.",
@@ -70,6 +113,9 @@ def later_corpus(seeds: Path) -> Path:
         "Port report 1", "en", "The harbour cranes at terminal one stood still for repairs.",
         "Container ships waited outside the harbour until the cranes worked again."))
     (seeds / "news" / "a02.md").unlink()
+    with open(seeds / "feed.jsonl", "a", encoding="utf-8") as handle:
+        handle.write("\n" + json.dumps({"id": "9", "lang": "en", "title": "Late storm",
+                                         "text": "A late storm warning for the southern coast."}))
     return seeds
 
 
@@ -78,14 +124,19 @@ def build(seeds: Path, index_dir: Path, settings: Settings = SETTINGS) -> Path:
     return index_dir
 
 
-def fake_cli(monkeypatch) -> CliRunner:
-    """A CliRunner whose `search` loads the fake encoder instead of the real model, and whose
-    `serve` fails where it would start listening: these tests expect it to stop before, and a
-    server that did start would wait for requests for ever."""
+def use_fake_model(monkeypatch) -> None:
+    """Make `search` load the fake encoder instead of the real model, and make `serve` fail
+    where it would start listening: these tests expect it to stop before, and a server that
+    did start would wait for requests for ever."""
     monkeypatch.setattr("search.encoders.loading.load_encoder",
                         lambda model, threads=0, **_: FakeEncoder())
     monkeypatch.setattr("web.serving.create_server", _refuse_to_listen)
     monkeypatch.setattr("web.serving.serve_in_workers", _refuse_to_fork)  # --workers 2+
+
+
+def fake_cli(monkeypatch) -> CliRunner:
+    """A CliRunner whose `search` loads the fake encoder (see use_fake_model)."""
+    use_fake_model(monkeypatch)
     return CliRunner()
 
 
