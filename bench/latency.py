@@ -50,7 +50,9 @@ from search.backends.local.reader import LocalReader  # noqa: E402
 from search.backends.local.vectors import live_vectors  # noqa: E402
 from search.engine import Engine  # noqa: E402
 from search.ranking.hits import build_hits  # noqa: E402
-from search.ranking.policy import rank  # noqa: E402
+from search.ranking.known import KnownFacts  # noqa: E402
+from search.ranking.language_bias import language_bias  # noqa: E402
+from search.ranking.policy import candidates, rank  # noqa: E402
 from search.ranking.query import Mode, Query, understand  # noqa: E402
 
 INDEX = Path("/tmp/search-bench/index-100k")
@@ -94,8 +96,12 @@ def hybrid_parts(engine: Engine, reader: LocalReader, asked: list[tuple[str, str
         parts["query encoding"].append(ms)
         ms, _ = timed(reader.vector_candidates, vector, window, q.filters)
         parts["vector side"].append(ms)
-        shown = rank(q, reader, vector, encoder.info.languages, settings, window)[:10]
-        ms, _ = timed(build_hits, shown, q, reader)
+        bias = language_bias(reader.catalog, settings.language_centering)
+        known = KnownFacts(reader)
+        found = candidates(q, reader, vector, bias, window)
+        shown = rank(q, reader, vector, encoder.info.languages, settings, window, found, bias,
+                     known)[:10]
+        ms, _ = timed(build_hits, shown, q, reader, known)
         parts["10 hits (texts, highlight, snippet)"].append(ms)
     return {name: percentiles(values) for name, values in parts.items()}
 

@@ -29,7 +29,8 @@ from search.errors import (
 )
 from search.ingest.language import LanguageDetector
 from search.lru import LRUCache
-from search.ranking.hits import build_hits, translations
+from search.ranking.hits import build_hits
+from search.ranking.known import KnownFacts
 from search.ranking.language_bias import dense_candidates, language_bias
 from search.ranking.listing import list_matches
 from search.ranking.policy import candidates, rank
@@ -42,11 +43,13 @@ from search.translations import article_versions
 class _Holder:
     """A reader with a count of the queries using it, closed once retired and unused."""
 
-    def __init__(self, reader: GenerationReader, name: str) -> None:
+    def __init__(self, reader: GenerationReader, name: str, centering: bool) -> None:
         self.reader = reader
         self.name = name
         self.users = 0
         self.retired = False
+        # A constant of the generation, computed once for all its queries.
+        self.bias = language_bias(reader.catalog, centering)
 
     def close_if_unused(self) -> None:
         if self.retired and self.users == 0:
@@ -120,7 +123,8 @@ class Engine:
                 reader.close()
                 raise
             with self._lock:
-                old, self._holder = self._holder, _Holder(reader, name)
+                old, self._holder = self._holder, _Holder(reader, name,
+                                                      self.settings.language_centering)
                 if old is not None:
                     old.retired = True
                     old.close_if_unused()
@@ -143,13 +147,18 @@ class Engine:
 
     @contextmanager
     def _reader(self) -> Iterator[GenerationReader]:
+        with self._generation() as holder:
+            yield holder.reader
+
+    @contextmanager
+    def _generation(self) -> Iterator[_Holder]:
         with self._lock:
             holder = self._holder
             if holder is None:
                 raise RuntimeError("Engine.open() was not called")
             holder.users += 1
         try:
-            yield holder.reader
+            yield holder
         finally:
             with self._lock:
                 holder.users -= 1
@@ -191,7 +200,8 @@ class Engine:
     def search(self, query: Query) -> SearchPage:
         """Run a query; raises InvalidQuery with a user-facing reason for bad input."""
         started = time.perf_counter()
-        with self._reader() as reader:
+        with self._generation() as generation:
+            reader = generation.reader
             q = understand(query, self.settings, reader.catalog.languages, self._detector)
             today = self._today()
             # Recency ages change with the day, so the day is part of such a query's key.
@@ -202,16 +212,17 @@ class Engine:
             with self._computing:
                 vector = None if q.mode is Mode.KEYWORD else self.encoder().encode_query(q.text)
                 window = max(self.settings.window, q.page * q.size)
-                keyword, semantic = candidates(q, reader, vector, self.settings,
+                keyword, semantic = candidates(q, reader, vector, generation.bias,
                                                max(window, self.settings.count_window))
+                known = KnownFacts(reader)
                 fused = rank(q, reader, vector, self.encoder().info.languages if vector
                              is not None else None, self.settings, window,
-                             (keyword[:window], semantic[:window]))
-                listing = list_matches(q, reader, fused, keyword, semantic, self.settings,
+                             (keyword[:window], semantic[:window]), generation.bias, known)
+                listing = list_matches(q, known, fused, keyword, semantic, self.settings,
                                        today)
                 first = (q.page - 1) * q.size
-                hits = build_hits(listing.listed[first : first + q.size], q, reader)
-                closest = build_hits(listing.closest, q, reader)
+                hits = build_hits(listing.listed[first : first + q.size], q, reader, known)
+                closest = build_hits(listing.closest, q, reader, known)
             page = SearchPage(q, q.page, q.size, listing.total, hits,
                               round((time.perf_counter() - started) * 1000, 2),
                               reader.catalog.name, listing.total_relation, listing.facets,
@@ -233,7 +244,7 @@ class Engine:
         """One paragraph (`article id:position`) with its article and translation group."""
         with self._reader() as reader:
             record, article = _locate(reader, paragraph_id)
-            [group] = translations([record.pid], reader)
+            [group] = KnownFacts(reader).translations([record.pid])
             return ParagraphView(record, article, group)
 
     def similar(self, paragraph_id: str, size: int = 10) -> list[Similar]:
@@ -242,11 +253,11 @@ class Engine:
         if not 1 <= size <= self.settings.max_page_size:
             raise InvalidQuery(
                 f"size must be between 1 and {self.settings.max_page_size}, not {size}")
-        with self._reader() as reader:
+        with self._generation() as generation:
+            reader, bias = generation.reader, generation.bias
             record, article = _locate(reader, paragraph_id)
             pid = record.pid
             vector = reader.vector(pid)
-            bias = language_bias(reader.catalog, self.settings.language_centering)
             if bias is not None:
                 vector = bias.debiased(vector, record.lang)
             # The article's own paragraphs come back too: ask for enough to skip them.

@@ -65,6 +65,9 @@ class Candidate:
     pid: int
     score: float
     coverage: float | None = None
+    # The paragraph's language: every backend fills it in, so that ranking by language
+    # (fusion weights, bias correction) asks the reader nothing more.
+    lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,36 @@ class ParagraphRecord:
     def paragraph_id(self) -> str:
         """The public id: article id and position, stable across generations."""
         return f"{self.article_id}:{self.position}"
+
+
+@dataclass(frozen=True)
+class ParagraphFacts:
+    """What ranking, listing and a hit need of a paragraph and its article, but its text."""
+
+    pid: int
+    article_id: str
+    position: int
+    lang: str
+    group: int  # its translation group (its own pid when alone)
+    title: str
+    date: str | None
+    source: str | None
+    place: str | None
+    url: str | None
+
+    @property
+    def paragraph_id(self) -> str:
+        return f"{self.article_id}:{self.position}"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The facts of some paragraphs and of the other members of their translation groups,
+    read in one call (GenerationReader.facts); `members` maps each of their groups to its
+    members in pid order."""
+
+    paragraphs: dict[int, ParagraphFacts]
+    members: dict[int, tuple[int, ...]]
 
 
 @dataclass(frozen=True)

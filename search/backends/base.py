@@ -20,6 +20,7 @@ from search.records import (
     Candidate,
     Catalog,
     CheckReport,
+    Facts,
     Filters,
     NewArticle,
     ParagraphRecord,
@@ -80,6 +81,12 @@ class GenerationReader(Protocol):
     def group_members(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
         """The paragraphs of each group, in pid order; an id that names no group of this
         generation maps to an empty list."""
+        ...
+
+    def facts(self, pids: Sequence[int]) -> Facts:
+        """The facts of `pids` and of the other members of their groups, in one call: what a
+        query's candidates need for ranking, listing and hits, but their texts. KeyError for
+        a pid not in this generation."""
         ...
 
     def close(self) -> None: ...

@@ -61,7 +61,7 @@ class LanguageBias:
         """Candidates of a search with `vector`, each score lowered by `vector`'s inner
         product with the offset of the candidate's language; best first, ties by pid."""
         shift = {lang: float(np.dot(vector, offset)) for lang, offset in self.offsets.items()}
-        moved = [Candidate(c.pid, c.score - shift.get(lang, 0.0))
+        moved = [Candidate(c.pid, c.score - shift.get(lang, 0.0), c.coverage, lang)
                  for c, lang in zip(candidates, langs, strict=True)]
         return sorted(moved, key=lambda c: (-c.score, c.pid))
 
@@ -82,5 +82,12 @@ def dense_candidates(reader: GenerationReader, vector: np.ndarray, bias: Languag
     if bias is None:
         return reader.vector_candidates(vector, limit, filters)
     found = reader.vector_candidates(vector, limit * WIDER, filters)
-    langs = reader.langs([c.pid for c in found])
-    return bias.rescored(found, langs, vector)[:limit]
+    return bias.rescored(found, candidate_langs(reader, found), vector)[:limit]
+
+
+def candidate_langs(reader: GenerationReader, found: Sequence[Candidate]) -> list[str]:
+    """The language of each candidate: as the backend gave it, read only when it did not."""
+    langs = [c.lang for c in found]
+    if all(lang is not None for lang in langs):
+        return [str(lang) for lang in langs]
+    return reader.langs([c.pid for c in found])

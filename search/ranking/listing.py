@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
-from search.backends.base import GenerationReader
 from search.config import Settings
 from search.ranking.fusion import Fused
+from search.ranking.known import KnownFacts
 from search.ranking.matching import Matches, find_matches
 from search.ranking.ordering import Collapse, Sort, newest_first, recency_factor
 from search.ranking.query import Understood
-from search.records import ArticleRecord, Candidate
+from search.records import Candidate, ParagraphFacts
 from search.results import NO_SOURCE, UNDATED, Facets
 
 T = TypeVar("T")
@@ -63,11 +63,12 @@ class _Ranked:
     relevance: float  # the fused score over the query's best, 0..1, times any recency factor
 
 
-def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused],
+def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
                  keyword: Sequence[Candidate], semantic: Sequence[Candidate],
                  settings: Settings, today: date) -> Listing:
     """The listing of a query. `fused` is its ranking; `keyword` and `semantic` are both
-    sides' candidates over the count window (`settings.count_window`)."""
+    sides' candidates over the count window (`settings.count_window`); `known` reads what
+    the query's candidates need, once."""
     matches = find_matches(keyword, semantic, settings.count_window, settings.semantic_floor,
                            settings.min_coverage)
     matched = matches.matched
@@ -78,10 +79,9 @@ def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused]
     ordered = _relevance_order(fused, matches, keyword, semantic,
                                everything=not matched or q.sort is Sort.RELEVANCE)
     pids = [item.fused.pid for item in ordered]
-    article_ids = reader.article_ids(pids)
-    unique = list(dict.fromkeys(article_ids))
-    records = dict(zip(unique, reader.articles(unique), strict=True))
-    dates = [_date(records[a]) for a in article_ids]
+    facts = known.of(pids)
+    article_ids = [f.article_id for f in facts]
+    dates = [f.date for f in facts]
     factors: list[float | None] = [None] * len(ordered)
     indexed = list(range(len(ordered)))
     if q.recency is not None:
@@ -94,7 +94,10 @@ def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused]
     if q.one_per_article:
         indexed = first_of_each(indexed, [article_ids[i] for i in indexed])
     if q.collapse is Collapse.TRANSLATIONS:
-        indexed = first_of_each(indexed, reader.groups([pids[i] for i in indexed]))
+        preferred = set(q.filters.languages) or {q.lang}
+        indexed = represented(indexed, [facts[i].group for i in indexed],
+                              [facts[i].lang in preferred and (pids[i] in matched or not matched)
+                               for i in indexed])
     relation = "eq" if matches.complete else "gte"
     if not matched:
         closest = [_listed(ordered[i].fused, matches.evidence.get(ordered[i].fused.pid, 0.0),
@@ -104,13 +107,8 @@ def list_matches(q: Understood, reader: GenerationReader, fused: Sequence[Fused]
     listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
               for i in indexed]
     counted = [i for i, pid in enumerate(pids) if pid in matched]
-    facets = _facets(reader.langs([pids[i] for i in counted]),
-                     [records[article_ids[i]] for i in counted], [dates[i] for i in counted])
+    facets = _facets([facts[i] for i in counted])
     return Listing(listed, len(counted), relation, facets, [])
-
-
-def _date(article: ArticleRecord | None) -> str | None:
-    return article.date if article is not None else None
 
 
 def first_of_each(items: Sequence[T], keys: Sequence[Hashable]) -> list[T]:
@@ -122,6 +120,18 @@ def first_of_each(items: Sequence[T], keys: Sequence[Hashable]) -> list[T]:
             seen.add(key)
             first.append(item)
     return first
+
+
+def represented(items: Sequence[T], keys: Sequence[Hashable], preferred: Sequence[bool]
+                ) -> list[T]:
+    """Each key once, at the place of its first item, represented by its first preferred
+    item if it has one, else by its first item (a story shown by its member in the query's
+    language)."""
+    chosen: dict[Hashable, int] = {}  # in the order of each key's first item
+    for at, (key, liked) in enumerate(zip(keys, preferred, strict=True)):
+        if key not in chosen or (liked and not preferred[chosen[key]]):
+            chosen[key] = at
+    return [items[at] for at in chosen.values()]
 
 
 def _relevance_order(fused: Sequence[Fused], matches: Matches, keyword: Sequence[Candidate],
@@ -154,12 +164,11 @@ def _listed(item: Fused, score: float, matches: Matches, factor: float | None) -
                   round(matches.evidence.get(item.pid, 0.0), 6), factor)
 
 
-def _facets(langs: Sequence[str], articles: Sequence[ArticleRecord | None],
-            dates: Sequence[str | None]) -> Facets:
-    sources = Counter((a.source if a else None) or NO_SOURCE for a in articles)
-    months = Counter(d[:7] if d else UNDATED for d in dates)
+def _facets(matched: Sequence[ParagraphFacts]) -> Facets:
+    sources = Counter(f.source or NO_SOURCE for f in matched)
+    months = Counter(f.date[:7] if f.date else UNDATED for f in matched)
     month_order = sorted(months, key=lambda m: (m == UNDATED, [-ord(ch) for ch in m]))
-    return Facets(_by_count(Counter(langs)), _by_count(sources),
+    return Facets(_by_count(Counter(f.lang for f in matched)), _by_count(sources),
                   {month: months[month] for month in month_order})
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from search.backends.base import GenerationReader
 from search.config import Settings
+from search.ranking.exactness import exact_first
 from search.ranking.fusion import (
     Fused,
     FusionMethod,
@@ -34,22 +35,24 @@ from search.ranking.fusion import (
     weighted,
     with_translations,
 )
-from search.ranking.hits import partners
-from search.ranking.language_bias import LanguageBias, dense_candidates, language_bias
+from search.ranking.known import KnownFacts
+from search.ranking.language_bias import LanguageBias, candidate_langs, dense_candidates
 from search.ranking.query import Mode, Understood
 from search.records import Candidate
 
 
 def candidates(q: Understood, reader: GenerationReader, query_vector: np.ndarray | None,
-               settings: Settings, limit: int) -> tuple[list[Candidate], list[Candidate]]:
+               bias: LanguageBias | None, limit: int
+               ) -> tuple[list[Candidate], list[Candidate]]:
     """Both sides' candidates of a query (keyword, semantic), `limit` each, best first; a
     side the mode does not search gives []. Semantic mode's are corrected for language bias
-    (search.ranking.language_bias); hybrid corrects its feedback search only."""
+    (`bias`, the generation's: search.ranking.language_bias); hybrid corrects its feedback
+    search only."""
     keyword: list[Candidate] = []
     semantic: list[Candidate] = []
-    bias = language_bias(reader.catalog, settings.language_centering)
     if q.mode in (Mode.KEYWORD, Mode.HYBRID):
-        keyword = reader.keyword_candidates(q.text, q.lang, limit, q.filters)
+        keyword = exact_first(reader.keyword_candidates(q.text, q.lang, limit, q.filters),
+                              q.text)
     if query_vector is not None and q.mode is Mode.SEMANTIC and bias is not None:
         semantic = dense_candidates(reader, bias.debiased(query_vector, q.text_lang), bias,
                                     limit, q.filters)
@@ -60,11 +63,13 @@ def candidates(q: Understood, reader: GenerationReader, query_vector: np.ndarray
 
 def rank(q: Understood, reader: GenerationReader, query_vector: np.ndarray | None,
          covered: Collection[str] | None, settings: Settings, window: int,
-         found: tuple[list[Candidate], list[Candidate]] | None = None) -> list[Fused]:
+         found: tuple[list[Candidate], list[Candidate]], bias: LanguageBias | None,
+         known: KnownFacts) -> list[Fused]:
     """The fused ranking of a query. `query_vector` is None in keyword mode; `covered` are
     the languages the encoder is known to cover (None: unknown); `found` are both sides'
-    first `window` candidates when the caller has them already (see `candidates`)."""
-    keyword, semantic = found or candidates(q, reader, query_vector, settings, window)
+    first `window` candidates (see `candidates`); `bias` is the generation's correction;
+    `known` reads the facts of the ranking's paragraphs, once."""
+    keyword, semantic = found
     if q.mode is Mode.KEYWORD:
         return single(keyword, "keyword")
     if q.mode is Mode.SEMANTIC:
@@ -75,13 +80,12 @@ def rank(q: Understood, reader: GenerationReader, query_vector: np.ndarray | Non
     if covered is not None and q.text_lang not in covered:
         fused = keyword_first(keyword, semantic)
     else:
-        bias = language_bias(reader.catalog, settings.language_centering)
         fused = _language_aware(q, reader, keyword, semantic, query_vector, bias, covered,
                                 settings, window)
-    return _lift_translations(fused, q, reader, settings)
+    return _lift_translations(fused, q, known, settings)
 
 
-def _lift_translations(fused: list[Fused], q: Understood, reader: GenerationReader,
+def _lift_translations(fused: list[Fused], q: Understood, known: KnownFacts,
                        settings: Settings) -> list[Fused]:
     """`with_translations` over the reader's groups, for members the filters admit (only a
     language filter is checked here; with other filters nothing is lifted)."""
@@ -91,12 +95,13 @@ def _lift_translations(fused: list[Fused], q: Understood, reader: GenerationRead
     filters = q.filters
     if filters.article_ids or filters.sources or filters.date_from or filters.date_to:
         return fused
+    # The whole ranking's facts at once: the listing needs them next.
+    known.read(item.pid for item in fused)
     head = [item.pid for item in fused[:top]]
-    others = dict(zip(head, partners(head, reader), strict=True))
+    others = dict(zip(head, known.partners(head), strict=True))
     if filters.languages:
         wanted = sorted({m for row in others.values() for m in row})
-        admitted = {m for m, lang in zip(wanted, reader.langs(wanted), strict=True)
-                    if lang in filters.languages}
+        admitted = {f.pid for f in known.of(wanted) if f.lang in filters.languages}
         others = {pid: [m for m in row if m in admitted] for pid, row in others.items()}
     return with_translations(fused, others, settings.translation_weight, top)
 
@@ -108,9 +113,12 @@ def _language_aware(q: Understood, reader: GenerationReader, keyword: list[Candi
     assert q.alpha is not None
     alpha = q.alpha
 
+    langs: dict[int, str] = {}
+
     def fused_with(feedback: list[Candidate], feedback_pids: set[int]) -> list[Fused]:
-        pids = list({c.pid for c in (*keyword, *semantic, *feedback)})
-        langs = dict(zip(pids, reader.langs(pids), strict=True))
+        for found in (keyword, semantic, feedback):
+            langs.update(zip((c.pid for c in found), candidate_langs(reader, found),
+                             strict=True))
         weights = language_weights(langs, q.text_lang, alpha, settings.alpha_cross, covered)
         return weighted(keyword, semantic, alpha, weights=weights, feedback=feedback,
                         feedback_pids=feedback_pids)
@@ -121,7 +129,7 @@ def _language_aware(q: Understood, reader: GenerationReader, keyword: list[Candi
     # Feedback ranks paragraphs in a third language only: within the query's and the best
     # passage's own languages (where it already stands first) the ranking is left alone.
     top = fused[0].pid
-    [top_lang] = reader.langs([top])
+    top_lang = langs[top]
     if not set(reader.catalog.languages) - {q.text_lang, top_lang}:
         return fused
     passage = reader.vector(top)
@@ -131,8 +139,7 @@ def _language_aware(q: Understood, reader: GenerationReader, keyword: list[Candi
     feedback = dense_candidates(
         reader, feedback_vector(query_vector, passage, settings.feedback), bias, window,
         q.filters)
-    found = [c.pid for c in feedback]
-    third = {pid for pid, lang in zip(found, reader.langs(found), strict=True)
+    third = {c.pid for c, lang in zip(feedback, candidate_langs(reader, feedback), strict=True)
              if lang not in (q.text_lang, top_lang)}
     return fused_with(feedback, third)
 

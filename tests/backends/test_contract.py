@@ -649,3 +649,30 @@ def test_coverage_counts_a_term_once_and_stays_within_one(corpus):
 
 def test_vector_candidates_carry_no_coverage(corpus):
     assert all(c.coverage is None for c in corpus.vector_candidates(PROBE, 5, Filters()))
+
+
+# -- the facts a query reads ----------------------------------------------------------------
+
+def test_candidates_carry_their_language(corpus):
+    langs = {pid: p.lang for pid, (_, p) in PARAGRAPHS.items()}
+    for found in (corpus.keyword_candidates(MARK, "en", EVERYTHING, Filters()),
+                  corpus.vector_candidates(PROBE, EVERYTHING, Filters())):
+        assert found and all(c.lang == langs[c.pid] for c in found)
+
+
+def test_facts_are_what_the_single_lookups_say(corpus):
+    asked = sorted(PARAGRAPHS)[:3]
+    facts = corpus.facts(asked)
+    assert set(asked) <= set(facts.paragraphs)
+    for pid in asked:
+        article, paragraph = PARAGRAPHS[pid]
+        fact = facts.paragraphs[pid]
+        assert (fact.article_id, fact.position, fact.lang, fact.group) == (
+            article.id, paragraph.position, paragraph.lang, corpus.groups([pid])[0])
+        assert (fact.title, fact.date, fact.source, fact.place, fact.url) == (
+            article.title, article.date, article.source, article.place, article.url)
+        assert fact.paragraph_id == corpus.paragraphs([pid])[0].paragraph_id
+    assert facts.members == {group: tuple(row) for group, row in corpus.group_members(
+        sorted({facts.paragraphs[pid].group for pid in asked})).items()}
+    with pytest.raises(KeyError):
+        corpus.facts([max(PARAGRAPHS) + 100])

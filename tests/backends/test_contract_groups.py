@@ -80,3 +80,18 @@ def test_groups_of_a_writer_that_never_published_are_gone(backend):
         assert reader.group_members([en[0]]) == {en[0]: [en[0]]}
     finally:
         reader.close()
+
+
+def test_facts_bring_the_other_members_of_each_group(backend):
+    first = commit(backend, None, CORPUS)
+    en = sorted(first.files["en.jsonl"].pids)
+    de = sorted(first.files["de.txt"].pids)
+    second = commit(backend, first, {}, groups={en[0]: en[0], de[0]: en[0]})
+    reader = backend.open(second.name)
+    try:
+        facts = reader.facts([en[0], en[2]])
+        assert facts.members == {en[0]: (en[0], de[0]), en[2]: (en[2],)}
+        assert {en[0], de[0], en[2]} <= set(facts.paragraphs)
+        assert facts.paragraphs[de[0]].lang == "de" and facts.paragraphs[de[0]].group == en[0]
+    finally:
+        reader.close()

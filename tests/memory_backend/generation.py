@@ -9,14 +9,23 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import log
 
 import numpy as np
 
 from search.analysis import field_language, tokens
+from search.backends.facts import compose_facts
 from search.backends.group_table import GroupTable
-from search.records import ArticleRecord, Candidate, Catalog, CheckReport, Filters, ParagraphRecord
+from search.records import (
+    ArticleRecord,
+    Candidate,
+    Catalog,
+    CheckReport,
+    Facts,
+    Filters,
+    ParagraphRecord,
+)
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -186,11 +195,15 @@ class MemoryReader:
     def keyword_candidates(self, text: str, lang: str, limit: int,
                            filters: Filters) -> list[Candidate]:
         # `lang` is not used, as in the local backend: every language is searched its own way.
-        return self._generation.keyword(text, limit, filters)
+        return self._with_langs(self._generation.keyword(text, limit, filters))
 
     def vector_candidates(self, vector: np.ndarray, limit: int,
                           filters: Filters) -> list[Candidate]:
-        return self._generation.nearest(vector, limit, filters)
+        return self._with_langs(self._generation.nearest(vector, limit, filters))
+
+    def _with_langs(self, found: list[Candidate]) -> list[Candidate]:
+        return [replace(c, lang=lang)
+                for c, lang in zip(found, self.langs([c.pid for c in found]), strict=True)]
 
     def vector(self, pid: int) -> np.ndarray:
         return self._generation.contents.vectors[pid].copy()
@@ -218,6 +231,13 @@ class MemoryReader:
     def group_members(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
         stored = self._generation.contents.paragraphs
         return self._generation.groups.members(group_ids, stored.__contains__)
+
+    def facts(self, pids: Sequence[int]) -> Facts:
+        return compose_facts(pids, self.groups, self.group_members, self._located,
+                             self.articles)
+
+    def _located(self, pids: Sequence[int]) -> list[tuple[str, int, str]]:
+        return [(p.article_id, p.position, p.lang) for p in self.paragraphs(pids)]
 
     def close(self) -> None:
         with self._lock:

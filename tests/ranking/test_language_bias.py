@@ -38,7 +38,8 @@ def test_equal_scores_after_the_correction_are_ordered_by_pid():
     vector = np.array([1.0, 0.0], dtype=np.float32)
     found = [Candidate(7, 1.0), Candidate(3, 0.5), Candidate(5, 0.0)]
     rescored = bias.rescored(found, ["en", "ru", "de"], vector)
-    assert rescored == [Candidate(3, 0.5), Candidate(5, 0.5), Candidate(7, 0.5)]
+    assert rescored == [Candidate(3, 0.5, None, "ru"), Candidate(5, 0.5, None, "de"),
+                        Candidate(7, 0.5, None, "en")]
 
 
 def test_a_vector_in_a_language_without_an_offset_is_left_as_it_is():

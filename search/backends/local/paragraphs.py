@@ -143,6 +143,14 @@ class Paragraphs:
         """The article id of each of ``pids`` (no text is read)."""
         return [self.articles[a].id for a in self._article[self._rows(pids)].tolist()]
 
+    def located(self, pids: Iterable[int]) -> list[tuple[str, int, str]]:
+        """(article id, position, language) of each of ``pids`` (no text is read)."""
+        rows = self._rows(pids)
+        return [(self.articles[a].id, position, self._lang_names[code])
+                for a, position, code in zip(self._article[rows].tolist(),
+                                             self._position[rows].tolist(),
+                                             self._lang[rows].tolist(), strict=True)]
+
     def matching(self, filters: Filters) -> np.ndarray:
         """The pids that pass the filters (see `Filters`), in index order."""
         mask = np.ones(len(self.pids), dtype=bool)

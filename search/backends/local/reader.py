@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 
 import numpy as np
 
+from search.backends.facts import compose_facts
 from search.backends.group_table import GroupTable
 from search.backends.local.dense import DenseIndex
 from search.backends.local.groups import read_groups
@@ -21,7 +23,7 @@ from search.backends.local.paragraphs import Paragraphs, SegmentFiles, scan
 from search.backends.local.store import IndexStore
 from search.backends.local.vectors import load_dense
 from search.errors import IndexCorrupt
-from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
+from search.records import ArticleRecord, Candidate, Facts, Filters, ParagraphRecord
 
 
 class LocalReader:
@@ -68,11 +70,16 @@ class LocalReader:
 
     def keyword_candidates(self, text: str, lang: str, limit: int,
                            filters: Filters) -> list[Candidate]:
-        return self.keyword.search(text, limit, self._allowed(filters), lang)
+        return self._with_langs(self.keyword.search(text, limit, self._allowed(filters), lang))
 
     def vector_candidates(self, vector: np.ndarray, limit: int,
                           filters: Filters) -> list[Candidate]:
-        return self.dense.search(vector, limit, self._allowed(filters), self.ef_search)
+        return self._with_langs(
+            self.dense.search(vector, limit, self._allowed(filters), self.ef_search))
+
+    def _with_langs(self, found: list[Candidate]) -> list[Candidate]:
+        langs = self.paragraph_store.langs([c.pid for c in found])
+        return [replace(c, lang=lang) for c, lang in zip(found, langs, strict=True)]
 
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         """The pids that pass the filters (None: all), computed once for both sides and the
@@ -105,6 +112,10 @@ class LocalReader:
 
     def group_members(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
         return self._groups.members(group_ids, self._is_live)
+
+    def facts(self, pids: Sequence[int]) -> Facts:
+        return compose_facts(pids, self.groups, self.group_members,
+                             self.paragraph_store.located, self.articles)
 
     def _is_live(self, pid: int) -> bool:
         try:

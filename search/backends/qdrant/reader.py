@@ -12,11 +12,21 @@ from search import analysis
 from search.backends.qdrant import schema
 from search.backends.qdrant.connection import reported
 from search.backends.qdrant.terms import query_vector, term_id
-from search.records import ArticleRecord, Candidate, Catalog, Filters, ParagraphRecord
+from search.records import (
+    ArticleRecord,
+    Candidate,
+    Catalog,
+    Facts,
+    Filters,
+    ParagraphFacts,
+    ParagraphRecord,
+)
 
 # Extra hits fetched so that ties at the cut are broken by pid, not by Qdrant's own order.
 TIE_MARGIN = 16
 _RECORD_FIELDS = ["article_id", "position", "start", "end", "text", "lang"]
+_FACT_FIELDS = ["article_id", "position", "lang", "title", "date_iso", "source", "place", "url",
+                schema.GROUP_IDS, schema.GROUP_GENS]
 _ARTICLE_FIELDS = ["article_id", "path", "title", "date_iso", "place", "source", "url",
                    "article_lang", "position", "lang", "text"]
 
@@ -55,14 +65,15 @@ class QdrantReader:
                 requests.append(models.QueryRequest(
                     query=models.SparseVector(indices=indices, values=values),
                     using=f"kw_{code}", filter=where, limit=limit + TIE_MARGIN, params=idf,
-                    with_payload=False, with_vector=[f"kw_{code}"]))
+                    with_payload=["lang"], with_vector=[f"kw_{code}"]))
                 term_ids.append([(term_id(t), term_id(t, title=True))
                                  for t in dict.fromkeys(analysis.tokens(text, code))])
         if not requests:
             return []
         with reported(self.location):
             answers = self.client.query_batch_points(self.collection, requests)
-        found = [Candidate(int(p.id), _single(p.score), _coverage(p, using.using, ids))
+        found = [Candidate(int(p.id), _single(p.score), _coverage(p, using.using, ids),
+                           _lang(p))
                  for answer, using, ids in zip(answers, requests, term_ids, strict=True)
                  for p in answer.points if p.score > 0]
         found.sort(key=lambda c: (-c.score, c.pid))
@@ -77,8 +88,8 @@ class QdrantReader:
                 self.collection, query=np.asarray(vector, dtype=np.float32).tolist(),
                 using=schema.DENSE, query_filter=schema.query_filter(
                     self.catalog.generation, filters), limit=limit + TIE_MARGIN,
-                with_payload=False)
-        found = [Candidate(int(p.id), _single(p.score)) for p in answer.points]
+                with_payload=["lang"])
+        found = [Candidate(int(p.id), _single(p.score), None, _lang(p)) for p in answer.points]
         found.sort(key=lambda c: (-c.score, c.pid))
         return found[:limit]
 
@@ -161,6 +172,30 @@ class QdrantReader:
                 found[pid].add(pid)
         return {group: sorted(found[group]) for group in wanted}
 
+    def facts(self, pids: Sequence[int]) -> Facts:
+        """Three requests whatever the number of pids: their payloads, their groups' members
+        (a scroll), and the members' payloads that the first did not bring."""
+        asked = list(dict.fromkeys(int(pid) for pid in pids))
+        records = {int(r.id): r for r in self._records(asked, _FACT_FIELDS)}
+        generation = self.catalog.generation
+        group_of = {pid: schema.group_at(r.payload or {}, pid, generation)
+                    for pid, r in records.items()}
+        members = {group: tuple(row) for group, row in
+                   self.group_members(sorted(set(group_of.values()))).items()}
+        others = list(dict.fromkeys(m for row in members.values() for m in row
+                                    if m not in records))
+        for record in self._records(others, _FACT_FIELDS):
+            records[int(record.id)] = record
+        facts = {}
+        for pid, record in records.items():
+            payload = record.payload or {}
+            facts[pid] = ParagraphFacts(
+                pid, str(payload["article_id"]), int(payload["position"]), str(payload["lang"]),
+                schema.group_at(payload, pid, generation), str(payload["title"]),
+                payload.get("date_iso"), payload.get("source"), payload.get("place"),
+                payload.get("url"))
+        return Facts(facts, members)
+
     def close(self) -> None:
         """Give up the lease (closing twice is harmless; the client is shared)."""
         release, self._release = self._release, None
@@ -199,6 +234,11 @@ def _coverage(point: models.ScoredPoint, using: str | None,
     held = set(sparse.indices)
     matched = sum(1 for text_id, title_id in ids if text_id in held or title_id in held)
     return min(1.0, round(matched / len(ids), 6))
+
+
+def _lang(point: models.ScoredPoint) -> str | None:
+    lang = (point.payload or {}).get("lang")
+    return str(lang) if lang is not None else None
 
 
 def _single(score: float) -> float:
