@@ -1,7 +1,7 @@
 """The OpenAPI 3 description of the JSON API, served at /api/openapi.json: its paths and
 parameters, over the response schemas of web/openapi_schemas.py.
 
-tests/test_openapi.py checks the server against it with schemathesis: every documented
+tests/web_layer/test_openapi.py checks the server against it with schemathesis: every documented
 status, every response shape (objects are closed, so a new field must be documented here).
 """
 

@@ -2,7 +2,7 @@
 sentence-transformers model, behind one small interface that yields normalized float32 rows.
 
 Importing this module is cheap; torch loads with the first model. The default model runs on
-plain torch (search/use_model.py) and never imports sentence-transformers, which with the
+plain torch (search/encoders/use_model.py) and never imports sentence-transformers, which with the
 transformers library it pulls in would cost ~200 MB more resident memory; other models load
 through sentence-transformers.
 """

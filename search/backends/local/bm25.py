@@ -6,7 +6,7 @@ posting from pure Python: at 100,000 paragraphs that loop took most of a query's
 evaluates the same formula, with the same floating-point operations in the same order, so its
 scores are those Whoosh would compute, bit for bit.
 
-The arrays come from :mod:`search.postings`.
+The arrays come from :mod:`search.backends.local.postings`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import replace
 
 import numpy as np
 
@@ -79,7 +78,9 @@ class LocalReader:
 
     def _with_langs(self, found: list[Candidate]) -> list[Candidate]:
         langs = self.paragraph_store.langs([c.pid for c in found])
-        return [replace(c, lang=lang) for c, lang in zip(found, langs, strict=True)]
+        # Not dataclasses.replace: it costs ~30 times more, per candidate of every query.
+        return [Candidate(c.pid, c.score, c.coverage, lang)
+                for c, lang in zip(found, langs, strict=True)]
 
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         """The pids that pass the filters (None: all), computed once for both sides and the
