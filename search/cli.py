@@ -130,7 +130,8 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
         return
     click.echo(
         f"articles: {summary.added} added, {summary.changed} changed, {summary.removed} removed,"
-        f" {summary.unchanged} unchanged; {summary.skipped} files skipped\n"
+        f" {summary.unchanged} unchanged; {summary.skipped} files skipped"
+        f"{f', {summary.records_skipped} records skipped' if summary.records_skipped else ''}\n"
         f"paragraphs: {summary.paragraphs_added} added, {summary.paragraphs_removed} removed,"
         f" {summary.paragraphs_embedded} embedded\n"
         f"generation {summary.generation} in {summary.seconds:.1f} s"

@@ -219,7 +219,8 @@ SCHEMAS: dict[str, Any] = {
     "Problem": _object({"path": {"type": "string"}, "reason": {"type": "string"}}),
     "IndexSummary": _object({
         **{name: {"type": "integer", "minimum": 0} for name in (
-            "added", "changed", "removed", "unchanged", "skipped", "paragraphs_added",
+            "added", "changed", "removed", "unchanged", "skipped", "records_skipped",
+            "paragraphs_added",
             "paragraphs_removed", "paragraphs_embedded")},
         "problems": {"type": "array", "items": _ref("Problem")},
         "warnings": STRINGS,

@@ -48,6 +48,8 @@ class Reading:
     added: int = 0  # articles of new files
     changed: int = 0  # articles of changed files
     problems: list[Problem] = field(default_factory=list)  # files that could not be read
+    losses: list[Problem] = field(default_factory=list)  # files read that lost records
+    records_skipped: int = 0  # what those files lost
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,9 @@ class ReadAhead:
         except UnreadableFile as exc:
             self.reading.problems.append(Problem(seed_file.path, str(exc)))
             return
+        if articles.lost is not None:
+            self.reading.losses.append(Problem(seed_file.path, str(articles.lost)))
+            self.reading.records_skipped += articles.lost.count
         if to_read.indexed:
             self.reading.changed += len(articles)
             self.reading.replaced.append(seed_file.path)

@@ -253,8 +253,10 @@ class _Run:
         self.reading = reading
         self.summary.added += reading.added
         self.summary.changed += reading.changed
+        self.summary.records_skipped += reading.records_skipped
         self.summary.skipped += len(reading.problems)
-        self.summary.problems.extend(reading.problems)
+        self.summary.problems.extend(sorted([*reading.problems, *reading.losses],
+                                            key=lambda p: p.path))
         self.summary.paragraphs_removed = len(self.dropped_pids())
 
     def has_changes(self) -> bool:

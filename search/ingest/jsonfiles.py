@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from search.errors import UnreadableFile
-from search.ingest.article import Article
+from search.ingest.article import Article, FileArticles, LostRecords
 from search.ingest.cleanup import clean, fallback_title, one_line, replace_surrogates, tidy
 from search.ingest.datelines import iso_date, take_dateline
 
@@ -72,8 +72,9 @@ def _record_id(path: str, record: Any, index: int, taken: set[str]) -> str:
     return unique
 
 
-def read_json(path: str, text: str) -> list[Article]:
-    """One article for an object, one per usable object for a list."""
+def read_json(path: str, text: str) -> FileArticles:
+    """One article for an object, one per usable object for a list; the members a list
+    loses are counted (FileArticles.lost)."""
     try:
         value = _parse_json(text)
     except json.JSONDecodeError as exc:
@@ -84,22 +85,28 @@ def read_json(path: str, text: str) -> list[Article]:
         article = _record_article(path, value, path)
         if article is None:
             raise UnreadableFile("the JSON object has no usable text, body or content field")
-        return [article]
+        return FileArticles([article])
     if not isinstance(value, list):
         raise UnreadableFile("the JSON must be an object or a list of objects")
     taken: set[str] = set()
-    articles = [
-        _record_article(path, record, _record_id(path, record, i, taken))
-        for i, record in enumerate(value)
-    ]
-    found = [article for article in articles if article is not None]
+    found: list[Article] = []
+    lost: list[str] = []
+    for i, record in enumerate(value):
+        article = _record_article(path, record, _record_id(path, record, i, taken))
+        if article is None:
+            lost.append(f"member {i}: {_why_unusable(record)}")
+        else:
+            found.append(article)
     if not found:
         raise UnreadableFile("no object in the JSON list has a usable text, body or content field")
-    return found
+    return FileArticles(found, _lost(lost, len(value)))
 
 
-def read_jsonl(path: str, text: str) -> list[Article]:
-    """One article per line holding a usable object; bad lines are skipped unless all are bad."""
+def read_jsonl(path: str, text: str) -> FileArticles:
+    """One article per line holding a usable object; the lines that hold none are counted
+    (FileArticles.lost), and the file is unreadable only when every line is. A last line
+    without its newline that does not parse is being written: reported as such, and read
+    once complete (the file's hash changes then)."""
     articles: list[Article] = []
     errors: list[str] = []
     taken: set[str] = set()
@@ -108,16 +115,32 @@ def read_jsonl(path: str, text: str) -> list[Article]:
         try:
             record = _parse_json(line)
         except json.JSONDecodeError as exc:
-            errors.append(f"malformed JSON at line {line_number}, column {exc.colno}: {exc.msg}")
+            last = index == len(records) - 1 and not text.endswith("\n")
+            errors.append(f"line {line_number} is incomplete (no newline yet: still being "
+                          "written?)" if last else
+                          f"malformed JSON at line {line_number}, column {exc.colno}: {exc.msg}")
             continue
         except UnreadableFile as exc:
             errors.append(f"line {line_number}: {exc}")
             continue
         article = _record_article(path, record, _record_id(path, record, index, taken))
-        if article is not None:
+        if article is None:
+            errors.append(f"line {line_number}: {_why_unusable(record)}")
+        else:
             articles.append(article)
     if not articles:
         raise UnreadableFile(
-            errors[0] if errors else "no line holds an object with a usable text field"
+            next((e for e in errors if e.startswith("malformed") or "incomplete" in e),
+                 "no line holds an object with a usable text field")
         )
-    return articles
+    return FileArticles(articles, _lost(errors, len(records)))
+
+
+def _why_unusable(record: Any) -> str:
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__.replace('NoneType', 'null')}, not an object"
+    return "no usable text, body or content field"
+
+
+def _lost(reasons: list[str], total: int) -> LostRecords | None:
+    return LostRecords(len(reasons), total, reasons[0]) if reasons else None

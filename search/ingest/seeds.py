@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from search.errors import SeedsNotFound, UnreadableFile
-from search.ingest.article import Article
+from search.ingest.article import Article, FileArticles
 from search.ingest.cleanup import clean, replace_surrogates
 from search.ingest.datelines import Dateline, parse_date_words, parse_dateline
 from search.ingest.jsonfiles import read_json, read_jsonl
@@ -162,8 +162,9 @@ def _why(exc: OSError) -> str:
 # Reading
 
 
-def read_articles(seeds_dir: Path, seed_file: SeedFile) -> list[Article]:
-    """Parse one seed file into its articles (several for .json lists and .jsonl).
+def read_articles(seeds_dir: Path, seed_file: SeedFile) -> FileArticles:
+    """Parse one seed file into its articles (several for .json lists and .jsonl), with the
+    records of it that could not be read while others were (FileArticles.lost).
 
     Raises UnreadableFile, whose message is a short reason, for binary or non-UTF-8 content,
     an empty file, malformed JSON, JSON without a usable text, and a file that vanished.
@@ -176,7 +177,8 @@ def read_articles(seeds_dir: Path, seed_file: SeedFile) -> list[Article]:
     parse = _PARSERS.get(suffix)
     if parse is None:
         raise UnreadableFile(f"unsupported file type {suffix!r}")
-    return parse(seed_file.path, text)
+    found = parse(seed_file.path, text)
+    return found if isinstance(found, FileArticles) else FileArticles(found)
 
 
 def _read_bytes(path: Path) -> bytes:
