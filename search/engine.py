@@ -42,9 +42,10 @@ from search.translations import article_versions
 class _Holder:
     """A reader with a count of the queries using it, closed once retired and unused."""
 
-    def __init__(self, reader: GenerationReader, name: str) -> None:
+    def __init__(self, reader: GenerationReader, name: str, identity: str) -> None:
         self.reader = reader
         self.name = name
+        self.identity = identity  # tells a rebuilt index's generation of the same name
         self.users = 0
         self.retired = False
 
@@ -102,8 +103,9 @@ class Engine:
         return self
 
     def refresh(self) -> bool:
-        """Load the live generation if it is not the one being served. True if it switched.
-        After close() it does nothing (a background refresh may still be on its way)."""
+        """Load the live generation if it is not the one being served (another name, or the
+        same name in an index folder built anew or restored). True if it switched. After
+        close() it does nothing (a background refresh may still be on its way)."""
         with self._refresh_lock:
             if self._closed:
                 return False
@@ -111,7 +113,9 @@ class Engine:
             if name is None:
                 raise IndexMissing(f"no index in {self.index_dir}: run `search index` first "
                                    "(or pass --index DIR)")
-            if self._holder is not None and self._holder.name == name:
+            identity = self.backend.identity(name)
+            if self._holder is not None and (self._holder.name, self._holder.identity) == (
+                    name, identity):
                 return False
             reader = self.backend.open(name)
             try:
@@ -120,7 +124,7 @@ class Engine:
                 reader.close()
                 raise
             with self._lock:
-                old, self._holder = self._holder, _Holder(reader, name)
+                old, self._holder = self._holder, _Holder(reader, name, identity)
                 if old is not None:
                     old.retired = True
                     old.close_if_unused()
@@ -143,13 +147,18 @@ class Engine:
 
     @contextmanager
     def _reader(self) -> Iterator[GenerationReader]:
+        with self._held() as holder:
+            yield holder.reader
+
+    @contextmanager
+    def _held(self) -> Iterator[_Holder]:
         with self._lock:
             holder = self._holder
             if holder is None:
                 raise RuntimeError("Engine.open() was not called")
             holder.users += 1
         try:
-            yield holder.reader
+            yield holder
         finally:
             with self._lock:
                 holder.users -= 1
@@ -191,11 +200,12 @@ class Engine:
     def search(self, query: Query) -> SearchPage:
         """Run a query; raises InvalidQuery with a user-facing reason for bad input."""
         started = time.perf_counter()
-        with self._reader() as reader:
+        with self._held() as holder:
+            reader = holder.reader
             q = understand(query, self.settings, reader.catalog.languages, self._detector)
             today = self._today()
             # Recency ages change with the day, so the day is part of such a query's key.
-            key = (reader.catalog.name, q, today if q.recency is not None else None)
+            key = (holder.identity, q, today if q.recency is not None else None)
             cached = self._pages.get(key)
             if cached is not None:
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))

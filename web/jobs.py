@@ -227,8 +227,12 @@ class _Poller:
                 self.poll()
                 last_error = None
             except Exception as exc:
-                # Logged once until it changes or goes away, not every `interval` seconds.
-                if repr(exc) != last_error:
+                # Logged once until it changes or goes away, not every `interval` seconds; a
+                # user's error (an index folder being rebuilt) in one line, without traceback.
+                if repr(exc) != last_error and isinstance(exc, SearchError):
+                    log.warning("%s: %s; trying again every %.1f s", self._thread.name,
+                                exc, self.interval)
+                elif repr(exc) != last_error:
                     log.exception("%s: poll failed; trying again every %.1f s",
                                   self._thread.name, self.interval)
                 last_error = repr(exc)
