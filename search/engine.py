@@ -8,6 +8,7 @@ the one they started with.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -234,7 +235,7 @@ class Engine:
         with self._reader() as reader:
             record = reader.article(article_id)
             if record is None:
-                raise ArticleNotFound(f"no article {article_id!r} in the index")
+                raise ArticleNotFound(f"no article {shorten(article_id)!r} in the index")
             paragraphs = reader.paragraphs(record.paragraph_pids)
             return ArticleView(record, sorted(paragraphs, key=lambda p: p.position),
                                _versions(reader, record))
@@ -284,13 +285,23 @@ def _locate(reader: GenerationReader, paragraph_id: str
             ) -> tuple[ParagraphRecord, ArticleRecord]:
     """The record and article of a public paragraph id (`article id:position`)."""
     article_id, _, position = paragraph_id.rpartition(":")
-    article = reader.article(article_id) if article_id and position.isdigit() else None
+    # ASCII digits only: str.isdigit() takes "²" (int() fails) and "٠" (another spelling of 0).
+    valid = article_id and _POSITION.fullmatch(position)
+    article = reader.article(article_id) if valid else None
     if article is not None:
         for record in reader.paragraphs(article.paragraph_pids):
             if record.position == int(position):
                 return record, article
-    raise ParagraphNotFound(f"no paragraph {paragraph_id!r} in the index "
+    raise ParagraphNotFound(f"no paragraph {shorten(paragraph_id)!r} in the index "
                             "(paragraph ids are article id:position)")
+
+
+_POSITION = re.compile(r"[0-9]{1,9}")
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """Text echoed in a message, cut to `limit` characters."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _versions(reader: GenerationReader, article: ArticleRecord) -> tuple[ArticleRecord, ...]:
