@@ -26,7 +26,7 @@ from search.backends.oserrors import unwritable
 from search.config import Settings
 from search.encoders.base import Embed, Encoder
 from search.encoders.centering import LanguageCentroids
-from search.errors import IndexIncompatible, SearchError
+from search.errors import IndexIncompatible, SearchError, SeedsNotFound
 from search.index.centroids import next_centroids
 from search.index.embedding_cache import EmbeddingCache
 from search.index.groups import NewPassages, update_groups
@@ -67,6 +67,7 @@ def update_index(
         load_encoder = partial(_load_encoder, settings)
     report = progress or (lambda stage, done, total: None)
     seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
+    inside = _index_inside(seeds_dir, index_dir)
     store, chosen = _backend_for(index_dir, settings, backend, backend_options, rebuild)
     with _writer_lock(store, index_dir):
         store.collect_garbage()
@@ -78,7 +79,10 @@ def update_index(
                 f" pass --model {previous.model} or --rebuild to re-embed everything"
             )
         summary = IndexSummary()
-        files, problems = scan_seeds(seeds_dir)
+        if inside is not None:
+            summary.warnings.append(f"the index folder {index_dir} lies inside the seeds "
+                                    f"folder {seeds_dir}: its files are not read as articles")
+        files, problems = scan_seeds(seeds_dir, inside)
         if not allow_removal:
             check_removal(live, {f.path for f in files} | {p.path for p in problems},
                           settings.max_removal_share, rebuild, seeds_dir, index_dir)
@@ -143,6 +147,16 @@ def _load_encoder(settings: Settings) -> Encoder:
 def _live_catalog(backend: Backend) -> Catalog | None:
     name = backend.current()
     return backend.catalog(name) if name else None
+
+
+def _index_inside(seeds_dir: Path, index_dir: Path) -> Path | None:
+    """The index folder if it lies inside the seeds folder (its files are then not read);
+    SeedsNotFound if the seeds folder is the index folder or inside it."""
+    seeds, index = seeds_dir.resolve(), index_dir.resolve()
+    if seeds == index or seeds.is_relative_to(index):
+        raise SeedsNotFound(f"the seeds folder {seeds_dir} is the index folder {index_dir} or "
+                            "inside it: pass --seeds with the folder that holds the articles")
+    return index if index.is_relative_to(seeds) else None
 
 
 def _catalog_if_readable(backend: Backend) -> Catalog | None:

@@ -55,14 +55,17 @@ class Problem:
 # Scanning
 
 
-def scan_seeds(seeds_dir: Path) -> tuple[list[SeedFile], list[Problem]]:
+def scan_seeds(seeds_dir: Path, skip: Path | None = None
+               ) -> tuple[list[SeedFile], list[Problem]]:
     """Every supported file under seeds_dir, recursively, sorted by path, with its content hash.
 
-    Hidden files and folders and unsupported suffixes are skipped silently. Symlinks resolving
-    outside seeds_dir and files that cannot be read become Problems; a bad file never raises.
-    Raises SeedsNotFound when seeds_dir is missing or not a folder.
+    Hidden files and folders, unsupported suffixes and the folder `skip` (an index kept inside
+    seeds_dir) are skipped silently. Symlinks resolving outside seeds_dir and files that cannot
+    be read become Problems; a bad file never raises. Raises SeedsNotFound when seeds_dir is
+    missing or not a folder.
     """
     root = _seeds_root(seeds_dir)
+    skipped = skip.resolve() if skip is not None else None
     files: list[SeedFile] = []
     problems: list[Problem] = []
     pending = [root]
@@ -80,7 +83,8 @@ def scan_seeds(seeds_dir: Path) -> tuple[list[SeedFile], list[Problem]]:
             raw = _relative(root, path)
             rel = replace_surrogates(raw)  # undecodable bytes in a name are shown as U+FFFD
             if entry.is_dir(follow_symlinks=False):
-                pending.append(path)
+                if path != skipped:
+                    pending.append(path)
             elif entry.is_symlink() and _is_dir(path):
                 if not _inside(root, path):
                     reason = "symlinked folder points outside the seeds folder"
