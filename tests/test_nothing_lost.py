@@ -75,8 +75,8 @@ def test_a_half_written_last_line_is_reported_then_read_once_complete(tmp_path, 
     result = run(runner, "index", "--seeds", seeds, "--index", tmp_path / "idx")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
-        "skipped live.jsonl: 1 of 3 records (line 3 is incomplete (no newline yet: still "
-        "being written?))"]
+        "skipped live.jsonl: 1 of 3 records (malformed JSON at line 3, column 28: Unterminated "
+        "string starting at (the last line, without its newline: still being written?))"]
     assert hits(tmp_path / "idx", "lighthouse fog") == ["live.jsonl#r0", "live.jsonl#r1"]
 
     write(feed, complete + record(2) + "\n")  # the line is complete
@@ -173,3 +173,39 @@ def test_watch_and_reindex_refuse_and_keep_serving(tmp_path, caplog):
         assert client.get("/api/stats").get_json()["articles"] == 11
     finally:
         app.extensions["search"].close()
+
+
+# -- finding 6: hostile files cost little ------------------------------------------------------
+
+def test_hostile_files_are_skipped_in_one_line_each(tmp_path, monkeypatch):
+    import time
+
+    from search.config import Settings
+    from search.index.updater import update_index
+
+    seeds = base_corpus(tmp_path / "seeds")
+    write(seeds / "tags.html", "<html><body><p>harbour</p>" + "<b>" * 2_000_000)  # 6 MB
+    write(seeds / "wide.json", "[" + '{"text": "harbour cranes"},' * 50 + "[]," * 250_000
+          + "[]]")
+    started = time.perf_counter()
+    result = run(fake_cli(monkeypatch), "index", "--seeds", seeds, "--index", tmp_path / "idx")
+    took = time.perf_counter() - started
+    assert result.stderr.splitlines() == [
+        "skipped tags.html: more than 200,000 HTML tags (Settings.max_elements)",
+        "skipped wide.json: more than 200,000 JSON objects and arrays (Settings.max_elements)"]
+    assert "11 added" in result.stdout and "2 files skipped" in result.stdout
+    assert took < 20, took  # 61 s and 1.4 GB before
+    assert articles(tmp_path / "idx") == 11 and len(hits(tmp_path / "idx", "harbour")) == 6
+
+    # Configurable: a lower size cap skips a big feed, found by the scan (never read whole).
+    write(seeds / "big.jsonl", (record(0) + "\n") * 2000)
+    settings = Settings(model="usem3", max_file_bytes=100_000, max_elements=300_000)
+    summary = update_index(seeds, tmp_path / "idx", settings, lambda: ENCODER,
+                           detector=DETECTOR)
+    size = (seeds / "big.jsonl").stat().st_size
+    assert [(p.path, p.reason) for p in summary.problems] == [
+        ("big.jsonl", f"{size:,} bytes, over the limit of 100,000 (Settings.max_file_bytes)"),
+        ("tags.html", "6,000,026 bytes, over the limit of 100,000 (Settings.max_file_bytes)"),
+        ("wide.json", f"{(seeds / 'wide.json').stat().st_size:,} bytes, over the limit of "
+                      "100,000 (Settings.max_file_bytes)")]
+    assert (summary.added, summary.unchanged, summary.removed) == (0, 11, 0)

@@ -34,6 +34,7 @@ from search.index.pipeline import ReadAhead, Reading, Stopped, ToRead
 from search.index.removal import check_removal
 from search.index.summary import IndexSummary
 from search.index.vectors import NewVectors, VectorStage
+from search.ingest.article import ReadLimits
 from search.ingest.language import LanguageDetector
 from search.ingest.seeds import Problem, SeedFile, scan_seeds
 
@@ -82,7 +83,8 @@ def update_index(
         if inside is not None:
             summary.warnings.append(f"the index folder {index_dir} lies inside the seeds "
                                     f"folder {seeds_dir}: its files are not read as articles")
-        files, problems = scan_seeds(seeds_dir, inside)
+        files, problems = scan_seeds(seeds_dir, inside, ReadLimits(
+            settings.max_file_bytes, settings.max_elements))
         if not allow_removal:
             check_removal(live, {f.path for f in files} | {p.path for p in problems},
                           settings.max_removal_share, rebuild, seeds_dir, index_dir)

@@ -22,6 +22,16 @@ class Article:
 
 
 @dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on what one seed file may cost to read (Settings.max_file_bytes, max_elements):
+    a hostile file is skipped with one line instead of taking the machine's memory."""
+
+    max_file_bytes: int = 64 * 2**20
+    # HTML tags, or JSON objects and arrays, in one file (each takes a Python object or more)
+    max_elements: int = 200_000
+
+
+@dataclass(frozen=True)
 class LostRecords:
     """Records of one file that could not be read (JSON list members, JSON Lines lines) while
     the others were: how many, of how many, and where and why the first went."""

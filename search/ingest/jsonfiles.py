@@ -116,9 +116,9 @@ def read_jsonl(path: str, text: str) -> FileArticles:
             record = _parse_json(line)
         except json.JSONDecodeError as exc:
             last = index == len(records) - 1 and not text.endswith("\n")
-            errors.append(f"line {line_number} is incomplete (no newline yet: still being "
-                          "written?)" if last else
-                          f"malformed JSON at line {line_number}, column {exc.colno}: {exc.msg}")
+            errors.append(f"malformed JSON at line {line_number}, column {exc.colno}: {exc.msg}"
+                          + (" (the last line, without its newline: still being written?)"
+                             if last else ""))
             continue
         except UnreadableFile as exc:
             errors.append(f"line {line_number}: {exc}")
@@ -130,7 +130,7 @@ def read_jsonl(path: str, text: str) -> FileArticles:
             articles.append(article)
     if not articles:
         raise UnreadableFile(
-            next((e for e in errors if e.startswith("malformed") or "incomplete" in e),
+            next((e for e in errors if e.startswith("malformed")),
                  "no line holds an object with a usable text field")
         )
     return FileArticles(articles, _lost(errors, len(records)))
