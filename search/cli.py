@@ -18,6 +18,7 @@ import regex
 from search.config import DEFAULT_MODEL, Settings
 from search.encoders.precision import PRECISION_CHOICES
 from search.errors import SearchError
+from search.printable import printable
 from search.progress import ProgressBars
 from search.ranking.query import Mode, Query
 from search.records import Filters
@@ -41,9 +42,10 @@ def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except SearchError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(str(exc))) from None
         except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from None
+            raise click.ClickException(
+                printable(f"{exc.strerror or exc}: {exc.filename or ''}")) from None
 
     return wrapper
 
@@ -126,9 +128,9 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, allow_rem
             backend_options=options or None, allow_removal=allow_removal,
         )
     for problem in summary.problems:
-        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+        click.echo(printable(f"skipped {problem.path}: {problem.reason}"), err=True)
     for warning in summary.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(printable(f"warning: {warning}"), err=True)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -231,9 +233,13 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
     once = ", each story once" if q.collapse.value == "translations" else ""
     if q.one_per_article:
         once += ", each article once"
-    click.echo(f"{at_least}{result.total} matches for {q.text!r} {where}; "
-               f"{result.listed} results listed{once}", err=True)
+    click.echo(f"{at_least}{_count(result.total, 'match', 'matches')} for {q.text!r} {where}; "
+               f"{_count(result.listed, 'result')} listed{once}", err=True)
     _print_hits(result.hits, (page - 1) * limit + 1)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _print_hits(hits: list[Hit], first: int) -> None:
@@ -312,6 +318,7 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
     Example: search serve --watch --port 8000
     """
     import logging
+    import os
     import shutil
     import signal
     import tempfile
@@ -320,16 +327,24 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
 
     from search.encoders.loading import available_cores
     from web import create_app
-    from web.workers import serve_in_workers
+    from web.serving import JOBS_PREFIX, quiet_third_party_logs, sweep_stale_jobs_folders
+    from web.workers import listening_socket, serve_in_workers
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(process)d %(name)s: %(message)s")
+    quiet_third_party_logs()
+    try:  # before the model loads: a port in use or a bad address is known at once
+        listening_socket(host, port).close()
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
+    sweep_stale_jobs_folders(tempfile.gettempdir())
     workers = _serving_processes(index_dir, workers or available_cores(), workers is not None)
     click.echo(f"loading {index_dir} and its model...", err=True)
     shown = f"[{host}]" if ":" in host else host
     watching = f" (watching {seeds_dir})" if watch else ""
     if workers > 1:
-        jobs_dir = tempfile.mkdtemp(prefix="search-serve-")
+        jobs_dir = tempfile.mkdtemp(prefix=f"{JOBS_PREFIX}{os.getpid()}-")
         try:
             app = create_app({"INDEX_DIR": index_dir, "SEEDS_DIR": seeds_dir, "WATCH": watch,
                               "JOBS_DIR": jobs_dir, "BACKGROUND": False, "WORKER_HEADER": True,
@@ -351,8 +366,10 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)  # a closed terminal too
     try:
-        server = create_server(app, host=host, port=port, threads=threads)
+        server = create_server(app, host=host, port=port, threads=threads,
+                               max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
         click.echo(f"serving http://{shown}:{getattr(server, 'effective_port', port)}/"
                    f"{watching}; Ctrl+C stops")
         try:

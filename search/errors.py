@@ -64,3 +64,7 @@ class BackendUnavailable(SearchError):
 class RemovalRefused(SearchError):
     """A run would remove all, or too large a share, of the index's articles (an empty or
     mistyped seeds folder, a mount that has not come up); nothing was changed."""
+
+
+class BadSetting(SearchError):
+    """A setting cannot work as given (a reindex token no request can carry)."""

@@ -18,6 +18,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from search.config import Settings
 from search.engine import Engine
+from search.errors import BadSetting
 from search.index.summary import IndexSummary
 from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
@@ -97,7 +98,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    _check_token(app.config["REINDEX_TOKEN"])
     app.json = _JSONProvider(app)
+    # "/api/articles//x" is the article "/x", not a redirect built from the Host header.
+    app.url_map.merge_slashes = False
 
     app.extensions["search"] = _start_services(app)
     if app.config["BACKGROUND"]:
@@ -118,6 +122,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def _check_token(token: str | None) -> None:
+    """A reindex token that no Authorization header can carry is refused at start."""
+    if token is None:
+        return
+    if not token.strip() or token != token.strip() or not token.isascii() \
+            or not token.isprintable():
+        raise BadSetting("SEARCH_REINDEX_TOKEN can never match: it must be printable ASCII "
+                         "without spaces around it (unset it to allow only this machine)")
 
 
 def services() -> Services:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from search.errors import IndexBusy, SearchError
 from search.index.summary import IndexSummary
 from search.ingest.seeds import SUPPORTED_SUFFIXES
+from search.printable import printable
 from search.serialize import summary_to_dict
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ class Reindexer:
         except SearchError as exc:
             # The message, not the exception: a handler that keeps records would keep its
             # traceback, and with it whatever the failed update still had open.
-            log.warning("reindex job %s failed: %s", job.id, str(exc))
+            log.warning("reindex job %s failed: %s", job.id, printable(str(exc)))
             return self._set(job, status=JobStatus.FAILED, finished=_now(), error=str(exc),
                              busy=isinstance(exc, IndexBusy))
         except Exception as exc:  # a job must end in a state, whatever went wrong
@@ -173,9 +174,10 @@ class Reindexer:
             return self._set(job, status=JobStatus.FAILED, finished=_now(),
                              error=f"unexpected error: {type(exc).__name__}: {exc}")
         for problem in summary.problems:
-            log.warning("reindex job %s skipped %s: %s", job.id, problem.path, problem.reason)
+            log.warning("reindex job %s skipped %s", job.id,
+                        printable(f"{problem.path}: {problem.reason}"))
         for warning in summary.warnings:
-            log.warning("reindex job %s: %s", job.id, warning)
+            log.warning("reindex job %s: %s", job.id, printable(warning))
         log.info("reindex job %s done: generation %s", job.id, summary.generation)
         return self._set(job, status=JobStatus.DONE, finished=_now(),
                          summary=summary_to_dict(summary))
