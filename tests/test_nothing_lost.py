@@ -209,3 +209,30 @@ def test_hostile_files_are_skipped_in_one_line_each(tmp_path, monkeypatch):
         ("wide.json", f"{(seeds / 'wide.json').stat().st_size:,} bytes, over the limit of "
                       "100,000 (Settings.max_file_bytes)")]
     assert (summary.added, summary.unchanged, summary.removed) == (0, 11, 0)
+
+
+# -- finding 9: input that means one thing -------------------------------------------------------
+
+def test_odd_langs_and_dates_are_named_and_read_as_nothing(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    text = "The lighthouse keeper reported thick fog over the bay tonight."
+    write(seeds / "odd.jsonl", "".join(json.dumps(r) + "\n" for r in [
+        {"id": "a", "lang": "<script>", "text": text},
+        {"id": "b", "lang": "en", "date": "9999-12-31", "text": text},
+        {"id": "c", "lang": "en", "date": "20250501", "text": text}]))
+    result = run(fake_cli(monkeypatch), "index", "--seeds", seeds, "--index", tmp_path / "idx")
+    assert result.stderr.splitlines() == [
+        "warning: odd.jsonl#a: lang '<script>' is not a language code; detected from the text "
+        "instead",
+        "warning: odd.jsonl#b: date 9999-12-31 is in the future; indexed undated"]
+    assert "3 added" in result.stdout
+    engine = Engine(tmp_path / "idx", encoder_factory=lambda model: ENCODER,
+                    detector=DETECTOR).open()
+    try:
+        views = {name: engine.article(f"odd.jsonl#{name}").article for name in "abc"}
+        assert [(v.lang, v.date) for v in views.values()] == [
+            ("en", None), ("en", None), ("en", "2025-05-01")]  # a: detected
+        assert engine.stats().languages == {"en": 3}
+    finally:
+        engine.close()
+    assert hits(tmp_path / "idx", "lighthouse fog") == [f"odd.jsonl#{n}" for n in "abc"]

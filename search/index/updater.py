@@ -286,6 +286,7 @@ class _Run:
         self.summary.added += reading.added
         self.summary.changed += reading.changed
         self.summary.records_skipped += reading.records_skipped
+        self.summary.warnings.extend(reading.notes)
         self.summary.skipped += len(reading.problems)
         self.summary.problems.extend(sorted([*reading.problems, *reading.losses],
                                             key=lambda p: p.path))
