@@ -236,3 +236,15 @@ def test_odd_langs_and_dates_are_named_and_read_as_nothing(tmp_path, monkeypatch
     finally:
         engine.close()
     assert hits(tmp_path / "idx", "lighthouse fog") == [f"odd.jsonl#{n}" for n in "abc"]
+
+
+def test_ids_whose_links_would_not_work_are_refused_with_a_line(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    text = "The lighthouse keeper reported thick fog over the bay tonight."
+    write(seeds / "ids.jsonl", "".join(json.dumps({"id": key, "text": text}) + "\n"
+                                       for key in ["ok/1", "a/../b", "x\ny", "./c", "fine"]))
+    result = run(fake_cli(monkeypatch), "index", "--seeds", seeds, "--index", tmp_path / "idx")
+    assert result.stderr.splitlines() == [
+        "skipped ids.jsonl: 3 of 5 records (line 2: its id 'a/../b' holds a line break, a "
+        "control character or a '.' or '..' segment; give it another id)"]
+    assert hits(tmp_path / "idx", "lighthouse fog") == ["ids.jsonl#fine", "ids.jsonl#ok/1"]

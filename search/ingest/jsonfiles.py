@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from search.errors import UnreadableFile
@@ -60,6 +61,20 @@ def _record_article(path: str, record: Any, article_id: str) -> Article | None:
     )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _id_problem(record: Any) -> str | None:
+    """Why a record's id cannot be an article id (its links would not work), if it cannot."""
+    raw = record.get("id") if isinstance(record, dict) else None
+    if not isinstance(raw, str):
+        return None
+    if _CONTROL.search(raw) or any(part in (".", "..") for part in raw.split("/")):
+        return (f"its id {raw[:40]!r} holds a line break, a control character or a '.' or "
+                "'..' segment; give it another id")
+    return None
+
+
 def _record_id(path: str, record: Any, index: int, taken: set[str]) -> str:
     raw = record.get("id") if isinstance(record, dict) else None
     valid = isinstance(raw, str | int) and not isinstance(raw, bool)
@@ -92,6 +107,10 @@ def read_json(path: str, text: str) -> FileArticles:
     found: list[Article] = []
     lost: list[str] = []
     for i, record in enumerate(value):
+        refused = _id_problem(record)
+        if refused:
+            lost.append(f"member {i}: {refused}")
+            continue
         article = _record_article(path, record, _record_id(path, record, i, taken))
         if article is None:
             lost.append(f"member {i}: {_why_unusable(record)}")
@@ -122,6 +141,10 @@ def read_jsonl(path: str, text: str) -> FileArticles:
             continue
         except UnreadableFile as exc:
             errors.append(f"line {line_number}: {exc}")
+            continue
+        refused = _id_problem(record)
+        if refused:
+            errors.append(f"line {line_number}: {refused}")
             continue
         article = _record_article(path, record, _record_id(path, record, index, taken))
         if article is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "scan_seeds",
 ]
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 
 
@@ -97,6 +99,9 @@ def scan_seeds(seeds_dir: Path, skip: Path | None = None, limits: ReadLimits = D
                 found: SeedFile | Problem
                 if rel != raw:
                     found = Problem(rel, "the file name is not valid UTF-8: rename the file")
+                elif _CONTROL_CHARACTER.search(rel):
+                    found = Problem(rel, "the file name holds a line break or another control "
+                                         "character: rename the file")
                 else:
                     found = _seed_file(root, path, rel, limits)
                 if isinstance(found, SeedFile):

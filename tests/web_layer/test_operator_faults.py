@@ -76,7 +76,8 @@ def test_control_characters_in_file_names_are_escaped(tmp_path, monkeypatch, cor
     write(seeds / "evil\x1b[2J\nERROR: forged.md", "# Only a title")
     result = run(fake_cli(monkeypatch), "index", "--seeds", seeds, "--index", tmp_path / "idx")
     assert result.exit_code == 0
-    assert result.stderr == "skipped evil\\x1b[2J\\nERROR: forged.md: only a title, no body text\n"
+    assert result.stderr == ("skipped evil\\x1b[2J\\nERROR: forged.md: the file name holds a "
+                             "line break or another control character: rename the file\n")
     assert "1 added" in result.stdout
 
 
