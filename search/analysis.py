@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterator
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import regex
@@ -33,6 +33,7 @@ from whoosh.lang import (
 )
 from whoosh.lang import languages as whoosh_languages
 
+from search.memo import memo
 from search.transliteration import TransliterateFilter, WordMarkFilter
 
 UNKNOWN = "xx"
@@ -209,18 +210,18 @@ class LanguageStemFilter(Filter):
     """Stems with Whoosh's stemmer for ``lang``, keeping the word when the stem is empty.
 
     Only the language code is pickled; the cached stemming function is rebuilt on load.
-    ``functools.lru_cache`` is safe to share between threads (Whoosh's own cache is not).
+    Stems are remembered in search.memo's store, shared by threads (Whoosh's own cache is not).
     """
 
     def __init__(self, lang: str, cachesize: int = 50_000) -> None:
         self.lang = lang
-        self.cachesize = cachesize
+        self.cachesize = cachesize  # unused (stems share search.memo's budget); in old pickles
         self._stem = self._build()
 
     def _build(self) -> Any:
         stem = stemmer_for_language(self.lang)
 
-        @lru_cache(maxsize=self.cachesize)
+        @memo
         def safe_stem(word: str) -> str:
             return stem(word) or word
 
@@ -306,7 +307,7 @@ def word_terms(code: str, query: bool = False) -> Callable[[str], tuple[tuple[st
     analyzer = analyzer_for(code)
     mode = "query" if query else "index"
 
-    @lru_cache(maxsize=50_000)
+    @memo
     def terms_of(surface: str) -> tuple[tuple[str, bool], ...]:
         return tuple((token.text, bool(getattr(token, "transliterated", False)))
                      for token in analyzer(surface, tokenize=False, mode=mode))
@@ -321,7 +322,7 @@ def word_analyzer(code: str) -> Callable[[str], str | None]:
     inside a text; highlighting a page then costs a lookup per word, not a stemming."""
     analyzer = analyzer_for(code)
 
-    @lru_cache(maxsize=50_000)
+    @memo
     def term_of(surface: str) -> str | None:
         return next((token.text for token in analyzer(surface, tokenize=False)), None)
 

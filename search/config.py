@@ -75,6 +75,14 @@ class Settings:
     page_size: int = 10
     max_page_size: int = 100
     max_page: int = 1000  # deeper pages would make each side rank page * size candidates
+    # An update removing more than this share of an index's articles (from 10 articles up),
+    # or every article, refuses unless allowed (search.index.removal).
+    max_removal_share: float = 0.5
+    # Seed files larger than this, or with more HTML tags or JSON objects and arrays than
+    # max_elements, are skipped with one line (a 6 MB file of 2 million unclosed tags took
+    # 1.4 GB to parse).
+    max_file_bytes: int = 64 * 2**20
+    max_elements: int = 200_000
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,6 +8,7 @@ the one they started with.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,9 +44,11 @@ from search.translations import article_versions
 class _Holder:
     """A reader with a count of the queries using it, closed once retired and unused."""
 
-    def __init__(self, reader: GenerationReader, name: str, centering: bool) -> None:
+    def __init__(self, reader: GenerationReader, name: str, identity: str,
+                 centering: bool) -> None:
         self.reader = reader
         self.name = name
+        self.identity = identity  # tells a rebuilt index's generation of the same name
         self.users = 0
         self.retired = False
         # A constant of the generation, computed once for all its queries.
@@ -105,8 +108,9 @@ class Engine:
         return self
 
     def refresh(self) -> bool:
-        """Load the live generation if it is not the one being served. True if it switched.
-        After close() it does nothing (a background refresh may still be on its way)."""
+        """Load the live generation if it is not the one being served (another name, or the
+        same name in an index folder built anew or restored). True if it switched. After
+        close() it does nothing (a background refresh may still be on its way)."""
         with self._refresh_lock:
             if self._closed:
                 return False
@@ -114,7 +118,9 @@ class Engine:
             if name is None:
                 raise IndexMissing(f"no index in {self.index_dir}: run `search index` first "
                                    "(or pass --index DIR)")
-            if self._holder is not None and self._holder.name == name:
+            identity = self.backend.identity(name)
+            if self._holder is not None and (self._holder.name, self._holder.identity) == (
+                    name, identity):
                 return False
             reader = self.backend.open(name)
             try:
@@ -123,8 +129,8 @@ class Engine:
                 reader.close()
                 raise
             with self._lock:
-                old, self._holder = self._holder, _Holder(reader, name,
-                                                      self.settings.language_centering)
+                old, self._holder = self._holder, _Holder(
+                    reader, name, identity, self.settings.language_centering)
                 if old is not None:
                     old.retired = True
                     old.close_if_unused()
@@ -205,7 +211,7 @@ class Engine:
             q = understand(query, self.settings, reader.catalog.languages, self._detector)
             today = self._today()
             # Recency ages change with the day, so the day is part of such a query's key.
-            key = (reader.catalog.name, q, today if q.recency is not None else None)
+            key = (generation.identity, q, today if q.recency is not None else None)
             cached = self._pages.get(key)
             if cached is not None:
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
@@ -235,7 +241,7 @@ class Engine:
         with self._reader() as reader:
             record = reader.article(article_id)
             if record is None:
-                raise ArticleNotFound(f"no article {article_id!r} in the index")
+                raise ArticleNotFound(f"no article {shorten(article_id)!r} in the index")
             paragraphs = reader.paragraphs(record.paragraph_pids)
             return ArticleView(record, sorted(paragraphs, key=lambda p: p.position),
                                _versions(reader, record))
@@ -285,13 +291,23 @@ def _locate(reader: GenerationReader, paragraph_id: str
             ) -> tuple[ParagraphRecord, ArticleRecord]:
     """The record and article of a public paragraph id (`article id:position`)."""
     article_id, _, position = paragraph_id.rpartition(":")
-    article = reader.article(article_id) if article_id and position.isdigit() else None
+    # ASCII digits only: str.isdigit() takes "²" (int() fails) and "٠" (another spelling of 0).
+    valid = article_id and _POSITION.fullmatch(position)
+    article = reader.article(article_id) if valid else None
     if article is not None:
         for record in reader.paragraphs(article.paragraph_pids):
             if record.position == int(position):
                 return record, article
-    raise ParagraphNotFound(f"no paragraph {paragraph_id!r} in the index "
+    raise ParagraphNotFound(f"no paragraph {shorten(paragraph_id)!r} in the index "
                             "(paragraph ids are article id:position)")
+
+
+_POSITION = re.compile(r"[0-9]{1,9}")
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """Text echoed in a message, cut to `limit` characters."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _versions(reader: GenerationReader, article: ArticleRecord) -> tuple[ArticleRecord, ...]:

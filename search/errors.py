@@ -59,3 +59,12 @@ class ParagraphNotFound(SearchError):
 
 class BackendUnavailable(SearchError):
     """The storage backend cannot be reached or refuses access (server down, wrong key)."""
+
+
+class RemovalRefused(SearchError):
+    """A run would remove all, or too large a share, of the index's articles (an empty or
+    mistyped seeds folder, a mount that has not come up); nothing was changed."""
+
+
+class BadSetting(SearchError):
+    """A setting cannot work as given (a reindex token no request can carry)."""

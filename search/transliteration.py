@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
-from functools import lru_cache
 
 import regex
 from anyascii import anyascii
 from whoosh.analysis import Filter, Token
 from whoosh.lang import stemmer_for_language
+
+from search.memo import memo
 
 _CASED = regex.compile(r"[\p{Cyrillic}\p{Greek}\p{Armenian}\p{Georgian}]")
 _UNCASED = regex.compile(r"[\p{Arabic}\p{Hebrew}]")
@@ -47,7 +48,7 @@ def is_abjad(word: str) -> bool:
     return bool(_UNCASED.search(word))
 
 
-@lru_cache(maxsize=100_000)
+@memo
 def script_stem(word: str) -> str:
     """``word`` (casefolded) stemmed by its script's main language, if it has a stemmer."""
     folded = unicodedata.normalize("NFKC", word).casefold()
@@ -64,7 +65,7 @@ def looks_like_name(word: str) -> bool:
     return bool(_CASED.search(word)) and word[:1].isupper()
 
 
-@lru_cache(maxsize=100_000)
+@memo
 def latin(word: str) -> str:
     """The lowercase ASCII letters and digits of ``word`` transliterated (apostrophes for soft
     signs and the like dropped): ``"Зеленского"`` -> ``"zelenskogo"``; ``""`` if none."""

@@ -188,7 +188,21 @@ from helpers import FakeEncoder
 search.encoders.loading.load_encoder = lambda model, threads=0, **_: FakeEncoder()
 from click.testing import CliRunner
 from search.cli import main
-import waitress.server, web, web.api, web.errors, web.pages, web.serving
+import importlib, pkgutil, waitress.server, search, web
+# The project and its environment may lie in a folder nobody may enter (root's home, any
+# `mktemp -d` folder): every module of ours is imported now, with what it imports.
+for package in (search, web):
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if module.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(module.name)
+        except ImportError:  # an optional extra that is not installed
+            pass
+# Data read on each use, from that environment: a copy in a folder nobody may read.
+import py3langid.langid, shutil
+py3langid.langid.MODEL_FILE = shutil.copy(
+    py3langid.langid.MODEL_DIR / py3langid.langid.MODEL_FILE, sys.argv[3])
 runner = CliRunner()
 warm_up, cases = json.load(sys.stdin)
 for args in warm_up:
@@ -198,7 +212,8 @@ os.setgroups([])
 os.setgid(nobody.pw_gid)
 os.setuid(nobody.pw_uid)
 results = [runner.invoke(main, args) for args in cases]
-print(json.dumps([[r.exit_code, r.stdout, r.stderr] for r in results]))
+print(json.dumps([[r.exit_code, r.stdout, r.stderr + (repr(r.exception) if r.exit_code == 1
+                    and not r.stderr else "")] for r in results]))
 '''
 
 UNREADABLE = {  # case: (the path under the index made unreadable, its mode)
@@ -224,9 +239,12 @@ def shared_dir():
         shutil.rmtree(folder)
 
 
-def as_nobody(warm_up: list[list[str]], cases: list[list[str]]) -> list[tuple[int, str, str]]:
+def as_nobody(warm_up: list[list[str]], cases: list[list[str]], readable: Path
+              ) -> list[tuple[int, str, str]]:
+    """The results of `cases` run as nobody; `readable` is a folder nobody may read, for
+    copies of the data files it needs."""
     done = subprocess.run(
-        [sys.executable, "-c", AS_NOBODY, str(PROJECT), str(TESTS)],
+        [sys.executable, "-c", AS_NOBODY, str(PROJECT), str(TESTS), str(readable)],
         input=json.dumps([warm_up, cases]), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return [tuple(result) for result in json.loads(done.stdout)]
@@ -253,7 +271,7 @@ def test_files_the_user_may_not_read_are_one_line_naming_them(good, shared_dir):
               for args in READERS]
     cases.append(["index", "--seeds", str(good / "seeds"), "--index", str(readable),
                   "--model", "fake"])
-    results = iter(as_nobody(warm_up, cases))
+    results = iter(as_nobody(warm_up, cases, shared_dir))
 
     for case, (_, victim) in index_dirs.items():
         for args in (*READERS, ["serve"]):

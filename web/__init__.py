@@ -13,6 +13,8 @@ from typing import Any
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
+from search.errors import BadSetting
+
 from .services import start_background, start_services
 
 SECURITY_HEADERS = {
@@ -66,7 +68,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    _check_token(app.config["REINDEX_TOKEN"])
     app.json = _JSONProvider(app)
+    # "/api/articles//x" is the article "/x", not a redirect built from the Host header.
+    app.url_map.merge_slashes = False
 
     app.extensions["search"] = start_services(app)
     if app.config["BACKGROUND"]:
@@ -87,3 +92,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def _check_token(token: str | None) -> None:
+    """A reindex token that no Authorization header can carry is refused at start."""
+    if token is None:
+        return
+    if not token.strip() or token != token.strip() or not token.isascii() \
+            or not token.isprintable():
+        raise BadSetting("SEARCH_REINDEX_TOKEN can never match: it must be printable ASCII "
+                         "without spaces around it (unset it to allow only this machine)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from typing import Any, Protocol
 
 from search.errors import IndexBusy, SearchError
 from search.index.summary import IndexSummary
+from search.ingest.seeds import SUPPORTED_SUFFIXES
+from search.printable import printable
 from search.serialize import summary_to_dict
 
 log = logging.getLogger(__name__)
@@ -163,7 +166,7 @@ class Reindexer:
         except SearchError as exc:
             # The message, not the exception: a handler that keeps records would keep its
             # traceback, and with it whatever the failed update still had open.
-            log.warning("reindex job %s failed: %s", job.id, str(exc))
+            log.warning("reindex job %s failed: %s", job.id, printable(str(exc)))
             return self._set(job, status=JobStatus.FAILED, finished=_now(), error=str(exc),
                              busy=isinstance(exc, IndexBusy))
         except Exception as exc:  # a job must end in a state, whatever went wrong
@@ -171,9 +174,10 @@ class Reindexer:
             return self._set(job, status=JobStatus.FAILED, finished=_now(),
                              error=f"unexpected error: {type(exc).__name__}: {exc}")
         for problem in summary.problems:
-            log.warning("reindex job %s skipped %s: %s", job.id, problem.path, problem.reason)
+            log.warning("reindex job %s skipped %s", job.id,
+                        printable(f"{problem.path}: {problem.reason}"))
         for warning in summary.warnings:
-            log.warning("reindex job %s: %s", job.id, warning)
+            log.warning("reindex job %s: %s", job.id, printable(warning))
         log.info("reindex job %s done: generation %s", job.id, summary.generation)
         return self._set(job, status=JobStatus.DONE, finished=_now(),
                          summary=summary_to_dict(summary))
@@ -182,14 +186,30 @@ class Reindexer:
 Signature = frozenset[tuple[str, int, int]]
 
 
-def seeds_signature(seeds_dir: Path) -> Signature:
-    """(path, size, mtime) of every visible file under seeds_dir: cheap to take, and it
-    changes whenever a file is added, removed, replaced or rewritten."""
+def seeds_signature(seeds_dir: Path, skip: Path | None = None) -> Signature:
+    """(path, size, mtime) of every supported visible file under seeds_dir (as `search index`
+    reads them): cheap to take, and it changes whenever such a file is added, removed,
+    replaced or rewritten. Each folder is entered once however many links lead to it (a link
+    loop ends), never one outside seeds_dir, and never `skip` (an index folder kept inside)."""
+    root = os.path.realpath(seeds_dir)
+    skipped = os.path.realpath(skip) if skip is not None else None
     found = set()
+    entered: set[tuple[int, int]] = set()
     for folder, dirs, files in os.walk(seeds_dir, followlinks=True):
+        real = os.path.realpath(folder)
+        try:
+            info = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        inside = real == root or real.startswith(root + os.sep)
+        if (info.st_dev, info.st_ino) in entered or not inside or real == skipped:
+            dirs[:] = []
+            continue
+        entered.add((info.st_dev, info.st_ino))
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.startswith("."):
+            if name.startswith(".") or not name.lower().endswith(SUPPORTED_SUFFIXES):
                 continue
             path = os.path.join(folder, name)
             try:
@@ -227,8 +247,12 @@ class _Poller:
                 self.poll()
                 last_error = None
             except Exception as exc:
-                # Logged once until it changes or goes away, not every `interval` seconds.
-                if repr(exc) != last_error:
+                # Logged once until it changes or goes away, not every `interval` seconds; a
+                # user's error (an index folder being rebuilt) in one line, without traceback.
+                if repr(exc) != last_error and isinstance(exc, SearchError):
+                    log.warning("%s: %s; trying again every %.1f s", self._thread.name,
+                                exc, self.interval)
+                elif repr(exc) != last_error:
                     log.exception("%s: poll failed; trying again every %.1f s",
                                   self._thread.name, self.interval)
                 last_error = repr(exc)
@@ -251,10 +275,12 @@ class GenerationFollower(_Poller):
 class SeedsWatcher(_Poller):
     """Polls seeds/ and runs an update through the Reindexer when its files change."""
 
-    def __init__(self, seeds_dir: Path, reindexer: Reindexer, interval: float = 2.0) -> None:
+    def __init__(self, seeds_dir: Path, reindexer: Reindexer, interval: float = 2.0,
+                 index_dir: Path | None = None) -> None:
         super().__init__("seeds-watcher", interval)
         self.seeds_dir = seeds_dir
         self.reindexer = reindexer
+        self.index_dir = index_dir  # not watched if it lies inside seeds_dir
         self._seen: Signature | None = None
 
     def poll(self) -> Job | None:
@@ -263,7 +289,13 @@ class SeedsWatcher(_Poller):
         The first poll always runs an update, so that files changed while the server was
         down are picked up (an update with nothing to do is cheap).
         """
-        signature = seeds_signature(self.seeds_dir)
+        started = time.monotonic()
+        signature = seeds_signature(self.seeds_dir, self.index_dir)
+        took = time.monotonic() - started
+        if took > max(self.interval, 1.0):
+            log.warning("seeds-watcher: looking through %s (%d files) took %.1f s; it is "
+                        "polled every %.1f s", self.seeds_dir, len(signature), took,
+                        self.interval)
         if signature == self._seen:
             return None
         try:

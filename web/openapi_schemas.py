@@ -214,7 +214,8 @@ SCHEMAS: dict[str, Any] = {
     "Problem": closed_object({"path": {"type": "string"}, "reason": {"type": "string"}}),
     "IndexSummary": closed_object({
         **{name: {"type": "integer", "minimum": 0} for name in (
-            "added", "changed", "removed", "unchanged", "skipped", "paragraphs_added",
+            "added", "changed", "removed", "unchanged", "skipped", "records_skipped",
+            "paragraphs_added",
             "paragraphs_removed", "paragraphs_embedded")},
         "problems": {"type": "array", "items": ref("Problem")},
         "warnings": STRINGS,

@@ -79,6 +79,7 @@ def start_background(app: Flask) -> None:
             found.watcher = SeedsWatcher(
                 Path(app.config["SEEDS_DIR"]), found.reindexer,
                 interval=float(app.config["WATCH_INTERVAL"]),
+                index_dir=Path(app.config["INDEX_DIR"]),
             )
             found.watcher.start()
     except BaseException:

@@ -79,6 +79,7 @@ class Supervisor:
         parent = os.getpid()
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGHUP, _interrupt)  # a closed terminal: stop as cleanly
         # Objects made so far are never collected: a collection in a worker would write to
         # every page holding them, and they would stop being shared.
         gc.freeze()
@@ -175,12 +176,14 @@ def _worker(app: Flask, sock: socket.socket, threads: int, slot: int, parent: in
     """The body of one worker process; returns its exit status."""
     signal.signal(signal.SIGTERM, _interrupt_once)
     signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor stops the workers
     app.config["WATCH"] = bool(app.config["WATCH"]) and slot == 0
     services: Services = app.extensions["search"]
     try:
         _die_with(parent)
         start_background(app)
-        server = create_server(app, sockets=[sock], threads=threads)
+        server = create_server(app, sockets=[sock], threads=threads,
+                               max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
         try:
             server.run()  # returns on KeyboardInterrupt, after stopping its threads
         finally:

@@ -138,6 +138,12 @@ class Backend(Protocol):
         """A generation's catalog, without opening the generation."""
         ...
 
+    def identity(self, name: str) -> str:
+        """What tells generation `name` from another of the same name: an index folder deleted
+        and built anew, or restored from a backup, starts its names again. Cheap (readers
+        compare it every second); "" when the generation is gone."""
+        ...
+
     def open(self, name: str) -> GenerationReader:
         """Open a generation for reading; it stays readable until the reader is closed."""
         ...

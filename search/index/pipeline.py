@@ -11,12 +11,14 @@ that order, so a run makes the same generation as reading everything first would
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 
 from search.errors import UnreadableFile
@@ -24,7 +26,10 @@ from search.ingest.article import Article
 from search.ingest.chunking import split_paragraphs
 from search.ingest.language import LanguageDetector, normalize_code
 from search.ingest.seeds import Problem, SeedFile, read_articles
+from search.ranking.query import LANG_CODE
 from search.records import FileEntry, NewArticle, NewParagraph, Progress
+
+_LANG_CODE = re.compile(LANG_CODE)
 
 # Articles the embedding may fall behind the reading before the reader waits: enough to keep
 # the encoder fed through a slow file, little memory (the keyword side's queue is unbounded,
@@ -48,6 +53,9 @@ class Reading:
     added: int = 0  # articles of new files
     changed: int = 0  # articles of changed files
     problems: list[Problem] = field(default_factory=list)  # files that could not be read
+    losses: list[Problem] = field(default_factory=list)  # files read that lost records
+    records_skipped: int = 0  # what those files lost
+    notes: list[str] = field(default_factory=list)  # a field read as nothing, and why
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,9 @@ class ReadAhead:
         except UnreadableFile as exc:
             self.reading.problems.append(Problem(seed_file.path, str(exc)))
             return
+        if articles.lost is not None:
+            self.reading.losses.append(Problem(seed_file.path, str(articles.lost)))
+            self.reading.records_skipped += articles.lost.count
         if to_read.indexed:
             self.reading.changed += len(articles)
             self.reading.replaced.append(seed_file.path)
@@ -164,6 +175,7 @@ class ReadAhead:
         )
 
     def _new_article(self, article: Article, max_chars: int) -> NewArticle:
+        article = self._checked(article)
         chunks = split_paragraphs(article.text, max_chars, self._min_words)
         stated = normalize_code(article.lang) if article.lang else None
         paragraphs = []
@@ -174,6 +186,19 @@ class ReadAhead:
             self.reading.next_pid += 1
         return NewArticle(article.id, article.path, article.title, article.date, article.place,
                           article.source, article.url, article.lang, tuple(paragraphs))
+
+    def _checked(self, article: Article) -> Article:
+        """The article with a stated language that is no language code (the query's rule)
+        left to detection, and a date more than a day ahead left out, each with a note."""
+        if article.lang and not _LANG_CODE.fullmatch(article.lang):
+            self.reading.notes.append(f"{article.id}: lang {article.lang[:40]!r} is not a "
+                                      "language code; detected from the text instead")
+            article = replace(article, lang=None)
+        if article.date and article.date > (date.today() + timedelta(days=1)).isoformat():
+            self.reading.notes.append(f"{article.id}: date {article.date} is in the future; "
+                                      "indexed undated")
+            article = replace(article, date=None)
+        return article
 
     def _wait_for_max_chars(self) -> int:
         while True:

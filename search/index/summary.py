@@ -17,6 +17,7 @@ class IndexSummary:
     removed: int = 0
     unchanged: int = 0
     skipped: int = 0  # files
+    records_skipped: int = 0  # records lost by files whose other records were read
     paragraphs_added: int = 0
     paragraphs_removed: int = 0
     paragraphs_embedded: int = 0  # not found in the embedding cache

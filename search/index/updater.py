@@ -26,14 +26,16 @@ from search.backends.oserrors import unwritable
 from search.config import Settings
 from search.encoders.base import Embed, Encoder
 from search.encoders.centering import LanguageCentroids
-from search.errors import IndexIncompatible
+from search.errors import IndexIncompatible, SearchError, SeedsNotFound
 from search.index.centroids import next_centroids
 from search.index.destination import backend_for
 from search.index.embedding_cache import EmbeddingCache
 from search.index.groups import NewPassages, update_groups
 from search.index.pipeline import ReadAhead, Reading, Stopped, ToRead
+from search.index.removal import check_removal
 from search.index.summary import IndexSummary
 from search.index.vectors import NewVectors, VectorStage
+from search.ingest.article import ReadLimits
 from search.ingest.language import LanguageDetector
 from search.ingest.seeds import Problem, SeedFile, scan_seeds
 from search.records import Catalog, FileEntry, Progress
@@ -50,6 +52,7 @@ def update_index(
     backend: str | None = None,
     backend_options: dict[str, Any] | None = None,
     embed: Embed | None = None,
+    allow_removal: bool = False,
 ) -> IndexSummary:
     """Index seeds_dir into index_dir and switch readers to the result.
 
@@ -58,7 +61,8 @@ def update_index(
     in this process); the model still loads here, for its dimension and paragraph length.
     `backend` names the backend of a new index (recorded in the folder); None keeps the
     folder's. Raises IndexBusy when another writer runs, SeedsNotFound, IndexIncompatible
-    (model differs, no rebuild).
+    (model differs, no rebuild), RemovalRefused (the run would remove all or most of the
+    index's articles; `allow_removal` lets it).
     """
     started = time.perf_counter()
     settings = settings or Settings()
@@ -66,17 +70,26 @@ def update_index(
         load_encoder = partial(_load_encoder, settings)
     report = progress or (lambda stage, done, total: None)
     seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
+    inside = _index_inside(seeds_dir, index_dir)
     store, chosen = backend_for(index_dir, settings, backend, backend_options, rebuild)
     with _writer_lock(store, index_dir):
         store.collect_garbage()
-        previous = None if rebuild else _live_catalog(store)
+        live = _catalog_if_readable(store) if rebuild else _live_catalog(store)
+        previous = None if rebuild else live
         if previous is not None and previous.model != settings.model:
             raise IndexIncompatible(
                 f"{index_dir} was built with model {previous.model!r}, not {settings.model!r}:"
                 f" pass --model {previous.model} or --rebuild to re-embed everything"
             )
         summary = IndexSummary()
-        files, problems = scan_seeds(seeds_dir)
+        if inside is not None:
+            summary.warnings.append(f"the index folder {index_dir} lies inside the seeds "
+                                    f"folder {seeds_dir}: its files are not read as articles")
+        files, problems = scan_seeds(seeds_dir, inside, ReadLimits(
+            settings.max_file_bytes, settings.max_elements))
+        if not allow_removal:
+            check_removal(live, {f.path for f in files} | {p.path for p in problems},
+                          settings.max_removal_share, rebuild, seeds_dir, index_dir)
         summary.problems.extend(problems)
         run = _Run(seeds_dir, settings, previous, detector or LanguageDetector(), summary,
                    report, load_encoder, embed)
@@ -114,6 +127,25 @@ def _load_encoder(settings: Settings) -> Encoder:
 def _live_catalog(backend: Backend) -> Catalog | None:
     name = backend.current()
     return backend.catalog(name) if name else None
+
+
+def _index_inside(seeds_dir: Path, index_dir: Path) -> Path | None:
+    """The index folder if it lies inside the seeds folder (its files are then not read);
+    SeedsNotFound if the seeds folder is the index folder or inside it."""
+    seeds, index = seeds_dir.resolve(), index_dir.resolve()
+    if seeds == index or seeds.is_relative_to(index):
+        raise SeedsNotFound(f"the seeds folder {seeds_dir} is the index folder {index_dir} or "
+                            "inside it: pass --seeds with the folder that holds the articles")
+    return index if index.is_relative_to(seeds) else None
+
+
+def _catalog_if_readable(backend: Backend) -> Catalog | None:
+    """The live catalog for the removal guard of a rebuild, which must work on a damaged or
+    incompatible index too."""
+    try:
+        return _live_catalog(backend)
+    except (SearchError, OSError):
+        return None
 
 
 def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | None,
@@ -231,8 +263,11 @@ class _Run:
         self.reading = reading
         self.summary.added += reading.added
         self.summary.changed += reading.changed
+        self.summary.records_skipped += reading.records_skipped
+        self.summary.warnings.extend(reading.notes)
         self.summary.skipped += len(reading.problems)
-        self.summary.problems.extend(reading.problems)
+        self.summary.problems.extend(sorted([*reading.problems, *reading.losses],
+                                            key=lambda p: p.path))
         self.summary.paragraphs_removed = len(self.dropped_pids())
 
     def has_changes(self) -> bool:

@@ -190,7 +190,7 @@ def iso_date(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    match = re.match(r"(\d{4})-(\d{2})-(\d{2})(?=$|[T ])", value)
+    match = re.match(r"(\d{4})-?(\d{2})-?(\d{2})(?=$|[T ])", value)  # 2025-05-01, 20250501
     found, iso = _checked(*map(int, match.groups())) if match else parse_date_words(value)
     return iso if found else None
 

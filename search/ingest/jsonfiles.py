@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from search.errors import UnreadableFile
-from search.ingest.article import Article
+from search.ingest.article import Article, FileArticles, LostRecords
 from search.ingest.cleanup import clean, fallback_title, one_line, replace_surrogates, tidy
 from search.ingest.datelines import iso_date, take_dateline
 
@@ -60,6 +61,20 @@ def _record_article(path: str, record: Any, article_id: str) -> Article | None:
     )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _id_problem(record: Any) -> str | None:
+    """Why a record's id cannot be an article id (its links would not work), if it cannot."""
+    raw = record.get("id") if isinstance(record, dict) else None
+    if not isinstance(raw, str):
+        return None
+    if _CONTROL.search(raw) or any(part in (".", "..") for part in raw.split("/")):
+        return (f"its id {raw[:40]!r} holds a line break, a control character or a '.' or "
+                "'..' segment; give it another id")
+    return None
+
+
 def _record_id(path: str, record: Any, index: int, taken: set[str]) -> str:
     raw = record.get("id") if isinstance(record, dict) else None
     valid = isinstance(raw, str | int) and not isinstance(raw, bool)
@@ -72,8 +87,9 @@ def _record_id(path: str, record: Any, index: int, taken: set[str]) -> str:
     return unique
 
 
-def read_json(path: str, text: str) -> list[Article]:
-    """One article for an object, one per usable object for a list."""
+def read_json(path: str, text: str) -> FileArticles:
+    """One article for an object, one per usable object for a list; the members a list
+    loses are counted (FileArticles.lost)."""
     try:
         value = _parse_json(text)
     except json.JSONDecodeError as exc:
@@ -84,22 +100,32 @@ def read_json(path: str, text: str) -> list[Article]:
         article = _record_article(path, value, path)
         if article is None:
             raise UnreadableFile("the JSON object has no usable text, body or content field")
-        return [article]
+        return FileArticles([article])
     if not isinstance(value, list):
         raise UnreadableFile("the JSON must be an object or a list of objects")
     taken: set[str] = set()
-    articles = [
-        _record_article(path, record, _record_id(path, record, i, taken))
-        for i, record in enumerate(value)
-    ]
-    found = [article for article in articles if article is not None]
+    found: list[Article] = []
+    lost: list[str] = []
+    for i, record in enumerate(value):
+        refused = _id_problem(record)
+        if refused:
+            lost.append(f"member {i}: {refused}")
+            continue
+        article = _record_article(path, record, _record_id(path, record, i, taken))
+        if article is None:
+            lost.append(f"member {i}: {_why_unusable(record)}")
+        else:
+            found.append(article)
     if not found:
         raise UnreadableFile("no object in the JSON list has a usable text, body or content field")
-    return found
+    return FileArticles(found, _lost(lost, len(value)))
 
 
-def read_jsonl(path: str, text: str) -> list[Article]:
-    """One article per line holding a usable object; bad lines are skipped unless all are bad."""
+def read_jsonl(path: str, text: str) -> FileArticles:
+    """One article per line holding a usable object; the lines that hold none are counted
+    (FileArticles.lost), and the file is unreadable only when every line is. A last line
+    without its newline that does not parse is being written: reported as such, and read
+    once complete (the file's hash changes then)."""
     articles: list[Article] = []
     errors: list[str] = []
     taken: set[str] = set()
@@ -108,16 +134,36 @@ def read_jsonl(path: str, text: str) -> list[Article]:
         try:
             record = _parse_json(line)
         except json.JSONDecodeError as exc:
-            errors.append(f"malformed JSON at line {line_number}, column {exc.colno}: {exc.msg}")
+            last = index == len(records) - 1 and not text.endswith("\n")
+            errors.append(f"malformed JSON at line {line_number}, column {exc.colno}: {exc.msg}"
+                          + (" (the last line, without its newline: still being written?)"
+                             if last else ""))
             continue
         except UnreadableFile as exc:
             errors.append(f"line {line_number}: {exc}")
             continue
+        refused = _id_problem(record)
+        if refused:
+            errors.append(f"line {line_number}: {refused}")
+            continue
         article = _record_article(path, record, _record_id(path, record, index, taken))
-        if article is not None:
+        if article is None:
+            errors.append(f"line {line_number}: {_why_unusable(record)}")
+        else:
             articles.append(article)
     if not articles:
         raise UnreadableFile(
-            errors[0] if errors else "no line holds an object with a usable text field"
+            next((e for e in errors if e.startswith("malformed")),
+                 "no line holds an object with a usable text field")
         )
-    return articles
+    return FileArticles(articles, _lost(errors, len(records)))
+
+
+def _why_unusable(record: Any) -> str:
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__.replace('NoneType', 'null')}, not an object"
+    return "no usable text, body or content field"
+
+
+def _lost(reasons: list[str], total: int) -> LostRecords | None:
+    return LostRecords(len(reasons), total, reasons[0]) if reasons else None

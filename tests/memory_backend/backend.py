@@ -195,6 +195,9 @@ class MemoryBackend:
         with self._folder.lock:
             return self._folder.live
 
+    def identity(self, name: str) -> str:
+        return name
+
     def catalog(self, name: str) -> Catalog:
         return self._folder.generation(name).catalog
 

@@ -34,6 +34,9 @@ class LocalBackend:
     def catalog(self, name: str) -> Catalog:
         return self.store.read_manifest(name).catalog
 
+    def identity(self, name: str) -> str:
+        return self.store.identity(name)
+
     def open(self, name: str) -> LocalReader:
         return LocalReader.load(self.store, name, self.settings.hnsw_ef_search)
 

@@ -19,6 +19,7 @@ from whoosh.searching import Searcher
 
 from search.backends.local.bm25 import LanguageBM25F, PostingScorer, bm25_idf
 from search.backends.local.fuzzy import NearTerm, Vocabulary, max_edits
+from search.memo import memo
 
 TITLE_BOOST = 1.5
 # Keep the rarest query terms while their document frequencies sum to at most this share of the
@@ -27,8 +28,6 @@ TITLE_BOOST = 1.5
 POSTINGS_BUDGET = 0.75
 POSTINGS_FLOOR = 2_000
 MIN_TERMS = 2
-# Document frequencies remembered per commit (a few MB).
-DF_CACHE = 50_000
 LANG_FIELD = "alang"
 # Latin forms of a query's words in other alphabets, and index terms a few edits from a query
 # term, weigh this much of an exact match (expansions also take the rarity of their query
@@ -40,7 +39,6 @@ TYPO_WEIGHT = 0.5
 # score, which is what typo tolerance costs.
 TYPO_EXPANSIONS = 2
 TYPO_TERMS = 3
-NEAR_CACHE = 20_000
 # Languages written in scripts that leave vowels out: their Latin forms are compared by
 # consonant skeleton (fuzzy.skeleton).
 ABJAD_LANGUAGES = frozenset({"ar"})
@@ -227,7 +225,7 @@ class View:
         # anything searching through Whoosh directly gets the same scores.
         searcher = Searcher(reader, weighting=LanguageBM25F(docs), fromindex=index)
         return cls(searcher, docs, titled, PostingScorer(searcher, docs),
-                   functools.lru_cache(maxsize=DF_CACHE)(searcher.doc_frequency))
+                   memo(searcher.doc_frequency))
 
     @functools.cached_property
     def doc_pids(self) -> np.ndarray:
@@ -256,7 +254,6 @@ class View:
         found once per term and commit, as a query asks for it in every language. The cache
         holds the vocabulary, not the view: a cycle through the view would keep its segment
         files open after close until the cycle collector ran."""
-        return functools.lru_cache(maxsize=NEAR_CACHE)(
-            functools.partial(_near_by_language, self.vocabulary))
+        return memo(functools.partial(_near_by_language, self.vocabulary))
 
 

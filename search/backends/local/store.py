@@ -98,6 +98,16 @@ class IndexStore:
             )
         return name
 
+    def identity(self, name: str) -> str:
+        """Generation `name`'s manifest file as the file system knows it (device, inode,
+        modification time in ns): a manifest is written once, so another generation of the
+        same name has another file; "" when it is gone."""
+        try:
+            info = (self.generations / name / "manifest.json").stat()
+        except OSError:
+            return ""
+        return f"{name}:{info.st_dev}:{info.st_ino}:{info.st_mtime_ns}"
+
     def read_manifest(self, name: str) -> Manifest:
         path = self.generations / name / "manifest.json"
         try:

@@ -53,6 +53,11 @@ class QdrantBackend:
         record = self._meta_record(schema.CURRENT_ID)
         return None if record is None else generation_name(int(record["generation"]))
 
+    def identity(self, name: str) -> str:
+        # Collections are numbered on from the meta collection's last generation: a name is
+        # not reused unless the meta collection itself is deleted.
+        return name
+
     def catalog(self, name: str) -> Catalog:
         return Catalog.from_dict(self._generation_record(name)["catalog"])
 
