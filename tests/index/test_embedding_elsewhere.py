@@ -117,10 +117,12 @@ def test_ray_gets_only_new_texts_and_a_failing_worker_publishes_nothing(
 
         with RayEmbedding(str(tmp_path / "no-model")) as broken, \
                 pytest.raises(EmbeddingFailed, match="^embedding on Ray failed: model"):
-            update_index(seeds, index_dir, Settings(), lambda: real_encoder, embed=broken)
+            update_index(seeds, index_dir, Settings(), lambda: real_encoder, embed=broken,
+                         allow_removal=True)  # another seeds folder, on purpose
         assert open_backend(index_dir).current() == first.generation
 
-        summary = update_index(seeds, index_dir, Settings(), lambda: real_encoder, embed=embed)
+        summary = update_index(seeds, index_dir, Settings(), lambda: real_encoder, embed=embed,
+                               allow_removal=True)
     assert summary.paragraphs_embedded == 1
     assert sent == [FIRST.split("\n\n")[1].strip()]
     backend = open_backend(index_dir)
