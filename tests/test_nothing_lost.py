@@ -49,9 +49,9 @@ def test_a_jsonl_file_that_loses_a_record_says_so_in_one_line(tmp_path, monkeypa
         "Unterminated string starting at)",
         "skipped list.json: 2 of 3 records (member 1: no usable text, body or content field)",
     ]
-    assert "articles: 18 added, 0 changed, 0 removed, 0 unchanged; 0 files skipped, " \
+    assert "articles: 19 added, 0 changed, 0 removed, 0 unchanged; 0 files skipped, " \
         "3 records skipped" in result.stdout
-    assert articles(tmp_path / "idx") == 18  # 11 of base_corpus, 6 lights, 1 of the list
+    assert articles(tmp_path / "idx") == 19  # 12 of base_corpus, 6 lights, 1 of the list
     assert hits(tmp_path / "idx", "lighthouse fog") == [
         *(f"lights.jsonl#r{n}" for n in (0, 1, 2, 3, 4, 6)), "list.json#r7"]
 
@@ -83,7 +83,7 @@ def test_a_half_written_last_line_is_reported_then_read_once_complete(tmp_path, 
     assert result.stderr == ""
     assert "0 added, 3 changed" in result.stdout
     assert hits(tmp_path / "idx", "lighthouse fog") == [f"live.jsonl#r{n}" for n in range(3)]
-    assert articles(tmp_path / "idx") == 14
+    assert articles(tmp_path / "idx") == 15
 
 
 def test_many_malformed_lines_and_one_good_one(tmp_path, monkeypatch):
@@ -108,23 +108,23 @@ def test_an_empty_seeds_folder_does_not_empty_the_index(tmp_path, monkeypatch):
     runner = fake_cli(monkeypatch)
     assert run(runner, "index", "--seeds", seeds, "--index", index).exit_code == 0
     before = hits(index, "harbour cranes")
-    assert articles(index) == 11 and len(before) == 6
+    assert articles(index) == 12 and len(before) == 6
     empty = tmp_path / "empty"
     empty.mkdir()
     # Empty, empty with --rebuild, and one level too deep (every path differs).
     for folder, rebuild in ((empty, ()), (empty, ("--rebuild",)), (seeds / "news", ())):
         result = run(runner, "index", "--seeds", folder, "--index", index, *rebuild)
         assert error_line(result) == REFUSAL.format(
-            gone=11, total=11, index=index, what="every one", seeds=folder)
-        assert articles(index) == 11 and hits(index, "harbour cranes") == before
-    # Under half: 5 of 11 go (the feed's 4 and de.md), so it runs.
+            gone=12, total=12, index=index, what="every one", seeds=folder)
+        assert articles(index) == 12 and hits(index, "harbour cranes") == before
+    # Under half: 5 of 12 go (the feed's 4 and de.md), so it runs.
     (seeds / "news" / "de.md").rename(tmp_path / "de.md")
     (seeds / "feed.jsonl").rename(tmp_path / "feed.jsonl")
     assert "5 removed" in run(runner, "index", "--seeds", seeds, "--index", index).stdout
     (tmp_path / "de.md").rename(seeds / "news" / "de.md")
     (tmp_path / "feed.jsonl").rename(seeds / "feed.jsonl")
 
-    # A share above half of an index of 10 or more: 11 articles, the 7 of news/ go.
+    # A share above half of an index of 10 or more: 13 articles, the 8 of news/ go.
     write(seeds / "keep.md", "# Keep\n\nA harbour crane stood still, said the dock workers.")
     (tmp_path / "few").mkdir()
     for name in ("feed.jsonl", "keep.md"):
@@ -132,15 +132,15 @@ def test_an_empty_seeds_folder_does_not_empty_the_index(tmp_path, monkeypatch):
     assert run(runner, "index", "--seeds", seeds, "--index", index).exit_code == 0
     result = run(runner, "index", "--seeds", tmp_path / "few", "--index", index)
     assert error_line(result) == REFUSAL.format(
-        gone=7, total=12, index=index, what="more than 50%", seeds=tmp_path / "few")
-    assert articles(index) == 12
+        gone=8, total=13, index=index, what="more than 50%", seeds=tmp_path / "few")
+    assert articles(index) == 13
 
     # Told to, it removes them; a rebuild from an intended folder works as before.
     result = run(runner, "index", "--seeds", tmp_path / "few", "--index", index,
                  "--allow-removal")
-    assert "7 removed" in result.stdout and articles(index) == 5
+    assert "8 removed" in result.stdout and articles(index) == 5
     result = run(runner, "index", "--seeds", seeds, "--index", index, "--rebuild")
-    assert result.exit_code == 0 and articles(index) == 12
+    assert result.exit_code == 0 and articles(index) == 13
     assert hits(index, "harbour cranes") == sorted([*before, "keep.md"])
 
 
@@ -159,7 +159,7 @@ def test_watch_and_reindex_refuse_and_keep_serving(tmp_path, caplog):
             path.unlink()
         job = SeedsWatcher(seeds, app.extensions["search"].reindexer).poll()
         assert job is not None and job.status == "failed"
-        expected = REFUSAL.format(gone=11, total=11, index=index, what="every one",
+        expected = REFUSAL.format(gone=12, total=12, index=index, what="every one",
                                   seeds=seeds).removeprefix("Error: ")
         assert job.error == expected
         assert f"reindex job {job.id} failed: {expected}" in caplog.messages
@@ -169,7 +169,7 @@ def test_watch_and_reindex_refuse_and_keep_serving(tmp_path, caplog):
         assert (status["status"], status["error"]) == ("failed", expected)
         after = client.get("/api/search?q=harbour+cranes&mode=keyword").get_json()
         assert after["results"] == before["results"] and len(after["results"]) == 6
-        assert client.get("/api/stats").get_json()["articles"] == 11
+        assert client.get("/api/stats").get_json()["articles"] == 12
     finally:
         app.extensions["search"].close()
 
@@ -192,9 +192,9 @@ def test_hostile_files_are_skipped_in_one_line_each(tmp_path, monkeypatch):
     assert result.stderr.splitlines() == [
         "skipped tags.html: more than 200,000 HTML tags (Settings.max_elements)",
         "skipped wide.json: more than 200,000 JSON objects and arrays (Settings.max_elements)"]
-    assert "11 added" in result.stdout and "2 files skipped" in result.stdout
+    assert "12 added" in result.stdout and "2 files skipped" in result.stdout
     assert took < 20, took  # 61 s and 1.4 GB before
-    assert articles(tmp_path / "idx") == 11 and len(hits(tmp_path / "idx", "harbour")) == 6
+    assert articles(tmp_path / "idx") == 12 and len(hits(tmp_path / "idx", "harbour")) == 6
 
     # Configurable: a lower size cap skips a big feed, found by the scan (never read whole).
     write(seeds / "big.jsonl", (record(0) + "\n") * 2000)
@@ -207,7 +207,7 @@ def test_hostile_files_are_skipped_in_one_line_each(tmp_path, monkeypatch):
         ("tags.html", "6,000,026 bytes, over the limit of 100,000 (Settings.max_file_bytes)"),
         ("wide.json", f"{(seeds / 'wide.json').stat().st_size:,} bytes, over the limit of "
                       "100,000 (Settings.max_file_bytes)")]
-    assert (summary.added, summary.unchanged, summary.removed) == (0, 11, 0)
+    assert (summary.added, summary.unchanged, summary.removed) == (0, 12, 0)
 
 
 # -- finding 9: input that means one thing -------------------------------------------------------

@@ -39,7 +39,7 @@ def test_watcher_with_link_loops_and_the_index_inside_seeds(tmp_path, caplog):
     seeds = looped_seeds(tmp_path)
     index = seeds / "idx"
     summary = update_index(seeds, index, SETTINGS, lambda: ENCODER, detector=DETECTOR)
-    assert (summary.added, summary.skipped, summary.problems) == (11, 0, [])
+    assert (summary.added, summary.skipped, summary.problems) == (12, 0, [])
     assert summary.warnings == [f"the index folder {index} lies inside the seeds folder "
                                 f"{seeds}: its files are not read as articles"]
     app = make_app(index, ENCODER, seeds, FOLLOW_INTERVAL=0)
@@ -54,12 +54,12 @@ def test_watcher_with_link_loops_and_the_index_inside_seeds(tmp_path, caplog):
         assert timed(watcher.poll) is None
         write(seeds / "news" / "new.md", "# New\n\nA lighthouse keeper saw the harbour cranes.")
         job = timed(watcher.poll)
-        assert (job.status, job.summary["added"], job.summary["unchanged"]) == ("done", 1, 11)
+        assert (job.status, job.summary["added"], job.summary["unchanged"]) == ("done", 1, 12)
         assert job.summary["generation"] == "g000002"
         client = app.test_client()
         found = client.get("/api/search?q=lighthouse+keeper&mode=keyword").get_json()
         assert [hit["article_id"] for hit in found["results"]] == ["news/new.md"]
-        assert client.get("/api/stats").get_json()["articles"] == 12
+        assert client.get("/api/stats").get_json()["articles"] == 13
 
         real = web.jobs.seeds_signature
 
@@ -73,7 +73,7 @@ def test_watcher_with_link_loops_and_the_index_inside_seeds(tmp_path, caplog):
         finally:
             web.jobs.seeds_signature = real
         [line] = [m for m in caplog.messages if m.startswith("seeds-watcher: looking")]
-        assert line.startswith(f"seeds-watcher: looking through {seeds} (9 files) took 1.")
+        assert line.startswith(f"seeds-watcher: looking through {seeds} (10 files) took 1.")
     finally:
         app.extensions["search"].close()
 
