@@ -73,8 +73,8 @@ def in_process(texts: list[str], threads: int) -> tuple[dict[str, float], np.nda
 class TimedWorker(_Worker):
     """The production worker, with each block's worker, load time and compute span added."""
 
-    def __init__(self, model: str, threads: int, batch_size: int) -> None:
-        super().__init__(model, threads, batch_size)
+    def __init__(self, model: str, threads: int, batch_size: int, model_cache: str = "") -> None:
+        super().__init__(model, threads, batch_size, model_cache)
         self.loaded = time.time()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

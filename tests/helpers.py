@@ -56,6 +56,9 @@ class FakeEncoder:
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    def encode_queries(self, texts, batch_size: int = 64) -> np.ndarray:
+        return self.encode(texts, batch_size)
+
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

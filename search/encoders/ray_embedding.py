@@ -48,6 +48,8 @@ class RayOptions:
     workers: int = 0  # 0: as many as the cluster's CPUs hold
     block: int = 256  # most texts per task: results come back, and are cached, by block
     batch_size: int = 64  # texts per forward pass inside a worker
+    # Converted models' folder on the workers' machines ("": each user's cache folder).
+    model_cache: str = ""
 
 
 class RayEmbedding:
@@ -146,7 +148,8 @@ class RayEmbedding:
             vectors = rows.map_batches(
                 worker or _Worker,
                 fn_constructor_kwargs={"model": self.model, "threads": options.cpus_per_worker,
-                                       "batch_size": options.batch_size},
+                                       "batch_size": options.batch_size,
+                                       "model_cache": options.model_cache},
                 batch_size=None,  # a task per block: a batch size would merge small ones
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=min(workers, blocks)),
@@ -159,10 +162,10 @@ class RayEmbedding:
 class _Worker:
     """One per Ray actor: loads the model once, then embeds the blocks it is handed."""
 
-    def __init__(self, model: str, threads: int, batch_size: int) -> None:
+    def __init__(self, model: str, threads: int, batch_size: int, model_cache: str = "") -> None:
         from search.encoders.loading import load_encoder
 
-        self.encoder = load_encoder(model, threads)
+        self.encoder = load_encoder(model, threads, model_cache=model_cache)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

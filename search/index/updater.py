@@ -121,7 +121,8 @@ def _writer_lock(backend: Backend, index_dir: Path) -> Iterator[None]:
 def _load_encoder(settings: Settings) -> Encoder:
     from search.encoders.loading import load_encoder  # imports torch: only when needed
 
-    return load_encoder(settings.model, settings.threads, precision=settings.precision)
+    return load_encoder(settings.model, settings.threads, precision=settings.precision,
+                        model_cache=settings.model_cache)
 
 
 def _live_catalog(backend: Backend) -> Catalog | None:
