@@ -59,3 +59,11 @@ class ParagraphNotFound(SearchError):
 
 class BackendUnavailable(SearchError):
     """The storage backend cannot be reached or refuses access (server down, wrong key)."""
+
+
+class InvalidAlert(SearchError):
+    """An alert's definition is not acceptable (no text, a name taken, a bad address)."""
+
+
+class AlertNotFound(SearchError):
+    """No alert with that name (or feed) is stored with the index."""
