@@ -16,19 +16,20 @@ import numpy as np
 
 from search.alerts.deliver import DeliveryPolicy
 from search.alerts.evaluate import Match, NewParagraph, evaluate, searches_meaning
-from search.alerts.records import Alert, AlertHit, AlertKind, Channel, Why, WordForm, WordFound
+from search.alerts.records import Alert, AlertHit, AlertKind, Channel, Why
 from search.alerts.store import AlertStore
 from search.alerts.watch import AlertRun, after_publish, encode_queries
 from search.backends import open_backend
 from search.config import Settings
 from search.encoders.base import Encoder
 from search.errors import InvalidAlert
+from search.ranking.explain import MatchForm, TermMatch
 from search.ranking.query import Mode
 from search.records import Filters
 
 __all__ = [
     "Alert", "AlertHit", "AlertKind", "AlertRun", "AlertStore", "Channel", "DeliveryPolicy",
-    "Why", "WordForm", "WordFound", "add_alert", "after_publish", "alert_hits",
+    "MatchForm", "TermMatch", "Why", "add_alert", "after_publish", "alert_hits",
     "list_alerts", "remove_alert", "try_alert",
 ]
 MAX_TEXT = 20_000

@@ -19,6 +19,7 @@ import numpy as np
 from search.alerts.records import Alert, AlertKind, Why
 from search.alerts.terms import Entry, coverage, found_words, index_entries, paragraph_terms
 from search.config import Settings
+from search.ranking.explain import TermMatch, explain_terms, query_words
 from search.ranking.language_bias import LanguageBias
 from search.ranking.matching import MATCH, scaled
 from search.ranking.query import Mode
@@ -123,7 +124,7 @@ def _query_vector(alert: Alert, alert_vectors: Mapping[int, np.ndarray],
 def _words(alerts: Sequence[Alert], paragraphs: Sequence[NewParagraph], min_coverage: float
            ) -> dict[tuple[int, int], Why]:
     """(alert, paragraph) -> the words found by the alert's best entry, where it reaches
-    `min_coverage`."""
+    `min_coverage`; how each word was found is explained for these pairs only."""
     entries = [Entry(a, text, alert.kind is AlertKind.WATCHLIST)
                for a, alert in enumerate(alerts) if searches_words(alert)
                for text in alert.entries]
@@ -132,7 +133,7 @@ def _words(alerts: Sequence[Alert], paragraphs: Sequence[NewParagraph], min_cove
     by_lang: dict[str, list[int]] = {}
     for j, paragraph in enumerate(paragraphs):
         by_lang.setdefault(paragraph.record.lang, []).append(j)
-    best: dict[tuple[int, int], Why] = {}
+    best: dict[tuple[int, int], tuple[float, int]] = {}
     for lang, members in by_lang.items():
         index = index_entries(entries, lang)
         for j in members:
@@ -142,9 +143,17 @@ def _words(alerts: Sequence[Alert], paragraphs: Sequence[NewParagraph], min_cove
             for entry in {e for e, _ in found}:
                 share = coverage(index, entry, found)
                 key = (entries[entry].alert, j)
-                if share < min_coverage or (key in best and (best[key].coverage or 0) >= share):
-                    continue
-                words = tuple(found[(entry, w)] for w in range(len(index.words[entry]))
-                              if (entry, w) in found)
-                best[key] = Why(words, round(share, 4))
-    return best
+                if share >= min_coverage and share > best.get(key, (0.0, 0))[0]:
+                    best[key] = (share, entry)
+    return {(a, j): Why(_explained(entries[entry].text, paragraphs[j]), round(share, 4))
+            for (a, j), (share, entry) in best.items()}
+
+
+def _explained(entry: str, paragraph: NewParagraph) -> tuple[TermMatch, ...]:
+    """The entry's words in the paragraph (or else in its article's title)."""
+    lang = paragraph.record.lang
+    found = {m.query_word: m for m in explain_terms(entry, paragraph.record.text, lang)}
+    for m in explain_terms(entry, paragraph.article.title, lang):
+        found.setdefault(m.query_word, m)
+    order = {word: i for i, (word, _) in enumerate(query_words(entry))}
+    return tuple(sorted(found.values(), key=lambda m: order.get(m.query_word, len(order))))

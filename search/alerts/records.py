@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from search.ranking.explain import MatchForm, TermMatch
 from search.ranking.query import Mode
 from search.records import Filters
 
@@ -23,14 +24,6 @@ class Channel(Enum):
 
     WEBHOOK = "webhook"
     EMAIL = "email"
-
-
-class WordForm(Enum):
-    """How a query word was found in a paragraph."""
-
-    AS_TYPED = "as typed"  # its analysed term (so also other inflections of it)
-    LATIN = "latin form"  # the Latin form of a word or name in another script, loosely spelled
-    TYPO = "typo"  # a few edits away (watchlists only)
 
 
 @dataclass(frozen=True)
@@ -64,31 +57,22 @@ class Alert:
 
 
 @dataclass(frozen=True)
-class WordFound:
-    """A query word found in a paragraph: in which form, and the paragraph's spellings."""
-
-    word: str
-    form: WordForm
-    spellings: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Why:
     """Why an alert fired on a paragraph: the words found (keyword side) and their share of
     the query's words, and the cosine of the meanings (semantic side), whichever matched."""
 
-    words: tuple[WordFound, ...] = ()
+    words: tuple[TermMatch, ...] = ()
     coverage: float | None = None
     cosine: float | None = None
 
     def summary(self) -> str:
-        """One line for people: "words: talks (as typed), Стамбул (latin form: stambul);
+        """One line for people: "words: talks (typed), Зеленский (latin: Zelensky);
         meaning: cosine 0.41"."""
         parts = []
         if self.words:
             parts.append("words: " + ", ".join(
-                f"{w.word} ({w.form.value}" + (f": {', '.join(w.spellings)})"
-                                               if w.form is not WordForm.AS_TYPED else ")")
+                f"{w.query_word} ({w.form.value}" + (f": {', '.join(w.found)})"
+                                                     if w.form is not MatchForm.TYPED else ")")
                 for w in self.words))
         if self.cosine is not None:
             parts.append(f"meaning: cosine {self.cosine:.2f}")

@@ -32,10 +32,9 @@ from search.alerts.records import (
     Delivery,
     Translation,
     Why,
-    WordForm,
-    WordFound,
 )
 from search.errors import AlertNotFound, IndexUnwritable, InvalidAlert
+from search.ranking.explain import MatchForm, TermMatch
 from search.ranking.query import Mode
 from search.records import Filters
 
@@ -80,13 +79,13 @@ def store_path(index_dir: Path | str) -> Path:
 
 
 def why_to_dict(why: Why) -> dict:
-    return {"words": [{"word": w.word, "form": w.form.value, "spellings": list(w.spellings)}
+    return {"words": [{"word": w.query_word, "form": w.form.value, "found": list(w.found)}
                       for w in why.words],
             "coverage": why.coverage, "cosine": why.cosine}
 
 
 def why_from_dict(data: dict) -> Why:
-    return Why(tuple(WordFound(w["word"], WordForm(w["form"]), tuple(w["spellings"]))
+    return Why(tuple(TermMatch(w["word"], MatchForm(w["form"]), tuple(w["found"]))
                      for w in data.get("words", ())), data.get("coverage"), data.get("cosine"))
 
 

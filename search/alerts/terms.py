@@ -8,13 +8,14 @@ holds them: Latin forms of names added) are looked up once. A word is found:
 
 - as typed: its analysed term is the paragraph's (so any inflection with the same stem);
 - in Latin form: equal after the loose folding of Latin spellings (search.backends.local.
-  fuzzy.fold: Zelenskyy, Selenskyj, Зеленский -> selenski), or, for a word in Arabic or
+  spelling.fold: Zelenskyy, Selenskyj, Зеленский -> selenski), or, for a word in Arabic or
   Hebrew script, by consonant skeleton, as the keyword side compares names;
 - as a typo (watchlists only): within the keyword side's edits (one from 5 letters, two from
   9), found through a deletion index over the watchlists' terms.
 
 An entry matches a paragraph when it finds at least `min_coverage` of its distinct words, the
-engine's rule (search.ranking.matching).
+engine's rule (search.ranking.matching); search.ranking.explain then says, for the matches
+only, in which form each word was found and how the paragraph spells it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from search.alerts.records import WordForm, WordFound
 from search.analysis import field_language, pieces, word_terms
-from search.backends.local.fuzzy import Vocabulary, fold, max_edits, skeleton
+from search.backends.local.fuzzy import Vocabulary
+from search.spelling import fold, max_edits, skeleton
+from search.transliteration import is_abjad
 
-# (entry, word) -> how it was found, by paragraph
-Found = dict[tuple[int, int], WordFound]
+# The (entry, word) pairs a paragraph holds.
+Found = set[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,10 @@ class Entry:
     typos: bool  # watchlists forgive typos
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Posting:
     entry: int
     word: int
-    latin: bool  # the term is the Latin form of the word
 
 
 @dataclass
@@ -57,7 +58,7 @@ class LanguageIndex:
     typo_terms: dict[str, list[_Posting]] = field(default_factory=dict)
     edits: dict[str, int] = field(default_factory=dict)
     vocabulary: Vocabulary | None = None
-    resolved: dict[str, list[tuple[list[_Posting], WordForm]]] = field(default_factory=dict)
+    resolved: dict[str, list[_Posting]] = field(default_factory=dict)
 
 
 def index_entries(entries: Sequence[Entry], lang: str) -> LanguageIndex:
@@ -76,11 +77,11 @@ def index_entries(entries: Sequence[Entry], lang: str) -> LanguageIndex:
             word = len(words)
             words.append(surface)
             for term, latin in terms:
-                posting = _Posting(number, word, latin)
+                posting = _Posting(number, word)
                 index.exact.setdefault(term, []).append(posting)
                 if term.isascii():
                     index.folded.setdefault(fold(term), []).append(posting)
-                if latin and not surface.isascii() and _abjad(surface) and \
+                if latin and is_abjad(surface) and \
                         len(bones := skeleton(term)) >= 3:
                     index.skeletons.setdefault(bones, []).append(posting)
                 if entry.typos and (edits := max_edits(term, len(surface))):
@@ -92,69 +93,39 @@ def index_entries(entries: Sequence[Entry], lang: str) -> LanguageIndex:
     return index
 
 
-def _abjad(word: str) -> bool:
-    from search.transliteration import is_abjad
-
-    return is_abjad(word)
-
-
-def paragraph_terms(texts: Iterable[str], lang: str) -> dict[str, set[str]]:
-    """The terms the keyword index holds for a paragraph (its text and its article's title),
-    each with the words of the paragraph that give it."""
+def paragraph_terms(texts: Iterable[str], lang: str) -> set[str]:
+    """The terms the keyword index holds for a paragraph (its text and its article's title)."""
     terms_of = word_terms(field_language(lang))
-    found: dict[str, set[str]] = {}
-    for text in texts:
-        for surface, _, _ in pieces(text):
-            for term, _latin in terms_of(surface):
-                found.setdefault(term, set()).add(surface)
+    return {term for text in texts for surface, _, _ in pieces(text)
+            for term, _latin in terms_of(surface)}
+
+
+def found_words(index: LanguageIndex, terms: Iterable[str]) -> Found:
+    """Which entries' words a paragraph holding `terms` holds (search.ranking.explain says
+    how, for the paragraphs that match)."""
+    found: Found = set()
+    for term in terms:
+        found.update((p.entry, p.word) for p in _lookups(index, term))
     return found
 
 
-def found_words(index: LanguageIndex, terms: dict[str, set[str]]) -> Found:
-    """Which entries' words a paragraph with `terms` holds, and how; a word found several
-    ways counts as its best (as typed, then Latin form, then typo)."""
-    found: Found = {}
-
-    def note(postings: list[_Posting], form: WordForm, spellings: set[str]) -> None:
-        for p in postings:
-            key = (p.entry, p.word)
-            chosen = WordForm.LATIN if form is WordForm.AS_TYPED and p.latin else form
-            old = found.get(key)
-            if old is None or _RANK[chosen] < _RANK[old.form]:
-                found[key] = WordFound(index.words[p.entry][p.word], chosen,
-                                       tuple(sorted(spellings)))
-
-    for term, spellings in terms.items():
-        for postings, form in _lookups(index, term):
-            note(postings, form, spellings)
-    return found
-
-
-def _lookups(index: LanguageIndex, term: str) -> list[tuple[list[_Posting], WordForm]]:
-    """Every way the entries' words reach a paragraph term, remembered per term (a batch of
+def _lookups(index: LanguageIndex, term: str) -> list[_Posting]:
+    """Every entry word that reaches a paragraph term, remembered per term (a batch of
     paragraphs repeats most of its terms)."""
     known = index.resolved.get(term)
     if known is not None:
         return known
-    ways: list[tuple[list[_Posting], WordForm]] = []
-    if (postings := index.exact.get(term)) is not None:
-        ways.append((postings, WordForm.AS_TYPED))
+    ways: list[_Posting] = list(index.exact.get(term, ()))
     if term.isascii():
-        if (postings := index.folded.get(fold(term))) is not None:
-            ways.append(([p for p in postings if not _same(index, p, term)], WordForm.LATIN))
-        if index.skeletons and (postings := index.skeletons.get(skeleton(term))) is not None:
-            ways.append((postings, WordForm.LATIN))
+        ways += index.folded.get(fold(term), ())
+        if index.skeletons:
+            ways += index.skeletons.get(skeleton(term), ())
         if index.vocabulary is not None and len(term) >= 4:
             for near in index.vocabulary.near(term, 2):
                 if near.edits <= index.edits[near.term]:
-                    ways.append((index.typo_terms[near.term], WordForm.TYPO))
+                    ways += index.typo_terms[near.term]
     index.resolved[term] = ways
     return ways
-
-
-def _same(index: LanguageIndex, posting: _Posting, term: str) -> bool:
-    """Whether a folded match is the exact one again (already noted as typed)."""
-    return any(p is posting for p in index.exact.get(term, ()))
 
 
 def coverage(index: LanguageIndex, entry: int, found: Found) -> float:
@@ -162,6 +133,3 @@ def coverage(index: LanguageIndex, entry: int, found: Found) -> float:
     if not words:
         return 0.0
     return sum(1 for w in range(words) if (entry, w) in found) / words
-
-
-_RANK = {WordForm.AS_TYPED: 0, WordForm.LATIN: 1, WordForm.TYPO: 2}

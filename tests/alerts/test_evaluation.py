@@ -6,7 +6,7 @@ from __future__ import annotations
 from alert_helpers import article, base, names, update
 from conftest import write
 
-from search.alerts import AlertKind, WordForm, add_alert, alert_hits
+from search.alerts import AlertKind, MatchForm, add_alert, alert_hits
 from search.ranking.query import Mode
 
 
@@ -19,13 +19,13 @@ def test_a_watchlist_of_names_in_three_scripts_fires_on_the_english_paragraphs(t
     _, hits = alert_hits(index, "people")
     found = {h.paragraph_id.rsplit(":", 1)[1]: h for h in hits}
     assert sorted(found) == ["0", "1", "2"]  # not the harvest paragraph
-    words = {w.word: w for h in hits for w in h.why.words}
+    words = {w.query_word: w for h in hits for w in h.why.words}
     assert set(words) == {"Ζελένσκι", "بيسكوف", "Путин"}
-    assert all(w.form is WordForm.LATIN for w in words.values())
-    assert words["Ζελένσκι"].spellings == ("Zelensky",)  # zelenski ~ zelensky, folded
-    assert words["بيسكوف"].spellings == ("Peskov",)  # byskwf ~ peskov, by consonants
-    assert words["Путин"].spellings == ("Putin",)
-    assert "latin form: Zelensky" in found["0"].why.summary()
+    assert all(w.form is MatchForm.LATIN for w in words.values())
+    assert words["Ζελένσκι"].found == ("Zelensky",)  # zelenski ~ zelensky, folded
+    assert words["بيسكوف"].found == ("Peskov",)  # byskwf ~ peskov, by consonants
+    assert words["Путин"].found == ("Putin",)
+    assert "(latin: Zelensky)" in found["0"].why.summary()
 
 
 def test_watchlists_forgive_typos_and_queries_need_half_their_words(tmp_path):
@@ -37,12 +37,12 @@ def test_watchlists_forgive_typos_and_queries_need_half_their_words(tmp_path):
     update(names(seeds), index)
     _, typo = alert_hits(index, "typo")
     assert sorted(h.paragraph_id for h in typo) == ["names.md:0", "names.md:1"]
-    assert {w.form for h in typo for w in h.why.words} <= {WordForm.TYPO, WordForm.LATIN}
+    assert {w.form for h in typo for w in h.why.words} <= {MatchForm.TYPO, MatchForm.LATIN}
     _, words = alert_hits(index, "words")
     assert [h.paragraph_id for h in words] == ["names.md:2"]
     assert words[0].why.coverage == 0.75
-    assert {w.word for w in words[0].why.words} == {"prisoner", "exchange", "weekend"}
-    assert all(w.form is WordForm.AS_TYPED for w in words[0].why.words)
+    assert {w.query_word for w in words[0].why.words} == {"prisoner", "exchange", "weekend"}
+    assert all(w.form is MatchForm.TYPED for w in words[0].why.words)
     assert alert_hits(index, "few")[1] == []  # 2 words of 5 are below half
 
 
