@@ -15,8 +15,15 @@ from search.ingest.language import LanguageDetector
 SETTINGS = Settings(model="fake")
 DETECTOR = LanguageDetector()
 ENCODER = FakeEncoder()
-QUICK = DeliveryPolicy(timeout=5.0, attempts=3, backoff=0.05, budget=10.0,
-                       base_url="http://news.example")
+QUICK = {"SEARCH_ALERT_ATTEMPTS": "3", "SEARCH_ALERT_BACKOFF": "0.05",
+         "SEARCH_ALERT_BUDGET": "10", "SEARCH_BASE_URL": "http://news.example"}
+
+
+def deliver_quickly(monkeypatch, **environ: str) -> DeliveryPolicy:
+    """Deliveries retried quickly, with links to http://news.example (and `environ`)."""
+    for name, value in {**QUICK, **environ}.items():
+        monkeypatch.setenv(name, value)
+    return DeliveryPolicy.from_environ()
 
 
 def article(title: str, lang: str, *paragraphs: str) -> str:

@@ -52,8 +52,9 @@ class MailServer:
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """How deliveries are made: each send's timeout, attempts before a delivery is marked
-    failed, the wait before the second attempt (doubling after), the seconds one run spends,
-    and the address of the web pages that links point to (SEARCH_BASE_URL)."""
+    failed, the wait before the second attempt (doubling after), the seconds one run spends
+    (SEARCH_ALERT_TIMEOUT, _ATTEMPTS, _BACKOFF, _BUDGET), and the address of the web pages
+    that links point to (SEARCH_BASE_URL)."""
 
     timeout: float = 5.0
     attempts: int = 5
@@ -65,8 +66,12 @@ class DeliveryPolicy:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> DeliveryPolicy:
         environ = os.environ if environ is None else environ
-        return cls(base_url=environ.get("SEARCH_BASE_URL", cls.base_url).rstrip("/"),
-                   mail=MailServer.from_environ(environ))
+        return cls(float(environ.get("SEARCH_ALERT_TIMEOUT", cls.timeout)),
+                   int(environ.get("SEARCH_ALERT_ATTEMPTS", cls.attempts)),
+                   float(environ.get("SEARCH_ALERT_BACKOFF", cls.backoff)),
+                   float(environ.get("SEARCH_ALERT_BUDGET", cls.budget)),
+                   environ.get("SEARCH_BASE_URL", cls.base_url).rstrip("/"),
+                   MailServer.from_environ(environ))
 
 
 Send = Callable[[Delivery, DeliveryPolicy], None]
