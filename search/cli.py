@@ -408,5 +408,9 @@ def check(index_dir: Path, as_json: bool) -> None:
         sys.exit(1)
 
 
+from search.cli_alerts import alert  # noqa: E402 (last: it uses the options above)
+
+main.add_command(alert)
+
 if __name__ == "__main__":
     main()
