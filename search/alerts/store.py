@@ -104,6 +104,9 @@ class AlertStore:
 
     def _connect(self) -> sqlite3.Connection:
         if not self.writable:
+            if not self.path.is_file():
+                raise AlertNotFound(f"no alerts are kept with {self.path.parent}: "
+                                    "`search alert add` makes one")
             uri = f"file:{self.path}?mode=ro"
             try:
                 db = sqlite3.connect(uri, uri=True, check_same_thread=False)
