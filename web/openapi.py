@@ -13,6 +13,8 @@ from search.ranking.explain import MatchForm
 from search.ranking.fusion import FusionMethod
 from search.ranking.query import LANG_CODE
 
+from . import openapi_alerts
+
 FUSIONS = tuple(method.value for method in FusionMethod)
 MATCH_FORMS = [form.value for form in MatchForm]
 
@@ -421,9 +423,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                       "content": {"application/json": {
                                           "schema": {"type": "object"}}}}},
             }},
+            **openapi_alerts.PATHS,
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | openapi_alerts.SCHEMAS,
             "securitySchemes": {"reindexToken": {"type": "http", "scheme": "bearer"}},
         },
     }

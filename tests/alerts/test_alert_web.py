@@ -7,10 +7,19 @@ import re
 
 import feedparser
 import pytest
+import schemathesis
 from alert_helpers import ENCODER, base, names, update
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from web_fixtures import make_app
 
-from search.alerts import alert_hits
+from search.alerts import AlertKind, add_alert, alert_hits
 
 
 @pytest.fixture
@@ -94,3 +103,26 @@ def test_watch_this_search_needs_the_pages_csrf_token(site):
     remove = client.post("/alerts/Zelensky Peskov/delete", data={"csrf": token})
     assert remove.status_code == 303
     assert "No alerts yet." in client.get("/alerts").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/api/alerts"), ("POST", "/api/alerts"), ("GET", "/api/alerts/{name}"),
+    ("PATCH", "/api/alerts/{name}"), ("DELETE", "/api/alerts/{name}")])
+def test_the_alerts_api_conforms_to_its_openapi_document(site, method, path):
+    """No 5xx for any input, and every answer's status, type and body as documented."""
+    app, seeds, index = site
+    add_alert(index, "people", "Zelensky\nPeskov", kind=AlertKind.WATCHLIST)
+    update(names(seeds), index)
+    operation = schemathesis.openapi.from_wsgi("/api/openapi.json", app)[path][method]
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
+              response_schema_conformance]
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    @settings(max_examples=15, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def conforms(case):
+        if "name" in (case.path_parameters or {}) and case.path_parameters["name"] == "":
+            return
+        case.call_and_validate(checks=checks)
+
+    conforms()
