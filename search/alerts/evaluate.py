@@ -17,9 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from search.alerts.records import Alert, AlertKind, Why
-from search.alerts.terms import Entry, coverage, found_words, index_entries, paragraph_terms
+from search.alerts.terms import (
+    Entry,
+    coverage,
+    explained,
+    found_words,
+    index_entries,
+    paragraph_terms,
+)
 from search.config import Settings
-from search.ranking.explain import TermMatch, explain_terms, query_words
 from search.ranking.language_bias import LanguageBias
 from search.ranking.matching import MATCH, scaled
 from search.ranking.query import Mode
@@ -58,11 +64,13 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
              alert_langs: Mapping[int, str] | None = None) -> list[Match]:
     """The matches of `alerts` among `paragraphs` (whose unit vectors are the rows of
     `vectors`), each alert only on paragraphs from its `since` id on and admitted by its
-    filters; by alert, then pid."""
+    filters; by alert, then pid. `alert_langs` are the queries' languages (a query without
+    one has its words looked for in every language)."""
     if not alerts or not paragraphs:
         return []
-    cosines = _cosines(alerts, alert_vectors, paragraphs, vectors, bias, alert_langs or {})
-    words = _words(alerts, paragraphs, settings.min_coverage)
+    langs = alert_langs or {}
+    cosines = _cosines(alerts, alert_vectors, paragraphs, vectors, bias, langs)
+    words = _words(alerts, langs, paragraphs, settings.min_coverage)
     pairs = set(words)
     for a, row in cosines.items():
         pairs.update((a, int(j)) for j in np.flatnonzero(row >= settings.semantic_floor))
@@ -121,21 +129,24 @@ def _query_vector(alert: Alert, alert_vectors: Mapping[int, np.ndarray],
     return vector
 
 
-def _words(alerts: Sequence[Alert], paragraphs: Sequence[NewParagraph], min_coverage: float
+def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
+           paragraphs: Sequence[NewParagraph], min_coverage: float
            ) -> dict[tuple[int, int], Why]:
     """(alert, paragraph) -> the words found by the alert's best entry, where it reaches
-    `min_coverage`; how each word was found is explained for these pairs only."""
-    entries = [Entry(a, text, alert.kind is AlertKind.WATCHLIST)
+    `min_coverage`, with how each word was found."""
+    entries = [Entry(a, text, alert.kind is AlertKind.WATCHLIST,
+                     langs.get(alert.id) if alert.kind is AlertKind.QUERY else None)
                for a, alert in enumerate(alerts) if searches_words(alert)
                for text in alert.entries]
     if not entries:
         return {}
+    words = [entry.words() for entry in entries]
     by_lang: dict[str, list[int]] = {}
     for j, paragraph in enumerate(paragraphs):
         by_lang.setdefault(paragraph.record.lang, []).append(j)
-    best: dict[tuple[int, int], tuple[float, int]] = {}
+    best: dict[tuple[int, int], Why] = {}
     for lang, members in by_lang.items():
-        index = index_entries(entries, lang)
+        index = index_entries(entries, words, lang)
         for j in members:
             paragraph = paragraphs[j]
             found = found_words(index, paragraph_terms(
@@ -143,17 +154,7 @@ def _words(alerts: Sequence[Alert], paragraphs: Sequence[NewParagraph], min_cove
             for entry in {e for e, _ in found}:
                 share = coverage(index, entry, found)
                 key = (entries[entry].alert, j)
-                if share >= min_coverage and share > best.get(key, (0.0, 0))[0]:
-                    best[key] = (share, entry)
-    return {(a, j): Why(_explained(entries[entry].text, paragraphs[j]), round(share, 4))
-            for (a, j), (share, entry) in best.items()}
-
-
-def _explained(entry: str, paragraph: NewParagraph) -> tuple[TermMatch, ...]:
-    """The entry's words in the paragraph (or else in its article's title)."""
-    lang = paragraph.record.lang
-    found = {m.query_word: m for m in explain_terms(entry, paragraph.record.text, lang)}
-    for m in explain_terms(entry, paragraph.article.title, lang):
-        found.setdefault(m.query_word, m)
-    order = {word: i for i, (word, _) in enumerate(query_words(entry))}
-    return tuple(sorted(found.values(), key=lambda m: order.get(m.query_word, len(order))))
+                if share >= min_coverage and share > (best[key].coverage or 0.0
+                                                      if key in best else 0.0):
+                    best[key] = Why(explained(index, entry, found), round(share, 4))
+    return best

@@ -42,6 +42,7 @@ class Alert:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     email: str | None = None
+    lang: str | None = None  # a query's language, detected at its first evaluation
 
     @property
     def entries(self) -> list[str]:

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, text TEXT NOT NULL,
     mode TEXT NOT NULL, filters TEXT NOT NULL, feed_token TEXT NOT NULL UNIQUE,
     created TEXT NOT NULL, since_pid INTEGER NOT NULL, webhook_url TEXT, webhook_secret TEXT,
-    email TEXT);
+    email TEXT, lang TEXT);
 CREATE TABLE IF NOT EXISTS vectors (
     alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE, model TEXT NOT NULL,
     vector BLOB NOT NULL, PRIMARY KEY (alert_id, model));
@@ -184,7 +184,8 @@ class AlertStore:
             if email is not None:
                 db.execute("UPDATE alerts SET email = ? WHERE id = ?", (email or None, alert.id))
             if text is not None:
-                db.execute("UPDATE alerts SET text = ? WHERE id = ?", (text, alert.id))
+                db.execute("UPDATE alerts SET text = ?, lang = NULL WHERE id = ?",
+                           (text, alert.id))
                 db.execute("DELETE FROM vectors WHERE alert_id = ?", (alert.id,))
         return self.get(name)
 
@@ -214,6 +215,12 @@ class AlertStore:
         if row is None:
             raise AlertNotFound("no such feed")
         return _alert(row)
+
+    def save_languages(self, langs: dict[int, str]) -> None:
+        """The detected language of queries (detected once, at their first evaluation)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE alerts SET lang = ? WHERE id = ?",
+                           [(lang, alert_id) for alert_id, lang in langs.items()])
 
     # -- query vectors -------------------------------------------------------------------
     def vectors(self, model: str) -> dict[int, np.ndarray]:
@@ -322,18 +329,18 @@ class AlertStore:
 
 
 _ALERT_COLUMNS = ("id, name, kind, text, mode, filters, feed_token, created, webhook_url,"
-                  " webhook_secret, email")
+                  " webhook_secret, email, lang")
 _HIT_COLUMNS = ("id, alert_id, generation, paragraph_id, article_id, title, lang, pid, score,"
                 " text, why, url, found")
 
 
 def _alert(row: tuple) -> Alert:
-    (id_, name, kind, text, mode, filters, token, created, webhook, secret, email) = row
+    (id_, name, kind, text, mode, filters, token, created, webhook, secret, email, lang) = row
     data = json.loads(filters)
     kept = Filters(tuple(data["languages"]), tuple(data["article_ids"]),
                    tuple(data["sources"]), data["date_from"], data["date_to"])
     return Alert(id_, name, AlertKind(kind), text, Mode(mode), kept, token, created, webhook,
-                 secret, email)
+                 secret, email, lang)
 
 
 def _hit(row: tuple) -> AlertHit:

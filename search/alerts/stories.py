@@ -46,12 +46,15 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
         owner = store.hit_of(db, wanted)
         touched: dict[int, set[int]] = {}
 
+        translations: list[tuple] = []
+        members: list[tuple[int, int, int]] = []
+
         def join(alert_id: int, pid: int, hit_id: int, why: Why) -> None:
             p = paragraphs[pid]
-            db.execute("INSERT INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (hit_id, pid, p.record.paragraph_id, p.record.lang, p.article.title,
-                        generation, json.dumps(why_to_dict(why)), now))
-            db.execute("INSERT INTO members VALUES (?, ?, ?)", (alert_id, pid, hit_id))
+            translations.append((hit_id, pid, p.record.paragraph_id, p.record.lang,
+                                 p.article.title, generation, json.dumps(why_to_dict(why)),
+                                 now))
+            members.append((alert_id, pid, hit_id))
             owner[(alert_id, pid)] = hit_id
             touched.setdefault(alert_id, set()).add(hit_id)
             done.translations += 1
@@ -71,7 +74,7 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
                  p.article.title, p.record.lang, match.score, p.record.text,
                  json.dumps(why_to_dict(match.why)), p.article.url, now)).lastrowid
             assert hit_id is not None
-            db.execute("INSERT INTO members VALUES (?, ?, ?)", (match.alert_id, match.pid, hit_id))
+            members.append((match.alert_id, match.pid, hit_id))
             owner[(match.alert_id, match.pid)] = hit_id
             touched.setdefault(match.alert_id, set()).add(hit_id)
             done.hits += 1
@@ -84,6 +87,8 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
                 for alert_id, hit_id in stories.get(member, ()):
                     if (alert_id, pid) not in owner and alert_id in by_id:
                         join(alert_id, pid, hit_id, Why())
+        db.executemany("INSERT INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", translations)
+        db.executemany("INSERT INTO members VALUES (?, ?, ?)", members)
         for alert_id, hit_ids in touched.items():
             for channel in by_id[alert_id].channels:
                 db.execute("INSERT OR IGNORE INTO outbox (alert_id, channel, generation,"

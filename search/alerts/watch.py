@@ -10,7 +10,7 @@ problem comes back as a warning, and what was not done is done by the next run.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from search.alerts.deliver import DeliveryPolicy, DeliveryReport, deliver_pending
 from search.alerts.evaluate import NewParagraph, evaluate, searches_meaning
-from search.alerts.records import Alert
+from search.alerts.records import Alert, AlertKind
 from search.alerts.store import AlertStore
 from search.alerts.stories import Recorded, record
 from search.backends.base import Backend, Catalog, GenerationReader
@@ -109,9 +109,10 @@ def _evaluate(backend: Backend, catalog: Catalog, store: AlertStore, alerts: lis
         paragraphs = [NewParagraph(r, by_id[r.article_id]) for r in records]
         vectors = _vectors(reader, pids, new)
         bias = language_bias(catalog, settings.language_centering)
-        matches = evaluate(alerts, store.since(), _alert_vectors(store, alerts, catalog,
-                                                                 encoder),
-                           paragraphs, vectors, settings, bias, _alert_langs(alerts, bias))
+        langs = _alert_langs(store, alerts, catalog.languages)
+        queries = _alert_vectors(store, alerts, catalog, encoder)
+        matches = evaluate(alerts, store.since(), queries, paragraphs, vectors, settings, bias,
+                           langs)
         groups = reader.groups(pids)
         members = reader.group_members(sorted(set(groups)))
         partners = {pid: [m for m in members.get(g, ()) if m != pid]
@@ -154,12 +155,15 @@ def encode_queries(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     return encoder.encode(list(texts))
 
 
-def _alert_langs(alerts: list[Alert], bias: object) -> dict[int, str]:
-    """The language of each semantic-mode alert, only when its bias is corrected."""
-    if bias is None:
-        return {}
-    from search.ingest.language import LanguageDetector
-    from search.ranking.query import Mode
+def _alert_langs(store: AlertStore, alerts: list[Alert], indexed: Collection[str]
+                 ) -> dict[int, str]:
+    """Each query's language, detected once and kept: the most likely of the index's
+    languages, as the engine reads a query's words (short texts are easily mistaken)."""
+    missing = [a for a in alerts if a.kind is AlertKind.QUERY and a.lang is None]
+    if missing:
+        from search.ingest.language import LanguageDetector
 
-    detector = LanguageDetector()
-    return {a.id: detector.detect(a.text) for a in alerts if a.mode is Mode.SEMANTIC}
+        detector = LanguageDetector()
+        store.save_languages({a.id: detector.detect_query(a.text, indexed)[0] for a in missing})
+        alerts[:] = store.alerts()
+    return {a.id: a.lang for a in alerts if a.lang is not None}
