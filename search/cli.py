@@ -7,17 +7,17 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 import regex
 
+from search.cli_alerts import alert
+from search.cli_common import _fail_cleanly, index_option
 from search.config import DEFAULT_MODEL, Settings
 from search.encoders.precision import PRECISION_CHOICES
-from search.errors import SearchError
 from search.progress import ProgressBars
 from search.ranking.query import Mode, Query
 from search.records import Filters
@@ -29,37 +29,11 @@ if TYPE_CHECKING:
 
 _MARK = regex.compile(r"<mark>(.*?)</mark>", regex.S)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn engine errors into one line on stderr and a non-zero exit, never a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except SearchError as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from None
-
-    return wrapper
-
-
 def precision_option(command: Callable) -> Callable:
     return click.option(
         "--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True,
         help="Arithmetic of the default model: auto (fp32 for batches; one query in int8 "
              "where the CPU has VNNI), fp32, bf16 or int8 (VNNI only).",
-    )(command)
-
-
-def index_option(command: Callable) -> Callable:
-    return click.option(
-        "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
-        default=Path("indexes"), show_default=True, help="Index folder.",
     )(command)
 
 
@@ -407,8 +381,6 @@ def check(index_dir: Path, as_json: bool) -> None:
     if not report.ok:
         sys.exit(1)
 
-
-from search.cli_alerts import alert  # noqa: E402 (last: it uses the options above)
 
 main.add_command(alert)
 

@@ -9,7 +9,7 @@ from typing import TextIO
 import click
 
 from search.alerts.records import Alert, AlertHit, AlertKind
-from search.cli import _fail_cleanly, index_option
+from search.cli_common import _fail_cleanly, index_option
 from search.config import Settings
 from search.ranking.query import Mode
 from search.records import Filters
@@ -22,6 +22,8 @@ def alert() -> None:
     Each `search index` (and `search serve`'s reindexing) evaluates every alert against the
     paragraphs it added; hits go to the alert's Atom feed (`search serve` shows it), and to
     its webhook or email address if it has one.
+
+    Example: search alert add "prisoner exchange talks Istanbul" --name talks
     """
 
 
