@@ -5,20 +5,34 @@ The public Python API (see README, "Use from Python"):
 - `update_index` brings an index folder up to date with a folder of articles;
 - `Engine` answers `Query`s from it with `SearchPage`s of `Hit`s;
 - `Settings` holds every tunable with its default;
+- `add_alert`, `list_alerts`, `alert_hits`, `remove_alert` keep saved searches that every
+  later update evaluates (search.alerts);
 - errors derive from `SearchError` and carry a message meant for users.
 """
 
 from __future__ import annotations
 
+from search.alerts import (
+    Alert,
+    AlertHit,
+    AlertKind,
+    add_alert,
+    alert_hits,
+    list_alerts,
+    remove_alert,
+)
 from search.config import Settings
 from search.engine import Engine
 from search.errors import (
+    AlertNotFound,
     ArticleNotFound,
     EmbeddingFailed,
     IndexBusy,
     IndexCorrupt,
     IndexIncompatible,
     IndexMissing,
+    IndexUnwritable,
+    InvalidAlert,
     InvalidQuery,
     ModelUnavailable,
     ParagraphNotFound,
@@ -42,6 +56,10 @@ from search.results import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertHit",
+    "AlertKind",
+    "AlertNotFound",
     "ArticleNotFound",
     "ArticleView",
     "EmbeddingFailed",
@@ -54,7 +72,9 @@ __all__ = [
     "IndexIncompatible",
     "IndexMissing",
     "IndexStats",
+    "IndexUnwritable",
     "IndexSummary",
+    "InvalidAlert",
     "InvalidQuery",
     "Mode",
     "ModelUnavailable",
@@ -68,5 +88,9 @@ __all__ = [
     "Similar",
     "Translation",
     "UnreadableFile",
+    "add_alert",
+    "alert_hits",
+    "list_alerts",
+    "remove_alert",
     "update_index",
 ]

@@ -7,17 +7,17 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 import regex
 
 from search.backends import names as backend_names
+from search.cli_alerts import alert
+from search.cli_common import fail_cleanly, index_option
 from search.config import DEFAULT_MODEL, BundledModel, Settings
 from search.encoders.precision import PRECISION_CHOICES
-from search.errors import SearchError
 from search.printable import printable
 from search.progress import ProgressBars
 from search.ranking.fusion import FusionMethod
@@ -32,38 +32,11 @@ if TYPE_CHECKING:
 
 _MARK = regex.compile(r"<mark>(.*?)</mark>", regex.S)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn engine errors into one line on stderr and a non-zero exit, never a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except SearchError as exc:
-            raise click.ClickException(printable(str(exc))) from None
-        except OSError as exc:
-            raise click.ClickException(
-                printable(f"{exc.strerror or exc}: {exc.filename or ''}")) from None
-
-    return wrapper
-
-
 def precision_option(command: Callable) -> Callable:
     return click.option(
         "--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True,
         help="Arithmetic of the default model: auto (fp32 for batches; one query in int8 "
              "where the CPU has VNNI), fp32, bf16 or int8 (VNNI only).",
-    )(command)
-
-
-def index_option(command: Callable) -> Callable:
-    return click.option(
-        "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
-        default=Path("indexes"), show_default=True, help="Index folder.",
     )(command)
 
 
@@ -101,7 +74,7 @@ def main() -> None:
               help="Embed the new paragraphs on Ray: the cluster at ADDRESS, or without one a "
                    "local Ray on this machine's cores (needs the scale extra).")
 @precision_option
-@_fail_cleanly
+@fail_cleanly
 def index(seeds_dir: Path, index_dir: Path, model: str | None, rebuild: bool,
           allow_removal: bool, as_json: bool,
           backend: str | None, qdrant_location: str | None, qdrant_name: str | None,
@@ -199,7 +172,7 @@ def _qdrant_location(location: str) -> str:
 @click.option("--model", help="Fail unless the index was built with this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the search API returns.")
 @precision_option
-@_fail_cleanly
+@fail_cleanly
 def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
           query_lang: str | None, limit: int, page: int, fusion: str | None,
           alpha: float | None, one_per_article: bool, sort: str, recency: float | None,
@@ -272,7 +245,7 @@ def _terminal_text(marked_html: str) -> str:
 @main.command()
 @index_option
 @click.option("--json", "as_json", is_flag=True)
-@_fail_cleanly
+@fail_cleanly
 def stats(index_dir: Path, as_json: bool) -> None:
     """Show what the index holds: generation, model, articles, paragraphs, languages.
 
@@ -315,7 +288,7 @@ def stats(index_dir: Path, as_json: bool) -> None:
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Threads answering requests in each worker process.")
 @precision_option
-@_fail_cleanly
+@fail_cleanly
 def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
           workers: int | None, threads: int, precision: str) -> None:
     """Serve the search page and the JSON API (waitress, a production WSGI server).
@@ -334,7 +307,7 @@ def serve(host: str, port: int, index_dir: Path, seeds_dir: Path, watch: bool,
 @main.command()
 @index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@_fail_cleanly
+@fail_cleanly
 def check(index_dir: Path, as_json: bool) -> None:
     """Verify that the manifest, paragraphs, vectors, keyword index and graph agree.
 
@@ -365,6 +338,8 @@ def check(index_dir: Path, as_json: bool) -> None:
     if not report.ok:
         sys.exit(1)
 
+
+main.add_command(alert)
 
 if __name__ == "__main__":
     main()

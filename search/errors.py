@@ -68,3 +68,11 @@ class RemovalRefused(SearchError):
 
 class BadSetting(SearchError):
     """A setting cannot work as given (a reindex token no request can carry)."""
+
+
+class InvalidAlert(SearchError):
+    """An alert's definition is not acceptable (no text, a name taken, a bad address)."""
+
+
+class AlertNotFound(SearchError):
+    """No alert with that name (or feed) is stored with the index."""

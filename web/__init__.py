@@ -77,9 +77,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["BACKGROUND"]:
         start_background(app)
 
-    from . import api, errors, pages
+    from . import alerts, api, errors, pages
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(alerts.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
 

@@ -74,7 +74,7 @@ def health() -> Response:
 @bp.post("/reindex")
 def reindex() -> tuple[Response, int, dict[str, str]]:
     """Start an update from seeds/ in the background; poll the returned status_url."""
-    _authorize_reindex()
+    authorize_reindex()
     job = get_services().reindexer.submit(trigger="api")
     body = _job_dict(job)
     return jsonify(body), 202, {"Location": body["status_url"]}
@@ -97,7 +97,7 @@ def _job_dict(job: Job) -> dict[str, Any]:
     return job.to_dict() | {"status_url": url_for("api.reindex_status", job_id=job.id)}
 
 
-def _authorize_reindex() -> None:
+def authorize_reindex() -> None:
     """With a token configured, require it as a bearer token; without one, allow only
     callers on this machine."""
     token = current_app.config["REINDEX_TOKEN"]

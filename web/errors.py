@@ -10,11 +10,14 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from search.errors import (
+    AlertNotFound,
     ArticleNotFound,
     IndexBusy,
     IndexCorrupt,
     IndexIncompatible,
     IndexMissing,
+    IndexUnwritable,
+    InvalidAlert,
     InvalidQuery,
     ModelUnavailable,
     ParagraphNotFound,
@@ -25,6 +28,9 @@ log = logging.getLogger(__name__)
 
 STATUS = {
     InvalidQuery: 400,
+    InvalidAlert: 400,
+    AlertNotFound: 404,
+    IndexUnwritable: 409,
     ArticleNotFound: 404,
     ParagraphNotFound: 404,
     IndexBusy: 409,

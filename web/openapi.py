@@ -14,6 +14,7 @@ from search.ranking.fusion import FusionMethod
 from search.ranking.ordering import Collapse, Sort
 from search.ranking.query import LANG_CODE, Mode, choices
 
+from . import openapi_alerts
 from .openapi_schemas import SCHEMAS, error_body, json_body, ref
 
 
@@ -184,9 +185,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                       "content": {"application/json": {
                                           "schema": {"type": "object"}}}}},
             }},
+            **openapi_alerts.PATHS,
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | openapi_alerts.SCHEMAS,
             "securitySchemes": {"reindexToken": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from search.encoders.precision import Precision
+from search.ranking.explain import MatchForm
 from search.ranking.fusion import FusionMethod
 from search.ranking.ordering import Collapse, Sort
 from search.ranking.query import Mode, choices
@@ -64,6 +65,16 @@ SCHEMAS: dict[str, Any] = {
                                           "is a match"),
         "recency": nullable("number", minimum=0, maximum=1,
                              description="recency factor applied (null: no boost asked)"),
+        "terms": {"type": "array", "items": ref("TermMatch"),
+                  "description": "the query words the paragraph holds (empty in semantic "
+                                 "mode, which reads no words)"},
+    }),
+    "TermMatch": closed_object({
+        "query_word": {"type": "string", "description": "as typed in the query"},
+        "form": {"type": "string", "enum": choices(MatchForm),
+                 "description": "typed: its own term (or an inflection); latin: the Latin "
+                                "form of a name in another alphabet; typo: a near spelling"},
+        "found": {**STRINGS, "description": "the spellings in the paragraph, as written"},
     }),
     "Hit": closed_object({
         **PARAGRAPH_FIELDS,

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from search.alerts.watch import after_publish
 from search.backends import record
 from search.backends.base import Backend, GenerationWriter
 from search.backends.oserrors import unwritable
@@ -103,7 +104,10 @@ def update_index(
         if chosen is not None:  # only now: until the new backend has a generation, the old
             record(index_dir, *chosen)  # record keeps serving the old index
         summary.seconds = time.perf_counter() - started
-        return summary
+    # After the writer lock: delivery may wait on a slow server, and must not hold up writers.
+    summary.warnings += after_publish(index_dir, store, settings, lambda: run.encoder,
+                                      run.added, rebuilt=rebuild).warnings
+    return summary
 
 
 @contextmanager
@@ -169,6 +173,7 @@ def _write(backend: Backend, run: _Run, index_dir: Path, previous: Catalog | Non
                     raise failure from None  # the cause; this thread was only stopped by it
                 raise
             text_side.result()
+        run.added = (new.pids, new.vectors)
         run.read(ahead.reading)
         if previous is not None and not run.has_changes():
             return None
@@ -231,6 +236,7 @@ class _Run:
         self.removed_paths: list[str] = []  # gone from seeds/
         self.reading = Reading(previous.next_pid if previous else 1)
         self.passages = NewPassages()  # the new paragraphs as translation grouping needs them
+        self.added: tuple[np.ndarray, np.ndarray] | None = None  # pids and vectors, once known
 
     @cached_property
     def encoder(self) -> Encoder:

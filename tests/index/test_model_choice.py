@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
-from conftest import FakeEncoder, write
+from helpers import FakeEncoder, write
 
 from search.cli import main
 from search.config import DEFAULT_MODEL, Settings

@@ -71,7 +71,7 @@ def test_document_lists_every_api_route(app):
     assert document["openapi"].startswith("3.")
     routes = {
         rule.rule.replace("<path:article_id>", "{article_id}").replace("<job_id>", "{job_id}")
-        .replace("<path:paragraph_id>", "{paragraph_id}")
+        .replace("<path:paragraph_id>", "{paragraph_id}").replace("<name>", "{name}")
         for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
     }
     assert routes == set(document["paths"])

@@ -1,0 +1,73 @@
+"""Alerts evaluated by `search index` on what each generation adds, with the fake encoder:
+watchlists across scripts, the matching rule, stories across translations, rebuilds."""
+
+from __future__ import annotations
+
+from alert_helpers import article, base, names, update
+from helpers import write
+
+from search.alerts import AlertKind, MatchForm, add_alert, alert_hits
+from search.ranking.query import Mode
+
+
+def test_a_watchlist_of_names_in_three_scripts_fires_on_the_english_paragraphs(tmp_path):
+    seeds, index = base(tmp_path / "seeds"), tmp_path / "index"
+    update(seeds, index)
+    add_alert(index, "people", "Ζελένσκι\nبيسكوف\nПутин", kind=AlertKind.WATCHLIST)
+    summary = update(names(seeds), index)
+    assert not summary.warnings
+    _, hits = alert_hits(index, "people")
+    found = {h.paragraph_id.rsplit(":", 1)[1]: h for h in hits}
+    assert sorted(found) == ["0", "1", "2"]  # not the harvest paragraph
+    words = {w.query_word: w for h in hits for w in h.why.words}
+    assert set(words) == {"Ζελένσκι", "بيسكوف", "Путин"}
+    assert all(w.form is MatchForm.LATIN for w in words.values())
+    assert words["Ζελένσκι"].found == ("Zelensky",)  # zelenski ~ zelensky, folded
+    assert words["بيسكوف"].found == ("Peskov",)  # byskwf ~ peskov, by consonants
+    assert words["Путин"].found == ("Putin",)
+    assert "(latin: Zelensky)" in found["0"].why.summary()
+
+
+def test_watchlists_forgive_typos_and_queries_need_half_their_words(tmp_path):
+    seeds, index = base(tmp_path / "seeds"), tmp_path / "index"
+    update(seeds, index)
+    add_alert(index, "typo", "Peskow\nZelenskky", kind=AlertKind.WATCHLIST)
+    add_alert(index, "words", "prisoner exchange weekend Kremlin", mode=Mode.KEYWORD)
+    add_alert(index, "few", "prisoner harvest bridge ferry motorway", mode=Mode.KEYWORD)
+    update(names(seeds), index)
+    _, typo = alert_hits(index, "typo")
+    assert sorted(h.paragraph_id for h in typo) == ["names.md:0", "names.md:1"]
+    assert {w.form for h in typo for w in h.why.words} <= {MatchForm.TYPO, MatchForm.LATIN}
+    _, words = alert_hits(index, "words")
+    assert [h.paragraph_id for h in words] == ["names.md:2"]
+    assert words[0].why.coverage == 0.75
+    assert {w.query_word for w in words[0].why.words} == {"prisoner", "exchange", "weekend"}
+    assert all(w.form is MatchForm.TYPED for w in words[0].why.words)
+    assert alert_hits(index, "few")[1] == []  # 2 words of 5 are below half
+
+
+def test_only_new_paragraphs_are_evaluated_and_a_translation_joins_its_story(tmp_path):
+    seeds, index = names(base(tmp_path / "seeds")), tmp_path / "index"
+    update(seeds, index)
+    add_alert(index, "talks", "Istanbul delegation Wednesday", mode=Mode.KEYWORD)
+    update(seeds, index)  # nothing new
+    assert alert_hits(index, "talks")[1] == []
+    write(seeds / "more.md", article(
+        "Istanbul", "en", "A second delegation leaves for Istanbul on Wednesday morning.",
+        "Weather in the capital stays dry and warm."))
+    update(seeds, index)
+    _, hits = alert_hits(index, "talks")
+    assert [h.paragraph_id for h in hits] == ["more.md:0"]
+    assert hits[0].why.coverage == 1.0
+
+
+def test_a_rebuild_is_not_new(tmp_path):
+    seeds, index = names(base(tmp_path / "seeds")), tmp_path / "index"
+    update(seeds, index)
+    add_alert(index, "people", "Zelensky", kind=AlertKind.WATCHLIST)
+    update(seeds, index, rebuild=True)
+    assert alert_hits(index, "people")[1] == []
+    write(seeds / "more.md", article("Kyiv", "en", "Zelensky met the mayor of Kyiv today.",
+                                     "The city council approved the budget."))
+    update(seeds, index)
+    assert [h.paragraph_id for h in alert_hits(index, "people")[1]] == ["more.md:0"]
