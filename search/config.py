@@ -68,10 +68,12 @@ class Settings:
     window: int = 100
     # What matches a query (search.ranking.matching): a keyword candidate holding at least
     # this share of the query's distinct terms, or a semantic candidate whose cosine is at or
-    # above the floor (chosen by bench/absent.py on XQuAD-R; see docs/benchmarks.md: re-run it
-    # when the vectors change, e.g. with per-language centering).
+    # above the floor for a paragraph in the query's language (`semantic_floor`) or in
+    # another (`semantic_floor_cross`). None: the floors measured for the index's model by
+    # bench/absent.py (search/encoders/calibration.py); re-run it when the vectors change.
     min_coverage: float = 0.5
-    semantic_floor: float = 0.30
+    semantic_floor: float | None = None
+    semantic_floor_cross: float | None = None
     # Candidates each side gives for counting matches, facets and date order; a side that
     # fills it makes the total a lower bound ("gte"). The ranking itself uses `window`.
     # 1,000 cost 10 ms a hybrid query at 100,000 paragraphs (p50 14.9 -> 24.5 ms,

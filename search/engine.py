@@ -21,6 +21,7 @@ from search.backends import open_backend
 from search.backends.base import Backend, GenerationReader
 from search.config import Settings
 from search.encoders.base import Encoder
+from search.encoders.calibration import semantic_floors
 from search.errors import (
     ArticleNotFound,
     IndexIncompatible,
@@ -45,14 +46,15 @@ class _Holder:
     """A reader with a count of the queries using it, closed once retired and unused."""
 
     def __init__(self, reader: GenerationReader, name: str, identity: str,
-                 centering: bool) -> None:
+                 settings: Settings) -> None:
         self.reader = reader
         self.name = name
         self.identity = identity  # tells a rebuilt index's generation of the same name
         self.users = 0
         self.retired = False
-        # A constant of the generation, computed once for all its queries.
-        self.bias = language_bias(reader.catalog, centering)
+        # Constants of the generation, computed once for all its queries.
+        self.bias = language_bias(reader.catalog, settings.language_centering)
+        self.floors = semantic_floors(reader.catalog.model, settings)
 
     def close_if_unused(self) -> None:
         if self.retired and self.users == 0:
@@ -130,7 +132,7 @@ class Engine:
                 raise
             with self._lock:
                 old, self._holder = self._holder, _Holder(
-                    reader, name, identity, self.settings.language_centering)
+                    reader, name, identity, self.settings)
                 if old is not None:
                     old.retired = True
                     old.close_if_unused()
@@ -226,7 +228,7 @@ class Engine:
                              is not None else None, self.settings, window,
                              (keyword[:window], semantic[:window]), generation.bias, known)
                 listing = list_matches(q, known, fused, keyword, semantic, self.settings,
-                                       today)
+                                       generation.floors, today)
                 first = (q.page - 1) * q.size
                 hits = build_hits(listing.listed[first : first + q.size], q, reader, known)
                 closest = build_hits(listing.closest, q, reader, known)

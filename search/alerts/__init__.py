@@ -22,6 +22,7 @@ from search.alerts.watch import AlertRun, after_publish, encode_queries
 from search.backends import open_backend
 from search.config import Settings
 from search.encoders.base import Encoder
+from search.encoders.calibration import semantic_floors
 from search.errors import InvalidAlert
 from search.ranking.explain import MatchForm, TermMatch
 from search.ranking.query import Mode
@@ -103,7 +104,8 @@ def try_alert(index_dir: Path | str, name: str, encoder: Callable[[], Encoder],
         vectors = np.stack([reader.vector(p) for p in pids]) if pids else np.zeros((0, 1))
         query = {alert.id: encode_queries(encoder(), [alert.text])[0]} \
             if searches_meaning(alert) else {}
-        return evaluate([alert], {}, query, paragraphs, vectors, settings)
+        return evaluate([alert], {}, query, paragraphs, vectors, settings,
+                        semantic_floors(reader.catalog.model, settings))
     finally:
         reader.close()
 

@@ -2,7 +2,8 @@
 
 The engine's matching rule (search.ranking.matching) decides: a paragraph matches an alert
 when its keyword evidence (the share of the query's words it holds, search.alerts.terms) is
-at least `min_coverage`, or its cosine with the query is at least `semantic_floor`, each on
+at least `min_coverage`, or its cosine with the query is at least the model's semantic floor
+(search/encoders/calibration.py), each on
 the side the alert's mode searches. The cosines of all alerts with all new paragraphs are one
 matrix product; semantic-mode alerts are corrected for language bias as the engine's dense
 side is (search.ranking.language_bias), hybrid ones keep raw cosine as the engine's hybrid
@@ -26,6 +27,7 @@ from search.alerts.terms import (
     paragraph_terms,
 )
 from search.config import Settings
+from search.encoders.calibration import SemanticFloors
 from search.ranking.language_bias import LanguageBias
 from search.ranking.matching import MATCH, scaled
 from search.ranking.query import Mode
@@ -60,20 +62,25 @@ def searches_words(alert: Alert) -> bool:
 
 def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
              alert_vectors: Mapping[int, np.ndarray], paragraphs: Sequence[NewParagraph],
-             vectors: np.ndarray, settings: Settings, bias: LanguageBias | None = None,
+             vectors: np.ndarray, settings: Settings, floors: SemanticFloors,
+             bias: LanguageBias | None = None,
              alert_langs: Mapping[int, str] | None = None) -> list[Match]:
     """The matches of `alerts` among `paragraphs` (whose unit vectors are the rows of
     `vectors`), each alert only on paragraphs from its `since` id on and admitted by its
     filters; by alert, then pid. `alert_langs` are the queries' languages (a query without
-    one has its words looked for in every language)."""
+    one has its words looked for in every language); a cosine is held to the floor for a
+    paragraph in the query's language or in another (`floors`)."""
     if not alerts or not paragraphs:
         return []
     langs = alert_langs or {}
     cosines = _cosines(alerts, alert_vectors, paragraphs, vectors, bias, langs)
     words = _words(alerts, langs, paragraphs, settings.min_coverage)
     pairs = set(words)
+    paragraph_langs = np.array([p.record.lang for p in paragraphs])
+    thresholds = {a: np.where(paragraph_langs == langs.get(alerts[a].id), floors.same,
+                              floors.cross) for a in cosines}
     for a, row in cosines.items():
-        pairs.update((a, int(j)) for j in np.flatnonzero(row >= settings.semantic_floor))
+        pairs.update((a, int(j)) for j in np.flatnonzero(row >= thresholds[a]))
     matches: list[Match] = []
     for a, j in sorted(pairs, key=lambda pair: (alerts[pair[0]].id, pair[1])):
         alert, paragraph = alerts[a], paragraphs[j]
@@ -81,7 +88,8 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
             continue
         cosine = float(cosines[a][j]) if a in cosines else None
         found = words.get((a, j))
-        evidence = max(scaled(cosine, settings.semantic_floor) if cosine is not None else 0.0,
+        floor = float(thresholds[a][j]) if a in thresholds else floors.same
+        evidence = max(scaled(cosine, floor) if cosine is not None else 0.0,
                        scaled(found.coverage or 0.0, settings.min_coverage) if found else 0.0)
         if evidence < MATCH:
             continue

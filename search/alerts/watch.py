@@ -24,6 +24,7 @@ from search.alerts.stories import Recorded, record
 from search.backends.base import Backend, Catalog, GenerationReader
 from search.config import Settings
 from search.encoders.base import Encoder
+from search.encoders.calibration import semantic_floors
 from search.errors import SearchError
 from search.ranking.language_bias import language_bias
 
@@ -111,8 +112,8 @@ def _evaluate(backend: Backend, catalog: Catalog, store: AlertStore, alerts: lis
         bias = language_bias(catalog, settings.language_centering)
         langs = _alert_langs(store, alerts, catalog.languages)
         queries = _alert_vectors(store, alerts, catalog, encoder)
-        matches = evaluate(alerts, store.since(), queries, paragraphs, vectors, settings, bias,
-                           langs)
+        matches = evaluate(alerts, store.since(), queries, paragraphs, vectors, settings,
+                           semantic_floors(catalog.model, settings), bias, langs)
         groups = reader.groups(pids)
         members = reader.group_members(sorted(set(groups)))
         partners = {pid: [m for m in members.get(g, ()) if m != pid]

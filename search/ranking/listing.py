@@ -26,6 +26,7 @@ from datetime import date
 from typing import TypeVar
 
 from search.config import Settings
+from search.encoders.calibration import SemanticFloors
 from search.ranking.fusion import Fused
 from search.ranking.known import KnownFacts
 from search.ranking.matching import Matches, find_matches
@@ -65,11 +66,11 @@ class _Ranked:
 
 def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
                  keyword: Sequence[Candidate], semantic: Sequence[Candidate],
-                 settings: Settings, today: date) -> Listing:
+                 settings: Settings, floors: SemanticFloors, today: date) -> Listing:
     """The listing of a query. `fused` is its ranking; `keyword` and `semantic` are both
     sides' candidates over the count window (`settings.count_window`); `known` reads what
     the query's candidates need, once."""
-    matches = find_matches(keyword, semantic, settings.count_window, settings.semantic_floor,
+    matches = find_matches(keyword, semantic, settings.count_window, floors, q.text_lang,
                            settings.min_coverage)
     matched = matches.matched
     # In relevance order a query that matches lists its whole ranking (the weaker candidates

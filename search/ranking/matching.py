@@ -6,8 +6,9 @@ whatever it is. Matching uses each side's absolute evidence instead:
 - keyword: the candidate contains at least `min_coverage` (half) of the query's distinct
   analysed terms, as Elasticsearch's `minimum_should_match: 50%` (a one-term query needs
   that term);
-- semantic: the cosine of its vector with the query's is at or above `floor`, calibrated on
-  XQuAD-R by bench/absent.py (docs/benchmarks.md).
+- semantic: the cosine of its vector with the query's is at or above the model's floor for
+  a paragraph in the query's language or in another (search/encoders/calibration.py),
+  calibrated on XQuAD-R by bench/absent.py (docs/benchmarks.md).
 
 Both map onto one evidence scale, 0..1, on which 0.5 is the line between a match and not:
 a cosine from [floor, 1] onto [0.5, 1] and from [0, floor] onto [0, 0.5]; a coverage from
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from search.encoders.calibration import SemanticFloors
 from search.records import Candidate
 
 MATCH = 0.5  # the evidence of a candidate exactly at the floor or exactly at min_coverage
@@ -59,20 +61,22 @@ class Matches:
 
 
 def find_matches(keyword: Sequence[Candidate], semantic: Sequence[Candidate], limit: int,
-                 floor: float, min_coverage: float) -> Matches:
-    """The evidence of the candidates of both sides (each asked for `limit`, best first)."""
+                 floors: SemanticFloors, query_lang: str, min_coverage: float) -> Matches:
+    """The evidence of the candidates of both sides (each asked for `limit`, best first); a
+    semantic candidate is measured against the floor for its language and `query_lang`."""
     coverage = {c.pid: c.coverage for c in keyword if c.coverage is not None}
-    cosine: dict[int, float] = {}
+    cosine: dict[int, tuple[float, float]] = {}
     for candidate in semantic:
-        cosine.setdefault(candidate.pid, candidate.score)
+        cosine.setdefault(candidate.pid,
+                          (candidate.score, floors.floor(query_lang, candidate.lang)))
     evidence: dict[int, float] = {}
     for pid, value in coverage.items():
         evidence[pid] = scaled(value, min_coverage)
-    for pid, value in cosine.items():
+    for pid, (value, floor) in cosine.items():
         evidence[pid] = max(evidence.get(pid, 0.0), scaled(value, floor))
     # Cosines come best first, so a full semantic window whose last candidate is below the
-    # floor holds every semantic match; coverage is in no order, so a full keyword window
-    # may always have missed some.
-    semantic_open = len(semantic) >= limit > 0 and semantic[-1].score >= floor
+    # lower floor holds every semantic match; coverage is in no order, so a full keyword
+    # window may always have missed some.
+    semantic_open = len(semantic) >= limit > 0 and semantic[-1].score >= floors.lowest
     keyword_open = len(keyword) >= limit > 0
     return Matches(evidence, coverage, not (semantic_open or keyword_open))

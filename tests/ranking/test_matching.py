@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 
+from search.config import BundledModel, Settings
+from search.encoders.calibration import SemanticFloors, semantic_floors
 from search.ranking.matching import MATCH, find_matches, scaled
 from search.ranking.ordering import age_in_days, newest_first, recency_factor
 from search.records import Candidate
@@ -22,14 +24,16 @@ def test_evidence_puts_the_threshold_at_one_half(value, threshold, expected):
 def test_a_candidate_matches_by_coverage_or_by_cosine():
     keyword = [Candidate(1, 9.0, 1.0), Candidate(2, 5.0, 0.25), Candidate(3, 4.0, 0.5)]
     semantic = [Candidate(4, 0.6), Candidate(2, 0.31), Candidate(5, 0.29)]
-    found = find_matches(keyword, semantic, limit=10, floor=0.30, min_coverage=0.5)
+    found = find_matches(keyword, semantic, limit=10, floors=SemanticFloors(0.30, 0.30),
+                         query_lang="en", min_coverage=0.5)
     assert found.matched == {1, 2, 3, 4}
     assert found.evidence[5] < MATCH and found.best() == pytest.approx(1.0)
     assert found.complete
 
 
 def test_nothing_matches_when_no_side_reaches_its_threshold():
-    found = find_matches([Candidate(1, 3.0, 0.25)], [Candidate(2, 0.2)], 10, 0.3, 0.5)
+    found = find_matches([Candidate(1, 3.0, 0.25)], [Candidate(2, 0.2)], 10,
+                         SemanticFloors(0.3, 0.3), "en", 0.5)
     assert found.matched == set() and found.best() == 0.0 and found.complete
 
 
@@ -43,7 +47,30 @@ def test_nothing_matches_when_no_side_reaches_its_threshold():
     ([Candidate(1, 2.0, 1.0)], [Candidate(2, 0.9)], True),
 ])
 def test_the_total_is_a_lower_bound_when_a_side_fills_its_window(keyword, semantic, complete):
-    assert find_matches(keyword, semantic, 2, 0.3, 0.5).complete is complete
+    assert find_matches(keyword, semantic, 2, SemanticFloors(0.3, 0.3), "en",
+                        0.5).complete is complete
+
+
+def test_a_paragraph_in_another_language_is_held_to_the_cross_lingual_floor():
+    floors = SemanticFloors(same=0.82, cross=0.76)
+    semantic = [Candidate(1, 0.85, lang="en"), Candidate(2, 0.79, lang="de"),
+                Candidate(3, 0.79, lang="en"), Candidate(4, 0.75, lang="ru"),
+                Candidate(5, 0.80, lang=None)]
+    found = find_matches([], semantic, 10, floors, "en", 0.5)
+    assert found.matched == {1, 2}
+    assert found.evidence[2] == pytest.approx(scaled(0.79, 0.76))
+    assert found.evidence[5] == pytest.approx(scaled(0.80, 0.82))  # unknown: the query's
+    # the last cosine (0.80) is above the cross-lingual floor: more may match below it
+    assert not find_matches([], semantic, 5, floors, "en", 0.5).complete
+
+
+@pytest.mark.parametrize(("model", "same", "cross"), [
+    (BundledModel.E5_SMALL.value, 0.82, 0.76), (BundledModel.USEM3.value, 0.30, 0.30),
+    ("/some/other/model", 0.30, 0.30)])
+def test_each_model_has_its_measured_floors_and_settings_override_them(model, same, cross):
+    assert semantic_floors(model, Settings()) == SemanticFloors(same, cross)
+    assert semantic_floors(model, Settings(semantic_floor=0.5)) == SemanticFloors(0.5, cross)
+    assert semantic_floors(model, Settings(semantic_floor_cross=0.4)) == SemanticFloors(same, 0.4)
 
 
 TODAY = date(2025, 8, 1)
