@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from search.ranking.explain import TermMatch
 from search.ranking.query import Understood
 from search.records import ArticleRecord, ParagraphRecord
 
@@ -23,6 +24,9 @@ class Explanation:
     coverage: float | None = None
     evidence: float | None = None
     recency: float | None = None
+    # The query words the paragraph holds, each in its strongest form and the spellings
+    # found (search.ranking.explain); empty in semantic mode, which reads no words.
+    terms: tuple[TermMatch, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from search.config import Settings
+from search.ranking.explain import MatchForm
 from search.ranking.fusion import FusionMethod
 from search.ranking.query import LANG_CODE
 
 FUSIONS = tuple(method.value for method in FusionMethod)
+MATCH_FORMS = [form.value for form in MatchForm]
 
 
 
@@ -69,6 +71,16 @@ SCHEMAS: dict[str, Any] = {
                                           "is a match"),
         "recency": _nullable("number", minimum=0, maximum=1,
                              description="recency factor applied (null: no boost asked)"),
+        "terms": {"type": "array", "items": _ref("TermMatch"),
+                  "description": "the query words the paragraph holds (empty in semantic "
+                                 "mode, which reads no words)"},
+    }),
+    "TermMatch": _object({
+        "query_word": {"type": "string", "description": "as typed in the query"},
+        "form": {"type": "string", "enum": MATCH_FORMS,
+                 "description": "typed: its own term (or an inflection); latin: the Latin "
+                                "form of a name in another alphabet; typo: a near spelling"},
+        "found": {**STRINGS, "description": "the spellings in the paragraph, as written"},
     }),
     "Hit": _object({
         **PARAGRAPH_FIELDS,

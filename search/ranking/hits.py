@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from search.backends.base import GenerationReader
+from search.ranking.explain import explain_terms
 from search.ranking.fusion import Fused
 from search.ranking.highlight import highlight_and_snippet
 from search.ranking.listing import Listed
-from search.ranking.query import Understood
+from search.ranking.query import Mode, Understood
 from search.records import ArticleRecord, ParagraphRecord
 from search.results import Explanation, Hit, Translation
 
@@ -33,6 +34,8 @@ def _hit(item: Listed, paragraph: ParagraphRecord, article: ArticleRecord | None
     if article is None:  # a reader always holds the articles of its paragraphs
         raise KeyError(paragraph.article_id)
     marked, cut = highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)
+    terms = (() if q.mode is Mode.SEMANTIC
+             else explain_terms(q.text, paragraph.text, paragraph.lang, q.lang))
     return Hit(
         paragraph_id=paragraph.paragraph_id,
         article_id=article.id,
@@ -51,7 +54,7 @@ def _hit(item: Listed, paragraph: ParagraphRecord, article: ArticleRecord | None
         score=round(item.score, 6),
         explain=Explanation(fused.keyword_rank, fused.keyword_score, fused.semantic_rank,
                             fused.semantic_score, fused.score, item.coverage,
-                            item.evidence, item.recency),
+                            item.evidence, item.recency, terms),
         translations=group,
     )
 

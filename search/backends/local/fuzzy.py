@@ -18,54 +18,20 @@ both sides): a bounded miss, for a memory of one key per character of the vocabu
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import regex
 from rapidfuzz.distance import OSA
 
-ONE_EDIT_FROM = 5
-TWO_EDITS_FROM = 9
-# The shortest vocabulary term a 5-character query term can reach with one edit.
-SHORTEST = ONE_EDIT_FROM - 1
-_SPACELESS = regex.compile(
-    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
+# The tolerance's rules live in search.spelling, shared with the explanation of matches.
+from search.spelling import (
+    SHORTEST,
+    SHORTEST_SKELETON,
+    SPACELESS,
+    fold,
+    skeleton,
 )
-_FOLD = str.maketrans({"z": "s", "y": "i", "j": "i", "w": "v", "q": "k"})
-_RUNS = re.compile(r"(.)\1+")  # the standard library's: ten times faster here than regex's
-_SKELETON = str.maketrans({"v": "f", "p": "b", "a": None, "e": None, "i": None, "o": None,
-                           "u": None})
-# A shorter skeleton matches too many words to mean anything.
-SHORTEST_SKELETON = 3
-
-
-def max_edits(term: str, length: int | None = None) -> int:
-    """How many edits ``term`` tolerates, by the ``length`` of the word it came from (a stem
-    is shorter: house -> hous), its own length by default: none below 5 characters, for
-    numbers and for bigrams of scripts written without spaces; one from 5; two from 9."""
-    length = len(term) if length is None else length
-    if length < ONE_EDIT_FROM or term.isdigit() or _SPACELESS.search(term):
-        return 0
-    return 2 if length >= TWO_EDITS_FROM else 1
-
-
-def fold(term: str) -> str:
-    """Letters that spellings of a name trade across languages made one (z/s, y/j/i, w/v,
-    q/k) and doubled letters single: ``"zelenskyy"`` -> ``"selenski"``. Other scripts pass."""
-    if not term.isascii():
-        return term
-    return _RUNS.sub(r"\1", term.translate(_FOLD))
-
-
-def skeleton(term: str) -> str:
-    """The consonants of a Latin term, folded as Arabic script writes them (no p, no v, short
-    vowels unwritten, long ones as w/y): ``"zelensky"`` and ``"zylynsky"`` (زيلينسكي) both give
-    ``"slnsk"``, ``"peskov"`` and ``"byskwf"`` (بيسكوف) ``"bskf"``. ``""`` for other scripts."""
-    if not term.isascii() or not term.isalpha():
-        return ""
-    return _RUNS.sub(r"\1", fold(term).translate(_SKELETON))
 
 
 def _deletions(word: str) -> set[str]:
@@ -104,7 +70,7 @@ class Vocabulary:
         self._languages = {term: frozenset(codes) for term, codes in holders.items()}
         by_form: dict[str, list[str]] = {}
         for term in self._languages:
-            if len(term) >= SHORTEST and not term.isdigit() and not _SPACELESS.search(term):
+            if len(term) >= SHORTEST and not term.isdigit() and not SPACELESS.search(term):
                 by_form.setdefault(fold(term), []).append(term)
         self._forms = list(by_form)
         self._terms = [tuple(by_form[form]) for form in self._forms]

@@ -18,7 +18,8 @@ from whoosh.query import Term
 from whoosh.searching import Searcher
 
 from search.backends.local.bm25 import LanguageBM25F, PostingScorer, bm25_idf
-from search.backends.local.fuzzy import NearTerm, Vocabulary, max_edits
+from search.backends.local.fuzzy import NearTerm, Vocabulary
+from search.spelling import max_edits
 
 TITLE_BOOST = 1.5
 # Keep the rarest query terms while their document frequencies sum to at most this share of the

@@ -7,7 +7,8 @@ import random
 import pytest
 from rapidfuzz.distance import OSA
 
-from search.backends.local.fuzzy import Vocabulary, fold, max_edits, skeleton
+from search.backends.local.fuzzy import Vocabulary
+from search.spelling import fold, max_edits, skeleton
 
 
 @pytest.mark.parametrize(("term", "length", "edits"), [
