@@ -159,8 +159,10 @@ def _facets(langs: Sequence[str], articles: Sequence[ArticleRecord | None],
     sources = Counter((a.source if a else None) or NO_SOURCE for a in articles)
     months = Counter(d[:7] if d else UNDATED for d in dates)
     month_order = sorted(months, key=lambda m: (m == UNDATED, [-ord(ch) for ch in m]))
+    days = Counter(d[:10] if d else UNDATED for d in dates)
     return Facets(_by_count(Counter(langs)), _by_count(sources),
-                  {month: months[month] for month in month_order})
+                  {month: months[month] for month in month_order},
+                  dict(sorted(days.items(), key=lambda item: (item[0] == UNDATED, item[0]))))
 
 
 def _by_count(counts: Counter[str]) -> dict[str, int]:
