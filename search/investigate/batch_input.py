@@ -120,7 +120,39 @@ def _item(number: int, header: list[str], cells: list[str]) -> BatchItem:
     if len(cells) > len(header):
         raise InvalidQuery(f"{len(cells)} fields where the header has {len(header)} "
                            "(a query holding a comma must be in double quotes)")
-    row = dict(zip(header, (cell.strip() for cell in cells), strict=False))
+    return item_from_fields(number, dict(zip(header, cells, strict=False)))
+
+
+def read_items(rows: list[object], limit: int = BATCH_LIMIT) -> BatchInput:
+    """A batch given as a list (the JSON API): each entry a query, or an object with the
+    CSV columns as keys; entry n is line n."""
+    if len(rows) > limit:
+        raise InvalidQuery(f"a batch holds at most {limit} queries, not {len(rows)}; split it")
+    if not rows:
+        raise InvalidQuery("the batch holds no query")
+    found = BatchInput()
+    for number, row in enumerate(rows, start=1):
+        try:
+            if isinstance(row, str):
+                found.items.append(item_from_fields(number, {"query": row}))
+            elif isinstance(row, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                               for k, v in row.items()):
+                unknown = sorted(set(row) - set(CSV_COLUMNS))
+                if unknown:
+                    raise InvalidQuery(f"unknown field {', '.join(unknown)}; the fields it "
+                                       f"may have are {', '.join(CSV_COLUMNS)}")
+                found.items.append(item_from_fields(number, row))
+            else:
+                raise InvalidQuery("an entry is a query (a string) or an object of strings "
+                                   f"with the fields {', '.join(CSV_COLUMNS)}")
+        except InvalidQuery as exc:
+            found.problems.append(BatchProblem(number, str(row)[:200], str(exc)))
+    return found
+
+
+def item_from_fields(number: int, fields: dict[str, str]) -> BatchItem:
+    """One query from its fields (query, and optionally mode, lang, date_from, date_to)."""
+    row = {name: value.strip() for name, value in fields.items()}
     query = row.get("query", "")
     if not query:
         raise InvalidQuery("the query is empty")
