@@ -12,7 +12,6 @@ from search.cli import _fail_cleanly, index_option
 from search.config import Settings
 from search.errors import InvalidQuery
 from search.investigate.batch_input import BATCH_LIMIT, InputFormat, guess_format, read_batch
-from search.investigate.export import EXPORT_LIMIT, ExportFormat, export_lines
 from search.ranking.query import Mode, Query
 
 
@@ -76,6 +75,7 @@ def export_query(engine_query: Query, index_dir: Path, fmt: str, every: bool,
     """What `search query --format csv|jsonl` prints: the page's matches, or with --all
     every match up to EXPORT_LIMIT, streamed as they are made."""
     from search.engine import Engine
+    from search.investigate.export import EXPORT_LIMIT, ExportFormat, export_lines
 
     limit = EXPORT_LIMIT if every else engine_query.page * engine_query.size
     with Engine(index_dir, settings).open() as engine:

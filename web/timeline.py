@@ -17,6 +17,7 @@ from .params import SEARCH_PARAMETERS
 
 WIDTH = 720
 HEIGHT = 120  # the bars' area; labels go below
+TOP = 14  # room above the tallest bar for its count
 LABEL_ROOM = 34
 GAP = 2
 MAX_LABELS = 12
@@ -31,7 +32,7 @@ class ChartBar:
     label: str
     count: int
     link: str
-    show_label: bool
+    label_anchor: str | None  # where its label is anchored; None: no label (no room)
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,20 @@ def timeline_chart(page: SearchPage) -> Chart | None:
     every = max(1, -(-len(found.bars) // MAX_LABELS))
     bars = []
     for i, bar in enumerate(found.bars):
-        height = 0.0 if not bar.count else max(2.0, HEIGHT * bar.count / top)
+        height = 0.0 if not bar.count else max(2.0, (HEIGHT - TOP) * bar.count / top)
         query = [*kept, ("date_from", bar.first.isoformat()), ("date_to", bar.last.isoformat())]
         bars.append(ChartBar(round(i * step, 2), round(HEIGHT - height, 2),
                              round(max(step - GAP, 1.0), 2), round(height, 2), bar.label,
                              bar.count, url_for("pages.search") + "?" + urlencode(query),
-                             i % every == 0 or i == len(found.bars) - 1))
+                             _anchor(i, len(found.bars), every)))
     return Chart(found, bars, WIDTH, HEIGHT + LABEL_ROOM, HEIGHT)
+
+
+def _anchor(i: int, count: int, every: int) -> str | None:
+    """Every `every`th bar is labelled, the first from its left edge, a last one on the
+    step from its right edge, so that no label leaves the chart."""
+    if i % every:
+        return None
+    if i == 0:
+        return "start"
+    return "end" if i == count - 1 else "middle"

@@ -148,3 +148,21 @@ def test_reading_lines_and_guessing_the_format():
     listed = read_items(["Zelensky", {"query": "Peskov", "lang": "ru"}, 3, {"q": "x"}])
     assert [i.line for i in listed.items] == [1, 2] and listed.items[1].languages == ("ru",)
     assert [p.line for p in listed.problems] == [3, 4]
+
+
+def test_the_readme_csv_example_runs(index, encoder):
+    """The batch CSV shown in README.md reads as written and finds the name in each row."""
+    from conftest import PROJECT
+
+    from search.engine import Engine
+    from search.investigate.batch import run_batch
+
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Investigations", 1)[1]
+    example = section.split("```csv\n", 1)[1].split("```", 1)[0]
+    batch = read_batch(example, InputFormat.CSV)
+    assert not batch.problems and len(batch.items) == 5
+    with Engine(index, encoder_factory=lambda model: encoder).open() as engine:
+        results = run_batch(engine, batch)
+    assert all(r.error is None and r.total > 0 for r in results), results
+    assert set(results[1].languages) == {"ru", "de"}
