@@ -218,7 +218,9 @@ class Engine:
             if cached is not None:
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
             with self._computing:
-                if q.mode is not Mode.KEYWORD and vector is None:
+                if q.mode is Mode.KEYWORD:
+                    vector = None
+                elif vector is None:
                     vector = self.encoder().encode_query(q.text)
                 window = max(self.settings.window, q.page * q.size)
                 listing = self._listing(q, reader, vector, window, counted, today)

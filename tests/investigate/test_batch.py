@@ -166,3 +166,22 @@ def test_the_readme_csv_example_runs(index, encoder):
         results = run_batch(engine, batch)
     assert all(r.error is None and r.total > 0 for r in results), results
     assert set(results[1].languages) == {"ru", "de"}
+
+
+def test_a_chunk_is_encoded_in_one_call_and_ranks_as_one_by_one(index):
+    from search.engine import Engine
+    from search.ranking.query import Mode, Query
+
+    encoder = FakeEncoder()
+    texts = ["Zelensky peace talks", "Kremlin spokesperson", "prisoner exchange Istanbul"]
+    queries = [Query(t, mode=Mode.HYBRID) for t in texts] + [Query("Peskov", mode=Mode.KEYWORD)]
+    with Engine(index, encoder_factory=lambda model: encoder).open() as engine:
+        vectors = engine.encode_queries(queries)
+        assert encoder.calls == 1 and encoder.encoded == 3 and vectors[3] is None
+        batched = [engine.search(q, vector=v, count_window=5000)
+                   for q, v in zip(queries, vectors, strict=True)]
+    with Engine(index, encoder_factory=lambda model: FakeEncoder()).open() as engine:
+        alone = [engine.search(q) for q in queries]
+    assert [[h.paragraph_id for h in p.hits] for p in batched] == [
+        [h.paragraph_id for h in p.hits] for p in alone]
+    assert all(b.total >= a.total for b, a in zip(batched, alone, strict=True))
