@@ -192,7 +192,13 @@ def main() -> None:
     if "export" in parts:
         result["export"] = export_memory(args.export_rows)
         print(result["export"], flush=True)
-    save_result("batch", result)
+    # Parts run apart (--parts) add to the recorded result, each with its machine state.
+    recorded = ROOT / "bench" / "results" / "batch.json"
+    earlier = json.loads(recorded.read_text(encoding="utf-8")) if recorded.exists() else {}
+    for part in ("keyword", "hybrid", "export"):
+        if part in result:
+            result[part] |= {"machine": result["machine"], "command": result["command"]}
+    save_result("batch", earlier | result)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from search.serialize import (
 )
 
 from . import services
-from .export import dates_facet, export_format, export_response
+from .export import export_format, export_response, interval_facet
 from .jobs import Job
 from .openapi import openapi_document
 from .openapi_investigate import extend
@@ -45,7 +45,7 @@ def search() -> Response:
         return export_response(found.engine, query, fmt)
     page = found.engine.search(query)
     body = page_to_dict(page)
-    body["facets"] |= dates_facet(page, request.args)
+    body["facets"] |= interval_facet(page, request.args)
     return jsonify(body)
 
 

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 from search.engine import Engine
 from search.errors import InvalidQuery
 from search.investigate.export import EXPORT_LIMIT, MEDIA_TYPES, ExportFormat, export_lines
-from search.investigate.timeline import Interval, histogram
+from search.investigate.timeline import Interval, dates_facet
 from search.ranking.query import Query
 from search.results import SearchPage
 
@@ -37,12 +37,11 @@ def export_response(engine: Engine, query: Query, fmt: ExportFormat) -> Response
     return response
 
 
-def dates_facet(page: SearchPage, args: MultiDict) -> dict[str, object]:
+def interval_facet(page: SearchPage, args: MultiDict) -> dict[str, object]:
     """`facets.dates` and `facets.interval` for `interval=` (auto: by day for a short span,
     by month up to ten years, else by year)."""
     value = args.get("interval", "auto")
     if value not in INTERVALS:
         raise InvalidQuery(
             f"interval must be one of {', '.join(INTERVALS)}, not {value[:40]!r}")
-    found = histogram(page.facets.dates, None if value == "auto" else Interval(value))
-    return {"dates": found.counts(), "interval": found.interval.value}
+    return dates_facet(page.facets.dates, None if value == "auto" else Interval(value))

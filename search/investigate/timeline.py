@@ -48,6 +48,13 @@ class Histogram:
         return found | ({UNDATED: self.undated} if self.undated else {})
 
 
+def dates_facet(dates: dict[str, int], interval: Interval | None = None) -> dict[str, object]:
+    """The matches over time as the JSON answers give them: `dates` (periods oldest first,
+    "none" last) and the `interval` they are counted by."""
+    found = histogram(dates, interval)
+    return {"dates": found.counts(), "interval": found.interval.value}
+
+
 def choose_interval(first: date, last: date) -> Interval:
     """By day for a short span, by month up to ten years, else by year."""
     if (last - first).days < DAYS_AT_MOST:
