@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 import click
 import regex
 
+from search.cli_investigate import batch_command
 from search.config import DEFAULT_MODEL, Settings
 from search.encoders.precision import PRECISION_CHOICES
 from search.errors import SearchError
@@ -420,10 +421,7 @@ def check(index_dir: Path, as_json: bool) -> None:
         sys.exit(1)
 
 
-# Batch search lives in its own module, which imports this one's options.
-from search.cli_investigate import batch  # noqa: E402
-
-main.add_command(batch)
+main.add_command(batch_command(_fail_cleanly, index_option))
 
 if __name__ == "__main__":
     main()

@@ -190,3 +190,12 @@ def test_a_chunk_is_encoded_in_one_call_and_ranks_as_one_by_one(index):
     assert [[h.paragraph_id for h in p.hits] for p in batched] == [
         [h.paragraph_id for h in p.hits] for p in alone]
     assert all(b.total >= a.total for b, a in zip(batched, alone, strict=True))
+
+
+@pytest.mark.parametrize("module", ["search", "search.cli"])
+def test_the_batch_command_is_listed_however_the_cli_is_started(module):
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", module, "batch", "--help"],
+                         capture_output=True, text=True, check=True)
+    assert "Example: search batch names.csv" in run.stdout
