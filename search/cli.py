@@ -16,6 +16,7 @@ import regex
 from search.backends import names as backend_names
 from search.cli_alerts import alert
 from search.cli_common import fail_cleanly, index_option
+from search.cli_investigate import batch_command
 from search.config import DEFAULT_MODEL, BundledModel, Settings
 from search.encoders.precision import PRECISION_CHOICES
 from search.printable import printable
@@ -171,12 +172,17 @@ def _qdrant_location(location: str) -> str:
               help="translations: each story once, its other languages listed under it.")
 @click.option("--model", help="Fail unless the index was built with this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the search API returns.")
+@click.option("--format", "export_format", type=click.Choice(["csv", "jsonl"]),
+              help="Print the matches as CSV or JSON Lines (with --all, every one).")
+@click.option("--all", "every", is_flag=True,
+              help="With --format: every match, up to 100,000 (the output says if cut).")
 @precision_option
 @fail_cleanly
 def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
           query_lang: str | None, limit: int, page: int, fusion: str | None,
           alpha: float | None, one_per_article: bool, sort: str, recency: float | None,
-          collapse: str, model: str | None, as_json: bool, precision: str) -> None:
+          collapse: str, model: str | None, as_json: bool, export_format: str | None,
+          every: bool, precision: str) -> None:
     """Search the index and print the matching paragraphs, best first.
 
     A paragraph matches when it holds at least half the query's words or is close enough
@@ -188,15 +194,22 @@ def query(text: str, index_dir: Path, mode: str, languages: tuple[str, ...],
     from search.engine import Engine
     from search.serialize import page_to_dict
 
+    if every and not export_format:
+        raise click.UsageError("--all goes with --format csv or --format jsonl")
+    asked = Query(text=text, mode=Mode(mode), lang=query_lang,
+                  filters=Filters(languages=languages), page=page, size=limit, fusion=fusion,
+                  alpha=alpha, one_per_article=one_per_article, sort=sort, recency=recency,
+                  collapse=collapse)
+    if export_format:
+        from search.cli_investigate import export_query
+
+        export_query(asked, index_dir, export_format, every, Settings(precision=precision))
+        return
     engine = Engine(index_dir, Settings(precision=precision), model=model).open()
     try:
         if mode != Mode.KEYWORD.value:
             engine.encoder()  # load the model first, so that took_ms is the query's own time
-        result = engine.search(Query(
-            text=text, mode=mode, lang=query_lang, filters=Filters(languages=languages),
-            page=page, size=limit, fusion=fusion, alpha=alpha, one_per_article=one_per_article,
-            sort=sort, recency=recency, collapse=collapse,
-        ))
+        result = engine.search(asked)
     finally:
         engine.close()
     if as_json:
@@ -340,6 +353,7 @@ def check(index_dir: Path, as_json: bool) -> None:
 
 
 main.add_command(alert)
+main.add_command(batch_command(fail_cleanly, index_option))
 
 if __name__ == "__main__":
     main()

@@ -11,17 +11,20 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+
+import numpy as np
 
 from search.backends import open_backend
 from search.backends.base import Backend, GenerationReader
 from search.config import Settings
 from search.encoders.base import Encoder
 from search.encoders.calibration import semantic_floors
+from search.encoders.queries import encode_query_batch
 from search.errors import (
     ArticleNotFound,
     IndexIncompatible,
@@ -34,11 +37,21 @@ from search.lru import LRUCache
 from search.ranking.hits import build_hits
 from search.ranking.known import KnownFacts
 from search.ranking.language_bias import dense_candidates, language_bias
-from search.ranking.listing import list_matches
+from search.ranking.listing import Listing, list_matches
+from search.ranking.matching import MATCH
+from search.ranking.ordering import Collapse
 from search.ranking.policy import candidates, rank
-from search.ranking.query import Mode, Query, understand
+from search.ranking.query import Mode, Query, Understood, understand
 from search.records import ArticleRecord, Filters, ParagraphRecord
-from search.results import ArticleView, IndexStats, ParagraphView, SearchPage, Similar
+from search.results import (
+    ArticleView,
+    Hit,
+    IndexStats,
+    Matching,
+    ParagraphView,
+    SearchPage,
+    Similar,
+)
 from search.translations import article_versions
 
 
@@ -206,29 +219,31 @@ class Engine:
         return self._encoder
 
     # -- queries ---------------------------------------------------------------------------
-    def search(self, query: Query) -> SearchPage:
-        """Run a query; raises InvalidQuery with a user-facing reason for bad input."""
+    def search(self, query: Query, *, vector: np.ndarray | None = None,
+               count_window: int | None = None) -> SearchPage:
+        """Run a query; raises InvalidQuery with a user-facing reason for bad input.
+        `vector`: the query's vector when the caller encoded it already (with others, see
+        `encode_queries`); `count_window`: candidates a side counts matches among, when
+        more than the settings' (a batch wants exact counts)."""
         started = time.perf_counter()
+        counted = max(count_window or 0, self.settings.count_window)
         with self._generation() as generation:
             reader = generation.reader
             q = understand(query, self.settings, reader.catalog.languages, self._detector)
             today = self._today()
             # Recency ages change with the day, so the day is part of such a query's key.
-            key = (generation.identity, q, today if q.recency is not None else None)
+            key = (generation.identity, q, today if q.recency is not None else None, counted)
             cached = self._pages.get(key)
             if cached is not None:
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
             with self._computing:
-                vector = None if q.mode is Mode.KEYWORD else self.encoder().encode_query(q.text)
+                if q.mode is Mode.KEYWORD:
+                    vector = None
+                elif vector is None:
+                    vector = self.encoder().encode_query(q.text)
                 window = max(self.settings.window, q.page * q.size)
-                keyword, semantic = candidates(q, reader, vector, generation.bias,
-                                               max(window, self.settings.count_window))
                 known = KnownFacts(reader)
-                fused = rank(q, reader, vector, self.encoder().info.languages if vector
-                             is not None else None, self.settings, window,
-                             (keyword[:window], semantic[:window]), generation.bias, known)
-                listing = list_matches(q, known, fused, keyword, semantic, self.settings,
-                                       generation.floors, today)
+                listing = self._listing(q, generation, known, vector, window, counted, today)
                 first = (q.page - 1) * q.size
                 hits = build_hits(listing.listed[first : first + q.size], q, reader, known)
                 closest = build_hits(listing.closest, q, reader, known)
@@ -238,6 +253,61 @@ class Engine:
                               closest, len(listing.listed))
             self._pages.put(key, page)
             return page
+
+    def _listing(self, q: Understood, generation: _Holder, known: KnownFacts,
+                 vector: np.ndarray | None, window: int, counted: int, today: date) -> Listing:
+        settings = replace(self.settings, count_window=counted)
+        reader = generation.reader
+        keyword, semantic = candidates(q, reader, vector, generation.bias, max(window, counted))
+        fused = rank(q, reader, vector, self.encoder().info.languages if vector
+                     is not None else None, settings, window,
+                     (keyword[:window], semantic[:window]), generation.bias, known)
+        return list_matches(q, known, fused, keyword, semantic, settings, generation.floors,
+                            today)
+
+    def encode_queries(self, queries: Sequence[Query]) -> list[np.ndarray | None]:
+        """The vectors of the queries whose mode needs one, encoded in one batch (None for
+        keyword mode); a query's text is encoded as `search` would encode it."""
+        wanted = [i for i, query in enumerate(queries) if query.mode is not Mode.KEYWORD]
+        vectors: list[np.ndarray | None] = [None] * len(queries)
+        if wanted:
+            rows = encode_query_batch(self.encoder(), [queries[i].text.strip() for i in wanted])
+            for i, row in zip(wanted, rows, strict=True):
+                vectors[i] = row
+        return vectors
+
+    def matches(self, query: Query, limit: int, block: int = 500) -> Matching:
+        """Every paragraph matching `query` (at most `limit`, each once), best first, as hits
+        made `block` at a time while `Matching.hits` is read, so that an export's memory does
+        not grow with its rows. The page, size and collapse of `query` do not apply. Close
+        the Matching (it is a context manager) to release the generation it reads."""
+        stack = ExitStack()
+        generation = stack.enter_context(self._generation())
+        reader = generation.reader
+        known = KnownFacts(reader)
+        try:
+            q = replace(understand(query, self.settings, reader.catalog.languages,
+                                   self._detector), page=1, one_per_article=False,
+                        collapse=Collapse.NONE)
+            vector = (None if q.mode is Mode.KEYWORD
+                      else self.encoder().encode_query(q.text))
+            with self._computing:
+                # One more than the limit: a full window says the list was cut.
+                listing = self._listing(q, generation, known, vector, self.settings.window,
+                                        limit + 1, self._today())
+        except BaseException:
+            stack.close()
+            raise
+        matched = [item for item in listing.listed
+                   if item.evidence is not None and item.evidence >= MATCH]
+        shown = matched[:limit]
+
+        def hits() -> Iterator[Hit]:
+            for start in range(0, len(shown), block):
+                yield from build_hits(shown[start : start + block], q, reader, known)
+
+        cut = len(matched) > limit or listing.total_relation == "gte"
+        return Matching(q, len(shown), cut, listing.facets, hits(), stack.close)
 
     # -- articles and stats ----------------------------------------------------------------
     def article(self, article_id: str) -> ArticleView:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from search.ranking.explain import TermMatch
@@ -69,11 +70,13 @@ NO_SOURCE = "none"
 class Facets:
     """Counts of the matching paragraphs (all of them, not only the page's) by language,
     by source and by month of their article's date (YYYY-MM; "none" for undated articles
-    or articles without a source). Largest counts first; months newest first."""
+    or articles without a source). Largest counts first; months newest first. `dates`
+    counts them by day (YYYY-MM-DD), oldest first, "none" last: the timeline's data."""
 
     languages: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
     months: dict[str, int] = field(default_factory=dict)
+    dates: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,27 @@ class SearchPage:
     facets: Facets = field(default_factory=Facets)
     closest: list[Hit] = field(default_factory=list)
     listed: int = 0
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Every match of a query up to a limit, for export: `hits` yields them best first,
+    made as they are read; `count` is how many it yields, `cut` whether more matched (or
+    may have: a side's candidates filled the limit). Close it when done (a context
+    manager), read to the end or not."""
+
+    query: Understood
+    count: int
+    cut: bool
+    facets: Facets
+    hits: Iterator[Hit]
+    close: Callable[[], None]
+
+    def __enter__(self) -> Matching:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

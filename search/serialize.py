@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from search.index.summary import IndexSummary
+from search.investigate.timeline import dates_facet
 from search.records import ArticleRecord, ParagraphRecord
 from search.results import ArticleView, Hit, IndexStats, ParagraphView, SearchPage, Similar
 
@@ -55,7 +56,8 @@ def page_to_dict(page: SearchPage) -> dict[str, Any]:
         "generation": page.generation,
         "results": [hit_to_dict(hit) for hit in page.hits],
         "closest": [hit_to_dict(hit) for hit in page.closest],
-        "facets": asdict(page.facets),
+        # The matches over time by the interval their span suggests (search.investigate).
+        "facets": asdict(page.facets) | dates_facet(page.facets.dates),
     }
 
 

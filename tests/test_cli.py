@@ -63,7 +63,8 @@ def test_cross_lingual_query_filtered_to_english(runner, seed_index, text, mode)
 def test_an_absent_topic_reports_no_matches_and_its_closest_paragraphs(runner, seed_index):
     data = query_json(runner, seed_index, "earthquake in Japan tsunami warning")
     assert data["total"] == 0 and data["results"] == [] and data["total_relation"] == "eq"
-    assert data["facets"] == {"languages": {}, "sources": {}, "months": {}}
+    assert data["facets"] == {"languages": {}, "sources": {}, "months": {}, "dates": {},
+                              "interval": "month"}
     assert 1 <= len(data["closest"]) <= 10
     assert all(r["score"] < 0.5 for r in data["closest"])
     shown = runner.invoke(main, ["query", "earthquake in Japan tsunami warning",

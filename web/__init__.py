@@ -77,11 +77,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["BACKGROUND"]:
         start_background(app)
 
-    from . import alerts, api, errors, pages
+    from . import alerts, api, errors, investigate, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(investigate.bp)
     errors.register(app)
 
     @app.after_request

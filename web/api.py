@@ -18,8 +18,10 @@ from search.serialize import (
     stats_to_dict,
 )
 
+from .export import export_format, export_response, interval_facet
 from .jobs import Job
 from .openapi import openapi_document
+from .openapi_investigate import extend
 from .params import parse_query, parse_size
 from .services import get_services
 
@@ -37,7 +39,14 @@ def refuse_large_bodies() -> None:
 @bp.get("/search")
 def search() -> Response:
     found = get_services()
-    return jsonify(page_to_dict(found.engine.search(parse_query(request.args, found.settings))))
+    query = parse_query(request.args, found.settings)
+    fmt = export_format(request.args)
+    if fmt is not None:
+        return export_response(found.engine, query, fmt)
+    page = found.engine.search(query)
+    body = page_to_dict(page)
+    body["facets"] |= interval_facet(page, request.args)
+    return jsonify(body)
 
 
 @bp.get("/articles/<path:article_id>")
@@ -90,7 +99,7 @@ def reindex_status(job_id: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document(get_services().settings))
+    return jsonify(extend(openapi_document(get_services().settings)))
 
 
 def _job_dict(job: Job) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from search.results import UNDATED, IndexStats, SearchPage
 
 from .params import SEARCH_PARAMETERS, parse_query
 from .services import get_services
+from .timeline import timeline_chart
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -98,7 +99,7 @@ def search() -> str | tuple[str, int]:
     except InvalidQuery as exc:
         return render_template("search.html", error=str(exc), **context), 400
     return render_template("search.html", page=page, pages=_pagination(page),
-                           months=_month_links(page), **context)
+                           months=_month_links(page), chart=timeline_chart(page), **context)
 
 
 def _languages() -> list[str]:

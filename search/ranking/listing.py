@@ -169,8 +169,10 @@ def _facets(matched: Sequence[ParagraphFacts]) -> Facets:
     sources = Counter(f.source or NO_SOURCE for f in matched)
     months = Counter(f.date[:7] if f.date else UNDATED for f in matched)
     month_order = sorted(months, key=lambda m: (m == UNDATED, [-ord(ch) for ch in m]))
+    days = Counter(f.date[:10] if f.date else UNDATED for f in matched)
     return Facets(_by_count(Counter(f.lang for f in matched)), _by_count(sources),
-                  {month: months[month] for month in month_order})
+                  {month: months[month] for month in month_order},
+                  dict(sorted(days.items(), key=lambda item: (item[0] == UNDATED, item[0]))))
 
 
 def _by_count(counts: Counter[str]) -> dict[str, int]:

@@ -46,7 +46,8 @@ OPERATIONS = [("GET", "/api/search", POSITIVE), ("GET", "/api/search", NEGATIVE)
               ("GET", "/api/reindex/{job_id}", POSITIVE), ("GET", "/api/openapi.json", POSITIVE),
               ("GET", "/api/paragraphs/{paragraph_id}", POSITIVE),
               ("GET", "/api/paragraphs/{paragraph_id}/similar", POSITIVE),
-              ("GET", "/api/paragraphs/{paragraph_id}/similar", NEGATIVE)]
+              ("GET", "/api/paragraphs/{paragraph_id}/similar", NEGATIVE),
+              ("POST", "/api/batch", POSITIVE), ("GET", "/api/batch/{job_id}", POSITIVE)]
 
 
 # schemathesis.pytest.from_fixture() does not work with pytest 9 (it sets Node._nodeid), so
@@ -78,7 +79,7 @@ def test_document_lists_every_api_route(app):
     parameters = {p["name"] for p in document["paths"]["/api/search"]["get"]["parameters"]}
     assert parameters == {"q", "mode", "lang", "query_lang", "page", "size", "fusion", "alpha",
                           "date_from", "date_to", "one_per_article", "source", "sort",
-                          "recency", "collapse"}
+                          "recency", "collapse", "format", "interval"}
     enums = {p["name"]: p["schema"].get("enum")
              for p in document["paths"]["/api/search"]["get"]["parameters"]}
     for name, kind in (("mode", Mode), ("fusion", FusionMethod), ("sort", Sort),

@@ -1,0 +1,205 @@
+"""Batch search and export at scale: 1,000 names in keyword mode and 1,000 questions in
+hybrid mode as one batch, against the same queries one by one through /api/search (one
+run, side by side), and the memory of exporting 100,000 rows.
+
+    python bench/corpus.py --out /tmp/search-bench/corpus-100k
+    python bench/batch.py --corpus /tmp/search-bench/corpus-100k \\
+        --hybrid-index /tmp/search-bench/index-10k   # built by `search index` (real model)
+
+The keyword part needs no model: its 100,000-paragraph index is built here with a hashing
+encoder (the keyword side never reads vectors). The hybrid part uses an index built with the
+real default model. The export part builds its own corpus, where every paragraph matches,
+and samples the process's resident memory while 100,000 rows are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import regex
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from corpus import DATA, machine, questions, save_result  # noqa: E402
+
+from search.config import Settings  # noqa: E402
+from search.encoders.base import ModelInfo  # noqa: E402
+from search.engine import Engine  # noqa: E402
+from search.index.updater import update_index  # noqa: E402
+from search.investigate.batch import run_batch  # noqa: E402
+from search.investigate.batch_input import BatchInput, BatchItem  # noqa: E402
+from search.investigate.export import ExportFormat, export_lines  # noqa: E402
+from search.ranking.query import Mode, Query  # noqa: E402
+
+WORK = Path("/tmp/search-bench")
+_WORD = regex.compile(r"\w+")
+_NAME = regex.compile(r"\b\p{Lu}\p{Ll}{3,}\b")
+
+
+class HashingEncoder:
+    """Bag-of-words vectors from hashed words: the keyword benchmarks need an index, not
+    meaning."""
+
+    def __init__(self, dim: int = 64) -> None:
+        self.info = ModelInfo(name="hashing", dim=dim, languages=None, max_chars=2000)
+
+    def encode(self, texts, batch_size: int = 64) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.info.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                digest = hashlib.blake2b(word.encode("utf-8", "replace"), digest_size=4)
+                vectors[row, int.from_bytes(digest.digest(), "little") % self.info.dim] += 1.0
+            vectors[row, 0] += 1e-3
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def hashing_index(seeds: Path, index: Path) -> Path:
+    if not (index / "CURRENT").exists():
+        started = time.perf_counter()
+        encoder = HashingEncoder()
+        update_index(seeds, index, Settings(model="hashing"), lambda: encoder)
+        print(f"indexed {seeds} in {time.perf_counter() - started:.0f} s", flush=True)
+    return index
+
+
+def names(corpus: Path, count: int, seed: int = 6) -> list[str]:
+    """`count` capitalised words of the corpus (names, places, in several scripts), a tenth
+    of them with a typo, and a tenth made up."""
+    found: dict[str, None] = {}
+    for path in sorted(corpus.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            for word in _NAME.findall(json.loads(line)["text"]):
+                found.setdefault(word)
+    rng = random.Random(seed)
+    chosen = rng.sample(sorted(found), count)
+    for i in range(0, count, 10):
+        word = chosen[i]
+        chosen[i] = word[:2] + word[3] + word[2] + word[4:]  # swapped letters
+    for i in range(5, count, 10):
+        chosen[i] = "".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(9)).title()
+    return chosen
+
+
+def time_batch(engine: Engine, texts: list[str], mode: Mode) -> float:
+    batch = BatchInput([BatchItem(i + 1, text) for i, text in enumerate(texts)])
+    started = time.perf_counter()
+    run_batch(engine, batch, mode)
+    return time.perf_counter() - started
+
+
+def time_one_by_one(index: Path, encoder_factory, texts: list[str], mode: Mode) -> float:
+    from web import create_app
+
+    app = create_app({"TESTING": True, "INDEX_DIR": index, "ENCODER_FACTORY": encoder_factory,
+                      "LOAD_MODEL": mode is not Mode.KEYWORD, "FOLLOW_INTERVAL": 0})
+    try:
+        client = app.test_client()
+        started = time.perf_counter()
+        for text in texts:
+            answer = client.get("/api/search", query_string={"q": text, "mode": mode.value})
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+        return time.perf_counter() - started
+    finally:
+        app.extensions["search"].close()
+
+
+def side_by_side(index: Path, encoder_factory, texts: list[str], mode: Mode) -> dict:
+    warm = ["warm up", "Kyiv talks"]
+    with Engine(index, encoder_factory=encoder_factory).open() as engine:
+        time_batch(engine, warm, mode)
+        batch = time_batch(engine, texts, mode)
+    one_by_one = time_one_by_one(index, encoder_factory, texts, mode)
+    return {"queries": len(texts), "mode": mode.value, "batch_s": round(batch, 2),
+            "batch_ms_per_query": round(1000 * batch / len(texts), 2),
+            "one_by_one_s": round(one_by_one, 2),
+            "one_by_one_ms_per_query": round(1000 * one_by_one / len(texts), 2),
+            "speedup": round(one_by_one / batch, 2)}
+
+
+def rss_mb() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096 / 2**20
+
+
+def export_memory(rows: int) -> dict:
+    """Resident memory while exporting `rows` matches (every paragraph of a generated
+    corpus names the harbour), sampled every 10,000 rows."""
+    seeds = WORK / f"export-corpus-{rows}"
+    if not seeds.exists():
+        seeds.mkdir(parents=True)
+        with (seeds / "feed.jsonl").open("w", encoding="utf-8") as out:
+            for a in range(rows // 10):
+                text = "\n\n".join(f"Paragraph {p} of story {a} about the harbour, the "
+                                   f"ferries and item {a * 10 + p} of the council."
+                                   for p in range(10))
+                out.write(json.dumps({"id": f"s{a}", "title": f"Story {a}", "lang": "en",
+                                      "date": f"2024-{a % 12 + 1:02d}-01", "text": text}) + "\n")
+    index = hashing_index(seeds, WORK / f"export-index-{rows}")
+    encoder = HashingEncoder()
+    samples: list[tuple[int, float]] = []
+    with Engine(index, encoder_factory=lambda model: encoder).open() as engine:
+        before = rss_mb()
+        started = time.perf_counter()
+        matching = engine.matches(Query("harbour", mode=Mode.KEYWORD), rows)
+        listed = rss_mb()
+        written = 0
+        with open("/dev/null", "w", encoding="utf-8") as sink:
+            for line in export_lines(matching, ExportFormat.CSV, rows):
+                sink.write(line)
+                written += 1
+                if written % 10_000 == 0:
+                    samples.append((written, round(rss_mb(), 1)))
+        seconds = time.perf_counter() - started
+    return {"rows": written - 1, "seconds": round(seconds, 1),
+            "rss_before_mb": round(before, 1), "rss_after_listing_mb": round(listed, 1),
+            "rss_by_rows_mb": samples}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=WORK / "corpus-100k")
+    parser.add_argument("--keyword-index", type=Path, default=WORK / "index-100k-hashing")
+    parser.add_argument("--hybrid-index", type=Path, default=WORK / "index-10k")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--export-rows", type=int, default=100_000)
+    parser.add_argument("--parts", default="keyword,hybrid,export")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    result: dict = {"machine": machine(), "command": " ".join(sys.argv)}
+    if "keyword" in parts:
+        index = hashing_index(args.corpus, args.keyword_index)
+        encoder = HashingEncoder()
+        result["keyword"] = {"index": str(index), **side_by_side(
+            index, lambda model: encoder, names(args.corpus, args.queries), Mode.KEYWORD)}
+        print(result["keyword"], flush=True)
+    if "hybrid" in parts:
+        asked = [q for _, q in questions(DATA, -(-args.queries // 11))][: args.queries]
+        result["hybrid"] = {"index": str(args.hybrid_index), **side_by_side(
+            args.hybrid_index, None, asked, Mode.HYBRID)}
+        print(result["hybrid"], flush=True)
+    if "export" in parts:
+        result["export"] = export_memory(args.export_rows)
+        print(result["export"], flush=True)
+    # Parts run apart (--parts) add to the recorded result, each with its machine state.
+    recorded = ROOT / "bench" / "results" / "batch.json"
+    earlier = json.loads(recorded.read_text(encoding="utf-8")) if recorded.exists() else {}
+    for part in ("keyword", "hybrid", "export"):
+        if part in result:
+            result[part] |= {"machine": result["machine"], "command": result["command"]}
+    save_result("batch", earlier | result)
+
+
+if __name__ == "__main__":
+    main()
