@@ -98,8 +98,8 @@ def _run_one(engine: Engine, item: BatchItem, query: Query, vector: np.ndarray |
     hits = tuple(_batch_hit(hit) for hit in page.hits[:first_hits]) if page.total else ()
     spellings = tuple(dict.fromkeys(spelling for hit in page.hits if page.total
                                     for term in hit.explain.terms for spelling in term.found))
-    return QueryResult(item.line, item.text, Mode(query.mode).value, page.total, page.total_relation,
-                       dict(page.facets.languages), spellings, hits)
+    return QueryResult(item.line, item.text, Mode(query.mode).value, page.total,
+                       page.total_relation, dict(page.facets.languages), spellings, hits)
 
 
 def _batch_hit(hit: Hit) -> BatchHit:
