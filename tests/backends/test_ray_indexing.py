@@ -8,7 +8,7 @@ import pytest
 from conftest import SEEDS
 
 from search.backends import open_backend
-from search.config import Settings
+from search.config import DEFAULT_MODEL, Settings
 from search.index.updater import update_index
 
 
@@ -17,7 +17,7 @@ def test_an_index_built_on_ray_holds_the_in_process_vectors(backend_name, tmp_pa
                                                             ray_session, real_encoder):
     from search.encoders.ray_embedding import RayEmbedding
 
-    with RayEmbedding("usem3") as embed:
+    with RayEmbedding(DEFAULT_MODEL) as embed:
         summary = update_index(SEEDS, tmp_path / "idx", Settings(), lambda: real_encoder,
                                backend=backend_name, embed=embed)
     assert summary.paragraphs_added == summary.paragraphs_embedded > 100

@@ -82,3 +82,13 @@ def test_a_cache_path_that_is_a_file_converts_in_memory(tmp_path, model_file) ->
 def test_a_missing_model_file_is_model_unavailable(tmp_path) -> None:
     with pytest.raises(ModelUnavailable):
         load_e5(tmp_path / "cache", tmp_path / "absent.bin", report=lambda _: None)
+
+
+def test_a_file_lacking_a_tensor_is_model_unavailable(tmp_path) -> None:
+    from e5_tiny import model_bytes
+
+    path = tmp_path / "renamed.bin"
+    path.write_bytes(model_bytes().replace(b"l1.fo.w", b"l1.xx.w", 1))
+    with pytest.raises(ModelUnavailable, match="lacks tensor 'l1.fo.w'"):
+        load_e5(tmp_path / "cache", path, report=lambda _: None)
+    assert not (tmp_path / "cache" / cached_name(path)).exists()

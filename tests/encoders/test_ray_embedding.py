@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import SEEDS
 
+from search.config import DEFAULT_MODEL
 from search.encoders.ray_embedding import RayEmbedding, RayOptions, in_order, root_cause
 from search.errors import EmbeddingFailed
 
@@ -61,7 +62,7 @@ def test_importing_the_engine_does_not_import_ray():
 def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     with pytest.raises(EmbeddingFailed) as caught:
-        RayEmbedding("usem3")
+        RayEmbedding(DEFAULT_MODEL)
     assert str(caught.value) == 'Ray is not installed here: pip install -e ".[scale]"'
 
 
@@ -74,7 +75,7 @@ def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
 def test_an_address_where_nothing_answers_fails_at_once(address, message):
     pytest.importorskip("ray")
     with pytest.raises(EmbeddingFailed, match=message.replace("(", r"\(").replace(")", r"\)")):
-        RayEmbedding("usem3", RayOptions(address=address))
+        RayEmbedding(DEFAULT_MODEL, RayOptions(address=address))
 
 
 def seed_paragraphs() -> list[str]:
@@ -90,11 +91,11 @@ def test_vectors_on_ray_are_the_in_process_ones(ray_session, real_encoder):
     to the in-process vectors."""
     texts = seed_paragraphs()
     assert len(texts) > 64  # several blocks per worker
-    with RayEmbedding("usem3", RayOptions(block=16)) as embed:
+    with RayEmbedding(DEFAULT_MODEL, RayOptions(block=16)) as embed:
         blocks = list(embed(texts))
     assert len(blocks) > 1
     vectors = np.concatenate(blocks)
-    assert vectors.shape == (len(texts), 512) and vectors.dtype == np.float32
+    assert vectors.shape == (len(texts), real_encoder.info.dim) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     here = real_encoder.encode(texts)
     assert np.min(np.sum(vectors * here, axis=1)) >= 0.9999

