@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              for q in asked_of[other]]
                 elif PIVOT in languages:
                     plan += [("cross", PIVOT, q) for q in asked_of[PIVOT]]
-                vectors = encoder.encode([q.text for _, _, q in plan])
+                vectors = encoder.encode_queries([q.text for _, _, q in plan])
                 for (task, lang, question), vector in zip(plan, vectors, strict=True):
                     asked.append(ask(reader, index_data, question, lang, vector, task))
             finally:

@@ -111,7 +111,7 @@ def vector_recall(engine: Engine, snapshot: LocalReader, asked: list[tuple[str, 
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
     exact.add_with_ids(np.ascontiguousarray(vectors), pids)
     del vectors
-    queries = engine.encoder().encode([text for _lang, text in asked])
+    queries = engine.encoder().encode_queries([text for _lang, text in asked])
     result: dict = {"approximate": snapshot.dense.approximate, "vectors": int(len(pids)),
                     "ef_search": ef_search}
     truth10: list[set[int]] = []

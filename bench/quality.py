@@ -119,24 +119,32 @@ class CachedEncoder:
     index and the pooled one, and a question once for every mode and index it is asked of."""
 
     def __init__(self, encoder: Encoder | None, info: ModelInfo,
-                 vectors: dict[str, np.ndarray] | None = None) -> None:
+                 vectors: dict[tuple[bool, str], np.ndarray] | None = None) -> None:
         self.info = info
         self._encoder = encoder
-        self.vectors: dict[str, np.ndarray] = dict(vectors or {})
+        # (is a query, text) -> vector: a model with prompts embeds the two differently
+        self.vectors: dict[tuple[bool, str], np.ndarray] = dict(vectors or {})
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        return self._cached(texts, False, batch_size)
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return self._cached(texts, True, batch_size)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode_queries([text])[0]
+
+    def _cached(self, texts: Sequence[str], query: bool, batch_size: int) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if (query, t) not in self.vectors))
         if missing:
             if self._encoder is None:
                 raise KeyError(f"no vector for {missing[0]!r}: every text is embedded up front")
-            found = self._encoder.encode(missing, batch_size)
-            self.vectors.update(zip(missing, found, strict=True))
+            embed = self._encoder.encode_queries if query else self._encoder.encode
+            found = embed(missing, batch_size)
+            self.vectors.update(((query, t), v) for t, v in zip(missing, found, strict=True))
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
-        return np.stack([self.vectors[t] for t in texts])
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        return np.stack([self.vectors[(query, t)] for t in texts])
 
 
 def memoize_per_question() -> None:
@@ -566,8 +574,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             members = data.values() if name == "pool" else [data[name]]
             build_index(workdir, name, members, encoder, settings, args.backend)
             log(f"indexed {name}")
-        encoder.encode(sorted({q.text for job in jobs for q in job.questions}),
-                       settings.batch_size)
+        encoder.encode_queries(sorted({q.text for job in jobs for q in job.questions}),
+                               settings.batch_size)
         log(f"embedded the questions; {len(jobs)} jobs on {workers} process(es)")
         cells = run_jobs(jobs, workers, workdir, settings, encoder, modes, log)
     seconds = time.perf_counter() - started
