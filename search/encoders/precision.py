@@ -22,6 +22,7 @@ from search.errors import ModelUnavailable
 
 AUTO = "auto"
 _VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
+_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 class Precision(enum.Enum):
@@ -77,3 +78,20 @@ def query_precision(requested: str, flags: Iterable[str]) -> Precision:
     if requested == Precision.FP32.value or not frozenset(flags) & _VNNI_FLAGS:
         return Precision.FP32
     return Precision.INT8
+
+
+def e5_precisions(requested: str, flags: Iterable[str]) -> tuple[Precision, Precision]:
+    """(batches, one query) for e5-small (search/encoders/e5_runner.py) on this CPU.
+
+    `auto`, from bench/e5_speed.py (docs/benchmarks.md): batches in bf16 where the CPU
+    multiplies bf16 natively (avx512_bf16, AMX), else fp32; never int8, whose vectors depend
+    on their batch mates; one query in int8 where VNNI runs it (its cost is reading the
+    weights), else as batches. A forced precision applies to both; it raises as
+    resolve_precision does.
+    """
+    present = frozenset(flags)
+    if requested != AUTO:
+        chosen = resolve_precision(requested, present)
+        return chosen, chosen
+    batches = Precision.BF16 if present & _BF16_FLAGS else Precision.FP32
+    return batches, Precision.INT8 if present & _VNNI_FLAGS else batches
