@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -62,7 +63,7 @@ def start_server(tree: Path, index: Path) -> tuple[subprocess.Popen, str]:
     if not line.startswith("serving http://"):
         server.kill()
         raise SystemExit(f"{tree}: the server did not start: {line!r}")
-    return server, line.split()[1].rstrip("/")
+    return server, re.match(r"serving (http://[^/]+)", line).group(1)  # type: ignore[union-attr]
 
 
 def ask(base_url: str, text: str) -> float:

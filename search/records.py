@@ -88,9 +88,13 @@ class ParagraphRecord:
         return f"{self.article_id}:{self.position}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ParagraphFacts:
-    """What ranking, listing and a hit need of a paragraph and its article, but its text."""
+    """What ranking, listing and a hit need of a paragraph and its article, but its text.
+
+    Not frozen: a query makes one per candidate and per other member of their groups (about
+    a thousand on an index of 11 translated languages), and a frozen dataclass is several
+    times slower to make. Treat it as read-only."""
 
     pid: int
     article_id: str

@@ -8,7 +8,7 @@ import math
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 
 from search.errors import InvalidQuery, SearchError
 from search.ranking.ordering import Collapse, Sort
@@ -63,11 +63,16 @@ def page_helpers() -> dict[str, Any]:
 
 
 def _index_status() -> IndexStats | None:
-    try:
-        return get_services().engine.stats()
-    except (SearchError, RuntimeError) as exc:  # the footer must never break a page
-        log.warning("index status unavailable: %s", exc)
-        return None
+    """The index's stats, asked once per request (the footer and the filters both show
+    them)."""
+    if "index_status" not in g:
+        try:
+            g.index_status = get_services().engine.stats()
+        except (SearchError, RuntimeError) as exc:  # the footer must never break a page
+            log.warning("index status unavailable: %s", exc)
+            g.index_status = None
+    status: IndexStats | None = g.index_status
+    return status
 
 
 @bp.get("/")

@@ -151,6 +151,11 @@ class Paragraphs:
                                              self._position[rows].tolist(),
                                              self._lang[rows].tolist(), strict=True)]
 
+    def live(self, pids: Iterable[int]) -> set[int]:
+        """Those of ``pids`` that are in this generation."""
+        wanted, _, found = self._find(pids)
+        return set(wanted[found].tolist())
+
     def matching(self, filters: Filters) -> np.ndarray:
         """The pids that pass the filters (see `Filters`), in index order."""
         mask = np.ones(len(self.pids), dtype=bool)

@@ -112,18 +112,12 @@ class LocalReader:
         return self._groups.groups(pids)
 
     def group_members(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
-        return self._groups.members(group_ids, self._is_live)
+        wanted = [int(group) for group in group_ids]
+        return self._groups.members(wanted, self.paragraph_store.live(wanted).__contains__)
 
     def facts(self, pids: Sequence[int]) -> Facts:
         return compose_facts(pids, self.groups, self.group_members,
                              self.paragraph_store.located, self.articles)
-
-    def _is_live(self, pid: int) -> bool:
-        try:
-            self.paragraph_store.langs([pid])
-        except KeyError:
-            return False
-        return True
 
     def close(self) -> None:
         self._resources.close()
