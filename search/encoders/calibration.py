@@ -7,6 +7,8 @@ in the query's own language near cosine 0.88 and one in another language near 0.
 unrelated paragraph in the query's language reaches 0.81 (bench/absent.py on XQuAD-R dev,
 docs/benchmarks.md). One floor for both would either answer few cross-lingual questions or
 match most absent topics, so the floor for a paragraph in another language is its own.
+(A paragraph whose story the index also holds in the query's language is judged by the
+same-language floor, with that version's cosine: search/ranking/matching.py.)
 USE multilingual v3's cosines need no such split (0.30 for both). A model measured by no one
 (any other sentence-transformers folder) gets USE's figures; Settings can set either floor.
 """

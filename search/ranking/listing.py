@@ -71,7 +71,7 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
     sides' candidates over the count window (`settings.count_window`); `known` reads what
     the query's candidates need, once."""
     matches = find_matches(keyword, semantic, settings.count_window, floors, q.text_lang,
-                           settings.min_coverage)
+                           settings.min_coverage, _members_in(q.text_lang, semantic, known))
     matched = matches.matched
     # In relevance order a query that matches lists its whole ranking (the weaker candidates
     # where the ranking puts them: a cross-lingual answer's cosine is often under the floor);
@@ -173,6 +173,19 @@ def _facets(matched: Sequence[ParagraphFacts]) -> Facets:
     return Facets(_by_count(Counter(f.lang for f in matched)), _by_count(sources),
                   {month: months[month] for month in month_order},
                   dict(sorted(days.items(), key=lambda item: (item[0] == UNDATED, item[0]))))
+
+
+def _members_in(lang: str, semantic: Sequence[Candidate], known: KnownFacts
+                ) -> dict[int, int]:
+    """For the semantic candidates in another language than `lang`, the member of their
+    translation group in `lang`, where there is one."""
+    others = [c.pid for c in semantic if c.lang != lang]
+    found: dict[int, int] = {}
+    for pid, row in zip(others, known.partners(others), strict=True):
+        member = next((fact.pid for fact in known.of(row) if fact.lang == lang), None)
+        if member is not None:
+            found[pid] = member
+    return found
 
 
 def _by_count(counts: Counter[str]) -> dict[str, int]:

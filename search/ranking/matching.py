@@ -8,7 +8,8 @@ whatever it is. Matching uses each side's absolute evidence instead:
   that term);
 - semantic: the cosine of its vector with the query's is at or above the model's floor for
   a paragraph in the query's language or in another (search/encoders/calibration.py),
-  calibrated on XQuAD-R by bench/absent.py (docs/benchmarks.md).
+  calibrated on XQuAD-R by bench/absent.py (docs/benchmarks.md); a paragraph whose story
+  the index also holds in the query's language is judged as that version is.
 
 Both map onto one evidence scale, 0..1, on which 0.5 is the line between a match and not:
 a cosine from [floor, 1] onto [0.5, 1] and from [0, floor] onto [0, 0.5]; a coverage from
@@ -18,7 +19,7 @@ evidence is the larger of its two sides (only the side the mode searches counts)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -61,19 +62,31 @@ class Matches:
 
 
 def find_matches(keyword: Sequence[Candidate], semantic: Sequence[Candidate], limit: int,
-                 floors: SemanticFloors, query_lang: str, min_coverage: float) -> Matches:
-    """The evidence of the candidates of both sides (each asked for `limit`, best first); a
-    semantic candidate is measured against the floor for its language and `query_lang`."""
+                 floors: SemanticFloors, query_lang: str, min_coverage: float,
+                 members: Mapping[int, int] | None = None) -> Matches:
+    """The evidence of the candidates of both sides (each asked for `limit`, best first).
+
+    A semantic candidate is held to the floor for its language and `query_lang`; one whose
+    translation group has a member in the query's language (`members`: pid -> that member)
+    is its story told in another language, and is held to the same-language floor with the
+    better of its own cosine and its member's: across languages the floor is lower, and a
+    story present in the query's language is judged where its cosine is comparable."""
     coverage = {c.pid: c.coverage for c in keyword if c.coverage is not None}
-    cosine: dict[int, tuple[float, float]] = {}
+    cosine: dict[int, tuple[float, str | None]] = {}
     for candidate in semantic:
-        cosine.setdefault(candidate.pid,
-                          (candidate.score, floors.floor(query_lang, candidate.lang)))
+        cosine.setdefault(candidate.pid, (candidate.score, candidate.lang))
+    members = members or {}
     evidence: dict[int, float] = {}
     for pid, value in coverage.items():
         evidence[pid] = scaled(value, min_coverage)
-    for pid, (value, floor) in cosine.items():
-        evidence[pid] = max(evidence.get(pid, 0.0), scaled(value, floor))
+    for pid, (value, lang) in cosine.items():
+        member = members.get(pid)
+        if member is None:
+            semantic_evidence = scaled(value, floors.floor(query_lang, lang))
+        else:
+            best = max(value, cosine.get(member, (value, None))[0])
+            semantic_evidence = scaled(best, floors.same)
+        evidence[pid] = max(evidence.get(pid, 0.0), semantic_evidence)
     # Cosines come best first, so a full semantic window whose last candidate is below the
     # lower floor holds every semantic match; coverage is in no order, so a full keyword
     # window may always have missed some.

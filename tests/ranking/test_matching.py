@@ -64,6 +64,18 @@ def test_a_paragraph_in_another_language_is_held_to_the_cross_lingual_floor():
     assert not find_matches([], semantic, 5, floors, "en", 0.5).complete
 
 
+def test_a_story_present_in_the_query_language_is_judged_by_that_version():
+    floors = SemanticFloors(same=0.83, cross=0.75)
+    semantic = [Candidate(1, 0.90, lang="en"), Candidate(2, 0.80, lang="de"),
+                Candidate(3, 0.79, lang="en"), Candidate(4, 0.78, lang="ru"),
+                Candidate(5, 0.78, lang="fr")]
+    # 2 is 1's story in German (1 matches), 4 is 3's in Russian (3 does not), 5 has none
+    found = find_matches([], semantic, 10, floors, "en", 0.5, members={2: 1, 4: 3})
+    assert found.matched == {1, 2, 5}
+    assert found.evidence[2] == pytest.approx(scaled(0.90, 0.83))
+    assert found.evidence[4] == pytest.approx(scaled(0.79, 0.83))
+
+
 @pytest.mark.parametrize(("model", "same", "cross"), [
     (BundledModel.E5_SMALL.value, 0.83, 0.75), (BundledModel.USEM3.value, 0.30, 0.30),
     ("/some/other/model", 0.30, 0.30)])
