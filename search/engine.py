@@ -36,13 +36,13 @@ from search.ingest.language import LanguageDetector
 from search.lru import LRUCache
 from search.ranking.hits import build_hits
 from search.ranking.known import KnownFacts
-from search.ranking.language_bias import dense_candidates, language_bias
+from search.ranking.language_bias import LanguageBias, dense_candidates, language_bias
 from search.ranking.listing import Listing, list_matches
 from search.ranking.matching import MATCH
 from search.ranking.ordering import Collapse
 from search.ranking.policy import candidates, rank
 from search.ranking.query import Mode, Query, Understood, understand
-from search.records import ArticleRecord, Filters, ParagraphRecord
+from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
 from search.results import (
     ArticleView,
     Hit,
@@ -328,7 +328,10 @@ class Engine:
 
     def similar(self, paragraph_id: str, size: int = 10) -> list[Similar]:
         """The paragraphs of other articles closest in meaning to one paragraph, in any
-        language, best first; members of its translation group are marked."""
+        language: its translations (its translation group, marked) first, then the others,
+        each part best first. A translation is the closest paragraph there is, but a
+        model's cosines across some languages (e5-small's into Chinese) can rank a
+        paragraph of another story in a nearer language above it."""
         if not 1 <= size <= self.settings.max_page_size:
             raise InvalidQuery(
                 f"size must be between 1 and {self.settings.max_page_size}, not {size}")
@@ -341,15 +344,21 @@ class Engine:
                 vector = bias.debiased(vector, record.lang)
             # The article's own paragraphs come back too: ask for enough to skip them.
             own = set(article.paragraph_pids)
+            [own_group] = reader.groups([pid])
+            group = [m for m in reader.group_members([own_group]).get(own_group, ())
+                     if m not in own]
             found = dense_candidates(reader, vector, bias, size + len(own), Filters())
-            found = [c for c in found if c.pid not in own][:size]
-            pids = [c.pid for c in found]
+            scored = {c.pid: c for c in found}
+            translations = sorted(
+                (scored.get(m) or _scored(reader, vector, bias, m) for m in group),
+                key=lambda c: (-c.score, c.pid))
+            others = [c for c in found if c.pid not in own and c.pid not in group]
+            shown = [*translations, *others][:size]
+            pids = [c.pid for c in shown]
             records = reader.paragraphs(pids)
             articles = reader.articles([r.article_id for r in records])
-            [own_group] = reader.groups([pid])
-            groups = reader.groups(pids)
-            return [Similar(r, a, round(c.score, 6), g == own_group)
-                    for c, r, a, g in zip(found, records, articles, groups, strict=True)
+            return [Similar(r, a, round(c.score, 6), c.pid in group)
+                    for c, r, a in zip(shown, records, articles, strict=True)
                     if a is not None]
 
     def stats(self) -> IndexStats:
@@ -358,6 +367,14 @@ class Engine:
             return IndexStats(str(self.index_dir), c.name, c.created, c.model, c.dim,
                               c.articles, c.paragraphs, dict(c.languages), reader.approximate,
                               c.precision)
+
+
+def _scored(reader: GenerationReader, vector: np.ndarray, bias: LanguageBias | None,
+            pid: int) -> Candidate:
+    """One paragraph scored against `vector` as a dense search would score it."""
+    [lang] = reader.langs([pid])
+    found = Candidate(pid, float(np.dot(vector, reader.vector(pid))), lang=lang)
+    return found if bias is None else bias.rescored([found], [lang], vector)[0]
 
 
 def _locate(reader: GenerationReader, paragraph_id: str

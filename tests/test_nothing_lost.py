@@ -179,7 +179,7 @@ def test_watch_and_reindex_refuse_and_keep_serving(tmp_path, caplog):
 def test_hostile_files_are_skipped_in_one_line_each(tmp_path, monkeypatch):
     import time
 
-    from search.config import Settings
+    from search.config import DEFAULT_MODEL, Settings
     from search.index.updater import update_index
 
     seeds = base_corpus(tmp_path / "seeds")
@@ -198,7 +198,7 @@ def test_hostile_files_are_skipped_in_one_line_each(tmp_path, monkeypatch):
 
     # Configurable: a lower size cap skips a big feed, found by the scan (never read whole).
     write(seeds / "big.jsonl", (record(0) + "\n") * 2000)
-    settings = Settings(model="usem3", max_file_bytes=100_000, max_elements=300_000)
+    settings = Settings(model=DEFAULT_MODEL, max_file_bytes=100_000, max_elements=300_000)
     summary = update_index(seeds, tmp_path / "idx", settings, lambda: ENCODER,
                            detector=DETECTOR)
     size = (seeds / "big.jsonl").stat().st_size

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
 from search.analysis import field_language, pieces, word_terms
+from search.memo import memo
 from search.spelling import SHORTEST, SHORTEST_SKELETON, fold, max_edits, skeleton
 from search.transliteration import is_abjad
 
@@ -94,7 +94,7 @@ def query_words(query: str) -> list[tuple[str, list[tuple[str, int, int]]]]:
     return words
 
 
-@lru_cache(maxsize=100_000)
+@memo
 def _analysed(surface: str, code: str, query: bool) -> tuple[frozenset[str], frozenset[str]]:
     """A word's own terms and its Latin forms under one language's analyzer."""
     terms = word_terms(code, query)(surface)
@@ -115,7 +115,7 @@ def _near(a: str, b: str, edits: int, by_skeleton: bool) -> bool:
         and bones == skeleton(b)
 
 
-_fold = lru_cache(maxsize=50_000)(fold)
+_fold = memo(fold)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from helpers import FakeEncoder
 
 from search.alerts import AlertKind, AlertStore, add_alert, alert_hits
+from search.encoders.calibration import semantic_floors
 from search.index.updater import update_index
 from search.ingest.language import LanguageDetector
 from search.ranking.query import Mode
@@ -38,7 +39,8 @@ def test_alerts_fire_on_what_each_generation_adds_on_every_backend(tmp_path, bac
     assert ru.why.summary() == "words: Zelensky (latin: Зеленский)"
     war = alert_hits(index, "war")[1]
     assert [h.article_id for h in war] == ["more.jsonl#g"]  # FEED's b was there before
-    assert war[0].why.cosine is not None and war[0].why.cosine >= SETTINGS.semantic_floor
+    floors = semantic_floors(SETTINGS.model, SETTINGS)
+    assert war[0].why.cosine is not None and war[0].why.cosine >= floors.lowest
     assert [h.article_id for h in alert_hits(index, "harvest")[1]] == ["more.jsonl#e"]
     with AlertStore(index, writable=False) as store:
         assert store.watermark() == 1 + len(FEED) + len(MORE) + 1
