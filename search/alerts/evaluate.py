@@ -13,7 +13,7 @@ matching does. Watchlists are keyword-only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,10 +36,12 @@ from search.records import ArticleRecord, ParagraphRecord
 
 @dataclass(frozen=True)
 class NewParagraph:
-    """A paragraph the generation added, with its article."""
+    """A paragraph the generation added, with its article, and the vectors of its
+    translation group's other members by language (its story told elsewhere)."""
 
     record: ParagraphRecord
     article: ArticleRecord
+    translations: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,7 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
     cosines = _cosines(alerts, alert_vectors, paragraphs, vectors, bias, langs)
     words = _words(alerts, langs, paragraphs, settings.min_coverage)
     pairs = set(words)
-    paragraph_langs = np.array([p.record.lang for p in paragraphs])
-    thresholds = {a: np.where(paragraph_langs == langs.get(alerts[a].id), floors.same,
-                              floors.cross) for a in cosines}
+    thresholds = _stories(alerts, alert_vectors, paragraphs, cosines, floors, langs)
     for a, row in cosines.items():
         pairs.update((a, int(j)) for j in np.flatnonzero(row >= thresholds[a]))
     matches: list[Match] = []
@@ -97,6 +97,30 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
                   round(cosine, 4) if cosine is not None else None)
         matches.append(Match(alert.id, paragraph.record.pid, round(evidence, 4), why))
     return matches
+
+
+def _stories(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
+             paragraphs: Sequence[NewParagraph], cosines: dict[int, np.ndarray],
+             floors: SemanticFloors, langs: Mapping[int, str]) -> dict[int, np.ndarray]:
+    """Each alert's floor for every paragraph, as the engine's matching holds them
+    (search.ranking.matching): the same-language floor in the alert's language, the
+    cross-lingual one elsewhere, except where the paragraph's story is also told in the
+    alert's language: there the same-language floor, and the cosine (raised in `cosines`)
+    the better of the paragraph's and that version's."""
+    paragraph_langs = np.array([p.record.lang for p in paragraphs])
+    thresholds = {}
+    for a, row in cosines.items():
+        lang = langs.get(alerts[a].id)
+        floor = np.where(paragraph_langs == lang, floors.same, floors.cross)
+        told = [j for j, p in enumerate(paragraphs)
+                if p.record.lang != lang and lang in p.translations]
+        if lang is not None and told:
+            query = alert_vectors[alerts[a].id]
+            there = np.stack([paragraphs[j].translations[lang] for j in told]) @ query
+            row[told] = np.maximum(row[told], there)
+            floor[told] = floors.same
+        thresholds[a] = floor
+    return thresholds
 
 
 def _admits(alert: Alert, paragraph: NewParagraph) -> bool:

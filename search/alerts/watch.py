@@ -107,21 +107,30 @@ def _evaluate(backend: Backend, catalog: Catalog, store: AlertStore, alerts: lis
         records = reader.paragraphs(pids)
         articles = reader.articles(sorted({r.article_id for r in records}))
         by_id = {a.id: a for a in articles if a is not None}
-        paragraphs = [NewParagraph(r, by_id[r.article_id]) for r in records]
+        groups = reader.groups(pids)
+        members = reader.group_members(sorted(set(groups)))
+        partners = {pid: [m for m in members.get(g, ()) if m != pid]
+                    for pid, g in zip(pids, groups, strict=True)}
+        paragraphs = [NewParagraph(r, by_id[r.article_id], _told(reader, partners[r.pid]))
+                      for r in records]
         vectors = _vectors(reader, pids, new)
         bias = language_bias(catalog, settings.language_centering)
         langs = _alert_langs(store, alerts, catalog.languages)
         queries = _alert_vectors(store, alerts, catalog, encoder)
         matches = evaluate(alerts, store.since(), queries, paragraphs, vectors, settings,
                            semantic_floors(catalog.model, settings), bias, langs)
-        groups = reader.groups(pids)
-        members = reader.group_members(sorted(set(groups)))
-        partners = {pid: [m for m in members.get(g, ()) if m != pid]
-                    for pid, g in zip(pids, groups, strict=True)}
         return record(store, catalog.name, watermark, upto, alerts, matches,
                       {p.record.pid: p for p in paragraphs}, partners)
     finally:
         reader.close()
+
+
+def _told(reader: GenerationReader, partners: Sequence[int]) -> dict[str, np.ndarray]:
+    """The vectors of a paragraph's translations, by language."""
+    if not partners:
+        return {}
+    return {lang: reader.vector(pid)
+            for pid, lang in zip(partners, reader.langs(partners), strict=True)}
 
 
 def _vectors(reader: GenerationReader, pids: Sequence[int],
