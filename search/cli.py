@@ -1,4 +1,8 @@
-"""The `search` command: index seeds, query, inspect and serve an index."""
+"""The `search` command: index seeds, query, inspect and serve an index.
+
+Longer than most modules because each command's options are its interface and read best
+beside its body; shared options are in search/cli_common.py, command groups with a package of
+their own (alerts, batch search) in search/cli_alerts.py and search/cli_investigate.py."""
 
 from __future__ import annotations
 

@@ -4,11 +4,14 @@ It understands the query, asks the backend for both sides' candidates, ranks the
 search.ranking.policy), pages, builds the hits and caches the page. Readers of a generation
 are reference counted, so queries running during a switch to a newer generation finish on
 the one they started with.
+
+Longer than most modules (~330 lines) for one reason: the callers that run many queries or
+every match (batch search, export) must use the same generation, cache and constants as
+`search`, so `encode_queries` and `matches` live here; lookups by id are search/lookup.py.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,23 +29,21 @@ from search.encoders.base import Encoder
 from search.encoders.calibration import semantic_floors
 from search.encoders.queries import encode_query_batch
 from search.errors import (
-    ArticleNotFound,
     IndexIncompatible,
     IndexMissing,
     InvalidQuery,
-    ParagraphNotFound,
 )
 from search.ingest.language import LanguageDetector
+from search.lookup import article_view, paragraph_view, similar_paragraphs
 from search.lru import LRUCache
 from search.ranking.hits import build_hits
 from search.ranking.known import KnownFacts
-from search.ranking.language_bias import LanguageBias, dense_candidates, language_bias
+from search.ranking.language_bias import language_bias
 from search.ranking.listing import Listing, list_matches
 from search.ranking.matching import MATCH
 from search.ranking.ordering import Collapse
 from search.ranking.policy import candidates, rank
 from search.ranking.query import Mode, Query, Understood, understand
-from search.records import ArticleRecord, Candidate, Filters, ParagraphRecord
 from search.results import (
     ArticleView,
     Hit,
@@ -52,7 +53,6 @@ from search.results import (
     SearchPage,
     Similar,
 )
-from search.translations import article_versions
 
 
 class _Holder:
@@ -311,55 +311,23 @@ class Engine:
 
     # -- articles and stats ----------------------------------------------------------------
     def article(self, article_id: str) -> ArticleView:
+        """One article with its paragraphs in order and its versions in other languages."""
         with self._reader() as reader:
-            record = reader.article(article_id)
-            if record is None:
-                raise ArticleNotFound(f"no article {shorten(article_id)!r} in the index")
-            paragraphs = reader.paragraphs(record.paragraph_pids)
-            return ArticleView(record, sorted(paragraphs, key=lambda p: p.position),
-                               _versions(reader, record))
+            return article_view(reader, article_id)
 
     def paragraph(self, paragraph_id: str) -> ParagraphView:
         """One paragraph (`article id:position`) with its article and translation group."""
         with self._reader() as reader:
-            record, article = _locate(reader, paragraph_id)
-            [group] = KnownFacts(reader).translations([record.pid])
-            return ParagraphView(record, article, group)
+            return paragraph_view(reader, paragraph_id)
 
     def similar(self, paragraph_id: str, size: int = 10) -> list[Similar]:
         """The paragraphs of other articles closest in meaning to one paragraph, in any
-        language: its translations (its translation group, marked) first, then the others,
-        each part best first. A translation is the closest paragraph there is, but a
-        model's cosines across some languages (e5-small's into Chinese) can rank a
-        paragraph of another story in a nearer language above it."""
+        language: its translations first (marked), then the others (search.lookup)."""
         if not 1 <= size <= self.settings.max_page_size:
             raise InvalidQuery(
                 f"size must be between 1 and {self.settings.max_page_size}, not {size}")
         with self._generation() as generation:
-            reader, bias = generation.reader, generation.bias
-            record, article = _locate(reader, paragraph_id)
-            pid = record.pid
-            vector = reader.vector(pid)
-            if bias is not None:
-                vector = bias.debiased(vector, record.lang)
-            # The article's own paragraphs come back too: ask for enough to skip them.
-            own = set(article.paragraph_pids)
-            [own_group] = reader.groups([pid])
-            group = [m for m in reader.group_members([own_group]).get(own_group, ())
-                     if m not in own]
-            found = dense_candidates(reader, vector, bias, size + len(own), Filters())
-            scored = {c.pid: c for c in found}
-            translations = sorted(
-                (scored.get(m) or _scored(reader, vector, bias, m) for m in group),
-                key=lambda c: (-c.score, c.pid))
-            others = [c for c in found if c.pid not in own and c.pid not in group]
-            shown = [*translations, *others][:size]
-            pids = [c.pid for c in shown]
-            records = reader.paragraphs(pids)
-            articles = reader.articles([r.article_id for r in records])
-            return [Similar(r, a, round(c.score, 6), c.pid in group)
-                    for c, r, a in zip(shown, records, articles, strict=True)
-                    if a is not None]
+            return similar_paragraphs(generation.reader, generation.bias, paragraph_id, size)
 
     def stats(self) -> IndexStats:
         with self._reader() as reader:
@@ -367,46 +335,3 @@ class Engine:
             return IndexStats(str(self.index_dir), c.name, c.created, c.model, c.dim,
                               c.articles, c.paragraphs, dict(c.languages), reader.approximate,
                               c.precision)
-
-
-def _scored(reader: GenerationReader, vector: np.ndarray, bias: LanguageBias | None,
-            pid: int) -> Candidate:
-    """One paragraph scored against `vector` as a dense search would score it."""
-    [lang] = reader.langs([pid])
-    found = Candidate(pid, float(np.dot(vector, reader.vector(pid))), lang=lang)
-    return found if bias is None else bias.rescored([found], [lang], vector)[0]
-
-
-def _locate(reader: GenerationReader, paragraph_id: str
-            ) -> tuple[ParagraphRecord, ArticleRecord]:
-    """The record and article of a public paragraph id (`article id:position`)."""
-    article_id, _, position = paragraph_id.rpartition(":")
-    # ASCII digits only: str.isdigit() takes "²" (int() fails) and "٠" (another spelling of 0).
-    valid = article_id and _POSITION.fullmatch(position)
-    article = reader.article(article_id) if valid else None
-    if article is not None:
-        for record in reader.paragraphs(article.paragraph_pids):
-            if record.position == int(position):
-                return record, article
-    raise ParagraphNotFound(f"no paragraph {shorten(paragraph_id)!r} in the index "
-                            "(paragraph ids are article id:position)")
-
-
-_POSITION = re.compile(r"[0-9]{1,9}")
-
-
-def shorten(text: str, limit: int = 200) -> str:
-    """Text echoed in a message, cut to `limit` characters."""
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _versions(reader: GenerationReader, article: ArticleRecord) -> tuple[ArticleRecord, ...]:
-    """The article in other languages: articles holding translations of at least half of
-    its grouped paragraphs."""
-    pids = list(article.paragraph_pids)
-    groups = dict(zip(pids, reader.groups(pids), strict=True))
-    members = reader.group_members(sorted(set(groups.values())))
-    partners = sorted({m for group in members.values() for m in group})
-    article_of = dict(zip(partners, reader.article_ids(partners), strict=True))
-    found = article_versions(article.id, pids, groups, members, article_of)
-    return tuple(a for a in reader.articles([v.article_id for v in found]) if a is not None)

@@ -4,7 +4,8 @@ Only added and changed files are read, chunked and embedded (and embeddings of u
 paragraph texts come from the cache); removed files disappear. A file that cannot be read
 is reported and skipped; if an earlier version of it was indexed, that version stays. The
 updater works on any backend: it compares seeds/ with the live generation's catalog and
-hands the differences to the backend's writer.
+hands the differences to the backend's writer. (~340 lines: the run's stages read top to
+bottom; the stages themselves are in index/pipeline.py, vectors.py, groups.py and removal.py.)
 """
 
 from __future__ import annotations
