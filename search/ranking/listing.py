@@ -70,6 +70,7 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
     """The listing of a query. `fused` is its ranking; `keyword` and `semantic` are both
     sides' candidates over the count window (`settings.count_window`); `known` reads what
     the query's candidates need, once."""
+    known.read(c.pid for c in (*keyword, *semantic))  # every candidate's facts, in one call
     matches = find_matches(keyword, semantic, settings.count_window, floors, q.text_lang,
                            settings.min_coverage, _members_in(q.text_lang, semantic, known))
     matched = matches.matched
