@@ -20,7 +20,7 @@ import regex
 from search.backends import names as backend_names
 from search.cli_alerts import alert
 from search.cli_common import fail_cleanly, index_option
-from search.cli_investigate import batch_command
+from search.cli_investigate import batch
 from search.config import DEFAULT_MODEL, BundledModel, Settings
 from search.encoders.precision import PRECISION_CHOICES
 from search.printable import printable
@@ -357,7 +357,7 @@ def check(index_dir: Path, as_json: bool) -> None:
 
 
 main.add_command(alert)
-main.add_command(batch_command(fail_cleanly, index_option))
+main.add_command(batch)
 
 if __name__ == "__main__":
     main()
