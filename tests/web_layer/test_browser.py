@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 from web_fixtures import (
+    CHROMEDRIVER,
+    CHROMIUM,
     HOSTILE_ARTICLE,
     PRISONER_PARAGRAPH,
     SEED_ARTICLE,
     LiveServer,
     add_hostile_article,
     build_fake_index,
+    headless_chromium,
     make_app,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 QUERY = "Istanbul talks prisoner exchange"
 
 pytestmark = pytest.mark.skipif(
@@ -29,8 +30,6 @@ pytestmark = pytest.mark.skipif(
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -49,17 +48,7 @@ def server(seed_index, real_encoder):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-background-networking", "--disable-dev-shm-usage",
-                     "--window-size=1200,1000",
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # A driver path in Service means selenium never runs selenium-manager (no downloads).
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium-profile"), console_log=True)
     yield driver
     driver.quit()
 
