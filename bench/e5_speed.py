@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+LOAD_BEFORE = os.getloadavg()  # other work on the machine, before this run adds its own
 sys.path.insert(0, str(ROOT))
 
 from search.encoders.loading import available_cores, load_encoder  # noqa: E402
@@ -196,8 +197,8 @@ def run(per_language: int, rounds: int, threads: int) -> dict:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "cores_used": threads,
                     "cpu_flags": [f for f in FLAGS_SHOWN if f in flags],
-                    "load_average": os.getloadavg(), "torch": torch.__version__,
-                    "note": "machine loaded (shared by six agents)"},
+                    "load_average_before": LOAD_BEFORE, "load_average_after": os.getloadavg(),
+                    "torch": torch.__version__},
         "auto": {"batches": auto[0].value, "one_query": auto[1].value},
         "paragraphs": {"count": len(texts), "languages": len(LANGUAGES), "windows": len(windows),
                        "tokens_mean": round(tokens / len(texts), 1),

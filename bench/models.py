@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LOAD_BEFORE = os.getloadavg()  # other work on the machine, before this run adds its own
 sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "bench" / "results" / "models.json"
@@ -103,7 +105,7 @@ def main() -> None:
         result[model] = run(model, args.threads, "", texts)
     result["setup"] = {
         "paragraphs": len(texts), "threads": args.threads,
-        "machine": "loaded (other agents running)", "cpu": platform.processor(),
+        "load_average_before": LOAD_BEFORE, "cpu": platform.processor(),
         "cpu_flags": sorted(cpu_flags() & {"avx2", "fma", "avx512f", "avx512_vnni",
                                            "avx512_bf16", "amx_bf16"}),
         "command": "python " + " ".join(sys.argv)}
