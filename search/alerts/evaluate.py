@@ -108,17 +108,20 @@ def _stories(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
     alert's language: there the same-language floor, and the cosine (raised in `cosines`)
     the better of the paragraph's and that version's."""
     paragraph_langs = np.array([p.record.lang for p in paragraphs])
+    told_in: dict[str | None, tuple[np.ndarray, np.ndarray]] = {}
     thresholds = {}
     for a, row in cosines.items():
         lang = langs.get(alerts[a].id)
         floor = np.where(paragraph_langs == lang, floors.same, floors.cross)
-        told = [j for j, p in enumerate(paragraphs)
-                if p.record.lang != lang and lang in p.translations]
-        if lang is not None and told:
-            query = alert_vectors[alerts[a].id]
-            there = np.stack([paragraphs[j].translations[lang] for j in told]) @ query
-            row[told] = np.maximum(row[told], there)
-            floor[told] = floors.same
+        if lang not in told_in:  # the paragraphs told in `lang` too, and those versions
+            told = [j for j, p in enumerate(paragraphs)
+                    if p.record.lang != lang and lang in p.translations]
+            told_in[lang] = (np.array(told, dtype=np.int64), np.stack(
+                [paragraphs[j].translations[lang] for j in told]) if told else np.empty(0))
+        told_j, versions = told_in[lang]
+        if len(told_j):
+            row[told_j] = np.maximum(row[told_j], versions @ alert_vectors[alerts[a].id])
+            floor[told_j] = floors.same
         thresholds[a] = floor
     return thresholds
 

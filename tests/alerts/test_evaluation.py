@@ -71,3 +71,23 @@ def test_a_rebuild_is_not_new(tmp_path):
                                      "The city council approved the budget."))
     update(seeds, index)
     assert [h.paragraph_id for h in alert_hits(index, "people")[1]] == ["more.md:0"]
+
+
+def test_a_paragraph_analysed_whole_gives_the_terms_and_spellings_of_its_words():
+    from search.alerts.terms import paragraph_terms
+    from search.analysis import field_language, pieces, word_terms
+
+    texts = {"en": "Zelensky met Peskov's envoys; talks resumed in Istanbul on 12 May.",
+             "ru": "Зеленский и Песков обсуждали обмен пленными в Стамбуле.",
+             "el": "Ο Ζελένσκι συναντήθηκε με τον Πεσκόφ στην Κωνσταντινούπολη.",
+             "zh": "泽连斯基与佩斯科夫在伊斯坦布尔会谈 Istanbul 2024。",
+             "ar": "التقى زيلينسكي وبيسكوف في إسطنبول لتبادل الأسرى.",
+             "de": "Die Häuser der Gefangenen wurden in Kyjiw übergeben."}
+    for lang, text in texts.items():
+        terms_of = word_terms(field_language(lang))
+        word_by_word: dict[str, tuple[set[str], bool]] = {}
+        for surface, _, _ in pieces(text):
+            for term, latin in terms_of(surface):
+                word_by_word.setdefault(term, (set(), latin))[0].add(surface)
+        assert word_by_word, lang
+        assert paragraph_terms((text,), lang) == word_by_word, lang
