@@ -77,26 +77,41 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
     langs = alert_langs or {}
     cosines = _cosines(alerts, alert_vectors, paragraphs, vectors, bias, langs)
     words = _words(alerts, langs, paragraphs, settings.min_coverage)
-    pairs = set(words)
     thresholds = _stories(alerts, alert_vectors, paragraphs, cosines, floors, langs)
-    for a, row in cosines.items():
-        pairs.update((a, int(j)) for j in np.flatnonzero(row >= thresholds[a]))
+    worded: dict[int, list[int]] = {}
+    for a, j in words:
+        worded.setdefault(a, []).append(j)
+    pids = np.array([p.record.pid for p in paragraphs], dtype=np.int64)
     matches: list[Match] = []
-    for a, j in sorted(pairs, key=lambda pair: (alerts[pair[0]].id, pair[1])):
-        alert, paragraph = alerts[a], paragraphs[j]
-        if paragraph.record.pid < since.get(alert.id, 0) or not _admits(alert, paragraph):
-            continue
-        cosine = float(cosines[a][j]) if a in cosines else None
-        found = words.get((a, j))
-        floor = float(thresholds[a][j]) if a in thresholds else floors.same
-        evidence = max(scaled(cosine, floor) if cosine is not None else 0.0,
-                       scaled(found.coverage or 0.0, settings.min_coverage) if found else 0.0)
-        if evidence < MATCH:
-            continue
-        why = Why(found.words if found else (), found.coverage if found else None,
-                  round(cosine, 4) if cosine is not None else None)
-        matches.append(Match(alert.id, paragraph.record.pid, round(evidence, 4), why))
+    for a in sorted(worded.keys() | cosines.keys(), key=lambda a: alerts[a].id):
+        alert = alerts[a]
+        row, floor = cosines.get(a), thresholds.get(a)
+        evidence = np.zeros(len(paragraphs))
+        if row is not None and floor is not None:  # the semantic side, for every paragraph
+            evidence = _scaled(row, floor)
+        found_in = worded.get(a, [])
+        for j in found_in:
+            coverage = words[(a, j)].coverage or 0.0
+            evidence[j] = max(evidence[j], scaled(coverage, settings.min_coverage))
+        candidates = np.flatnonzero((evidence >= MATCH) & (pids >= since.get(alert.id, 0)))
+        for j in candidates.tolist():
+            paragraph = paragraphs[j]
+            if not alert.filters.is_empty() and not _admits(alert, paragraph):
+                continue
+            found = words.get((a, j))
+            why = Why(found.words if found else (), found.coverage if found else None,
+                      round(float(row[j]), 4) if row is not None else None)
+            matches.append(Match(alert.id, paragraph.record.pid,
+                                 round(float(evidence[j]), 4), why))
     return matches
+
+
+def _scaled(values: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """search.ranking.matching.scaled of every value against its floor (floors < 1)."""
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values >= floors,
+                    MATCH + MATCH * (values - floors) / np.maximum(1 - floors, 1e-9),
+                    MATCH * values / np.maximum(floors, 1e-9))
 
 
 def _stories(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
@@ -108,11 +123,14 @@ def _stories(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
     alert's language: there the same-language floor, and the cosine (raised in `cosines`)
     the better of the paragraph's and that version's."""
     paragraph_langs = np.array([p.record.lang for p in paragraphs])
-    told_in: dict[str | None, tuple[np.ndarray, np.ndarray]] = {}
+    told_in: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     thresholds = {}
     for a, row in cosines.items():
         lang = langs.get(alerts[a].id)
         floor = np.where(paragraph_langs == lang, floors.same, floors.cross)
+        thresholds[a] = floor
+        if lang is None:
+            continue
         if lang not in told_in:  # the paragraphs told in `lang` too, and those versions
             told = [j for j, p in enumerate(paragraphs)
                     if p.record.lang != lang and lang in p.translations]
@@ -122,7 +140,6 @@ def _stories(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
         if len(told_j):
             row[told_j] = np.maximum(row[told_j], versions @ alert_vectors[alerts[a].id])
             floor[told_j] = floors.same
-        thresholds[a] = floor
     return thresholds
 
 

@@ -3,8 +3,10 @@ watchlists across scripts, the matching rule, stories across translations, rebui
 
 from __future__ import annotations
 
+import numpy as np
 from alert_helpers import article, base, names, update
 from helpers import write
+from pytest import approx
 
 from search.alerts import AlertKind, MatchForm, add_alert, alert_hits
 from search.ranking.query import Mode
@@ -91,3 +93,41 @@ def test_a_paragraph_analysed_whole_gives_the_terms_and_spellings_of_its_words()
                 word_by_word.setdefault(term, (set(), latin))[0].add(surface)
         assert word_by_word, lang
         assert paragraph_terms((text,), lang) == word_by_word, lang
+
+
+def _at_cosine(cosine: float) -> np.ndarray:
+    """A unit vector at `cosine` to the first axis."""
+    return np.array([cosine, (1 - cosine**2) ** 0.5, 0, 0], dtype=np.float32)
+
+
+def test_each_paragraph_is_held_to_its_language_floor_and_a_story_told_in_the_query_language():
+    from search.alerts import Alert
+    from search.alerts.evaluate import NewParagraph, evaluate
+    from search.config import Settings
+    from search.encoders.calibration import SemanticFloors
+    from search.records import ArticleRecord, Filters, ParagraphRecord
+
+    floors = SemanticFloors(same=0.83, cross=0.75)
+    cases = [(1, "en", 0.84, {}), (2, "en", 0.82, {}), (3, "de", 0.76, {}),
+             (4, "de", 0.74, {}), (5, "de", 0.70, {"en": _at_cosine(0.9)}),
+             (6, "de", 0.70, {"en": _at_cosine(0.8)})]
+    paragraphs = [NewParagraph(ParagraphRecord(pid, f"a{pid}", 0, 0, 9, "zzz qqq", lang),
+                               ArticleRecord(f"a{pid}", "x.txt", "t", None, None, None, None,
+                                             lang, (pid,)), told)
+                  for pid, lang, _, told in cases]
+    vectors = np.stack([_at_cosine(c) for _, _, c, _ in cases])
+    query = np.array([1, 0, 0, 0], dtype=np.float32)
+    alerts = [Alert(1, "all", AlertKind.QUERY, "prisoner exchange", Mode.HYBRID, Filters(),
+                    "t1", ""),
+              Alert(2, "later", AlertKind.QUERY, "prisoner exchange", Mode.HYBRID, Filters(),
+                    "t2", ""),
+              Alert(3, "german", AlertKind.QUERY, "prisoner exchange", Mode.HYBRID,
+                    Filters(languages=("de",)), "t3", "")]
+    matches = evaluate(alerts, {2: 4}, {1: query, 2: query, 3: query}, paragraphs, vectors,
+                       Settings(), floors, None, {1: "en", 2: "en", 3: "en"})
+    fired = [(m.alert_id, m.pid) for m in matches]
+    assert fired == [(1, 1), (1, 3), (1, 5), (2, 5), (3, 3), (3, 5)]
+    first = matches[0]
+    assert first.why.cosine == approx(0.84) and first.score == approx(0.5 + 0.5 * 0.01 / 0.17,
+                                                                      abs=1e-4)
+    assert matches[2].why.cosine == approx(0.9)  # the English version's cosine, same floor
