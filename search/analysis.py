@@ -14,6 +14,10 @@ plain data, so a schema that uses them can be pickled into the index.
 - Greek also loses its accents, as uppercase Greek is written without them.
 - Names in Cyrillic, Greek, Arabic and a few other alphabets also get Latin-script forms
   (transliteration.py), marked as such, so that they match the Latin spellings of the name.
+
+Longer than most modules (~330 lines) because the analyzers and the per-word views of them
+that highlighting, explanations and alerts read (`word_terms`, `word_analyzer`) must give the
+same terms: they change together.
 """
 
 from __future__ import annotations
