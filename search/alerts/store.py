@@ -304,6 +304,17 @@ class AlertStore:
                 for row_id, alert_id, channel, generation, hit_ids, attempts in rows
                 if alert_id in alerts]
 
+    def claim(self, delivery_id: int, seconds: float) -> bool:
+        """Take a due delivery for `seconds`, so that no other process (serve workers and
+        `search index` all deliver) sends it meanwhile; if this one dies sending it, it is due
+        again after them. False when another process has it, or has sent it."""
+        now = time.time()
+        with self.transaction() as db:
+            taken = db.execute("UPDATE outbox SET next_attempt = ? WHERE id = ? AND state = ?"
+                               " AND next_attempt <= ?",
+                               (now + seconds, delivery_id, PENDING, now)).rowcount
+        return taken == 1
+
     def delivered(self, delivery_id: int) -> None:
         with self.transaction() as db:
             db.execute("UPDATE outbox SET state = ?, attempts = attempts + 1, error = NULL"

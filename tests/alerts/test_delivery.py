@@ -9,6 +9,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -165,3 +166,43 @@ def test_pending_deliveries_wait_for_the_next_run_when_the_budget_is_spent(tmp_p
 
 def _warnings(summary) -> list[str]:
     return [w for w in summary.warnings if "alert" in w]
+
+
+def test_two_processes_delivering_at_once_send_each_delivery_once(tmp_path, monkeypatch):
+    policy = deliver_quickly(monkeypatch, SEARCH_ALERT_ATTEMPTS="9")
+    seeds, index = base(tmp_path / "seeds"), tmp_path / "index"
+    update(seeds, index)
+    with socket.socket() as s:  # nobody listens yet: the deliveries stay pending
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
+    for name, text in (("president", "Zelensky"), ("spokesman", "Peskov")):
+        add_alert(index, name, text, kind=AlertKind.WATCHLIST, webhook_url=nowhere)
+    monkeypatch.setenv("SEARCH_ALERT_BUDGET", "0")
+    update(names(seeds), index)
+    receiver = type("Slow", (_Receiver,), {"answers": [], "received": []})
+    receiver.do_POST = lambda self: (time.sleep(0.3), _Receiver.do_POST(self))  # type: ignore
+    server = _serve(receiver)
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    with AlertStore(index) as store:
+        for name in ("president", "spokesman"):
+            store.update(name, webhook_url=url)
+        assert len(store.pending(now=float("inf"))) == 2
+    time.sleep(0.2)  # the retries are due
+
+    def deliver() -> None:
+        with AlertStore(index) as store:
+            deliver_pending(store, policy)
+
+    try:
+        both = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in both:
+            thread.start()
+        for thread in both:
+            thread.join(timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    bodies = sorted(body for body, _ in receiver.received)
+    assert len(bodies) == 2 and bodies[0] != bodies[1]
+    with AlertStore(index, writable=False) as store:
+        assert store.pending(now=float("inf")) == []

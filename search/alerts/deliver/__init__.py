@@ -4,8 +4,11 @@ A new channel is one `Channel` member, one module with a `send(delivery, policy)
 line in SENDERS. The Atom feed is no channel: it is rendered from the stored hits when read
 (deliver/atom.py), so it can never hold a hit twice. Deliveries come from the store's outbox
 and are at least once: a row is marked done after its send returns, so a crash in between
-sends it again on the next run. Every send has a timeout, and one run spends at most
-`policy.budget` seconds retrying; what is left waits for the next `search index` or `serve`.
+sends it again on the next run. A process claims a row before sending it, so two processes
+delivering at once (serve workers, `search index`) never send it twice; a claim lapses after
+CLAIM_SECONDS, so a process that died sending leaves the row to the next. Every send has a
+timeout, and one run spends at most `policy.budget` seconds retrying; what is left waits for
+the next `search index` or `serve`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from dataclasses import dataclass, field
 
 from search.alerts.records import Channel, Delivery
 from search.alerts.store import AlertStore
+
+# Longer than any send (each has `policy.timeout`, 5 s by default).
+CLAIM_SECONDS = 120.0
 
 
 class DeliveryFailed(Exception):
@@ -98,6 +104,8 @@ def deliver_pending(store: AlertStore, policy: DeliveryPolicy,
     deadline = time.monotonic() + policy.budget
     while True:
         for delivery in store.pending():
+            if not store.claim(delivery.id, CLAIM_SECONDS):
+                continue
             try:
                 senders[delivery.channel](delivery, policy)
             except DeliveryFailed as exc:
