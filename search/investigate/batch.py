@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,8 @@ def _query(item: BatchItem, mode: Mode, first_hits: int) -> Query:
 def _run_one(engine: Engine, item: BatchItem, query: Query, vector: np.ndarray | None,
              first_hits: int) -> QueryResult:
     try:
-        page = engine.search(query, vector=vector, count_window=BATCH_COUNT_WINDOW)
+        page = engine.search(query, vector=vector, count_window=BATCH_COUNT_WINDOW,
+                             whole=first_hits)
     except SearchError as exc:
         return QueryResult(item.line, item.text, Mode(query.mode).value, error=str(exc))
     hits = tuple(_batch_hit(hit) for hit in page.hits[:first_hits]) if page.total else ()
@@ -111,6 +113,14 @@ def result_to_dict(result: QueryResult) -> dict[str, object]:
     found = asdict(result)
     found["spellings"] = list(result.spellings)
     return found
+
+
+def result_from_dict(found: dict[str, Any]) -> QueryResult:
+    """The QueryResult `result_to_dict` gave `found`."""
+    return QueryResult(found["line"], found["query"], found["mode"], found["total"],
+                       found["total_relation"], dict(found["languages"]),
+                       tuple(found["spellings"]),
+                       tuple(BatchHit(**hit) for hit in found["hits"]), found["error"])
 
 
 def results_json(results: Sequence[QueryResult]) -> str:
