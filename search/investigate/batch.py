@@ -5,7 +5,9 @@ Queries go to the engine in chunks: the vectors a chunk needs are encoded in one
 its per-term work (document frequencies, near spellings, Latin forms) in caches per
 generation, so names a batch repeats across queries cost one lookup. Matches are counted
 among `BATCH_COUNT_WINDOW` candidates a side, so a count is exact up to it and marked "at
-least" beyond.
+least" beyond (queries that search meaning are counted among FIRST_COUNT_WINDOW first, see
+`_counted`). Only the first hits shown are highlighted; the others of the spelling sample
+are explained alone (Engine.search's `whole`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from search.investigate.batch_input import BatchInput, BatchItem
 from search.investigate.export import BOM, csv_line, plain, why
 from search.ranking.query import Mode, Query
 from search.records import Filters
-from search.results import Hit
+from search.results import Hit, SearchPage
 
 BATCH_COUNT_WINDOW = 10_000
+FIRST_COUNT_WINDOW = 1_000
 CHUNK = 128
 FIRST_HITS = 3
 # The spellings of a query's words are gathered from its best matches, one per article, so
@@ -93,8 +96,7 @@ def _query(item: BatchItem, mode: Mode, first_hits: int) -> Query:
 def _run_one(engine: Engine, item: BatchItem, query: Query, vector: np.ndarray | None,
              first_hits: int) -> QueryResult:
     try:
-        page = engine.search(query, vector=vector, count_window=BATCH_COUNT_WINDOW,
-                             whole=first_hits)
+        page = _counted(engine, query, vector, first_hits)
     except SearchError as exc:
         return QueryResult(item.line, item.text, Mode(query.mode).value, error=str(exc))
     hits = tuple(_batch_hit(hit) for hit in page.hits[:first_hits]) if page.total else ()
@@ -102,6 +104,21 @@ def _run_one(engine: Engine, item: BatchItem, query: Query, vector: np.ndarray |
                                     for term in hit.explain.terms for spelling in term.found))
     return QueryResult(item.line, item.text, Mode(query.mode).value, page.total,
                        page.total_relation, dict(page.facets.languages), spellings, hits)
+
+
+def _counted(engine: Engine, query: Query, vector: np.ndarray | None, first_hits: int
+             ) -> SearchPage:
+    """The query's page with its matches counted among BATCH_COUNT_WINDOW candidates a side.
+    The semantic side always fills its window (the keyword side holds only paragraphs with
+    the words), so a query that searches meaning is first counted among FIRST_COUNT_WINDOW,
+    and again among BATCH_COUNT_WINDOW only when that count is open ("gte")."""
+    if query.mode is not Mode.KEYWORD:
+        page = engine.search(query, vector=vector, count_window=FIRST_COUNT_WINDOW,
+                             whole=first_hits)
+        if page.total_relation == "eq":
+            return page
+    return engine.search(query, vector=vector, count_window=BATCH_COUNT_WINDOW,
+                         whole=first_hits)
 
 
 def _batch_hit(hit: Hit) -> BatchHit:

@@ -256,3 +256,43 @@ def test_a_batch_whose_worker_died_reads_as_failed(tmp_path):
     store.put(running)  # a live worker's running batch reads as running
     assert store.get("abc123") == running
     assert store.get("../etc") is None and store.get("nothere") is None
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid", "semantic"])
+def test_a_batch_counts_each_query_as_a_single_search_does(index, encoder, mode):
+    """Totals, their relation, the counts per language and the first hits of a batch are
+    those of the same queries run one at a time by an engine that counts among as many
+    candidates (the seeds hold more matches of a name than the default 100); the spellings
+    are those the single searches' hits are explained by."""
+    from search.config import Settings
+    from search.engine import Engine
+    from search.investigate.batch import (
+        BATCH_COUNT_WINDOW,
+        FIRST_HITS,
+        SPELLING_SAMPLE,
+        run_batch,
+    )
+    from search.investigate.batch_input import BatchInput, BatchItem
+    from search.investigate.export import plain
+    from search.ranking.query import Mode, Query
+
+    texts = [*NAMES, "prisoner exchange in Istanbul", "обмен пленными", "Zelensky Peskov"]
+    batch = BatchInput([BatchItem(n, text) for n, text in enumerate(texts, start=1)])
+    settings = Settings(count_window=BATCH_COUNT_WINDOW)
+    with Engine(index, settings, encoder_factory=lambda model: encoder).open() as engine:
+        results = run_batch(engine, batch, Mode(mode))
+        assert [r.query for r in results] == texts
+        for result in results:
+            single = engine.search(Query(result.query, mode=Mode(mode), one_per_article=True,
+                                         size=SPELLING_SAMPLE))
+            assert (result.total, result.total_relation, result.languages) == (
+                single.total, single.total_relation, dict(single.facets.languages)), result
+            shown = single.hits[:FIRST_HITS] if single.total else []
+            assert [(h.paragraph_id, h.score) for h in result.hits] == [
+                (h.paragraph_id, h.score) for h in shown]
+            assert [h.snippet for h in result.hits] == [plain(h.snippet) for h in shown]
+            spelled = dict.fromkeys(s for h in (single.hits if single.total else [])
+                                    for term in h.explain.terms for s in term.found)
+            assert result.spellings == tuple(spelled)
+    assert any(r.total for r in results)
+    assert any(r.spellings for r in results) is (mode != "semantic")  # meaning has no words
