@@ -4,10 +4,10 @@ Queries go to the engine in chunks: the vectors a chunk needs are encoded in one
 (Engine.encode_queries), then each query is ranked with its vector. The keyword side keeps
 its per-term work (document frequencies, near spellings, Latin forms) in caches per
 generation, so names a batch repeats across queries cost one lookup. Matches are counted
-among `BATCH_COUNT_WINDOW` candidates a side, so a count is exact up to it and marked "at
-least" beyond (queries that search meaning are counted among FIRST_COUNT_WINDOW first, see
-`_counted`). Only the first hits shown are highlighted; the others of the spelling sample
-are explained alone (Engine.search's `whole`).
+among `BATCH_COUNT_WINDOW` candidates a side (queries that search meaning among
+`MEANING_COUNT_WINDOW`, see `_counted`), so a count is exact up to it and marked "at least"
+beyond. Only the first hits shown are highlighted; the others of the spelling sample are
+explained alone (Engine.search's `whole`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from search.records import Filters
 from search.results import Hit, SearchPage
 
 BATCH_COUNT_WINDOW = 10_000
-FIRST_COUNT_WINDOW = 1_000
+MEANING_COUNT_WINDOW = 1_000
 CHUNK = 128
 FIRST_HITS = 3
 # The spellings of a query's words are gathered from its best matches, one per article, so
@@ -108,17 +108,13 @@ def _run_one(engine: Engine, item: BatchItem, query: Query, vector: np.ndarray |
 
 def _counted(engine: Engine, query: Query, vector: np.ndarray | None, first_hits: int
              ) -> SearchPage:
-    """The query's page with its matches counted among BATCH_COUNT_WINDOW candidates a side.
-    The semantic side always fills its window (the keyword side holds only paragraphs with
-    the words), so a query that searches meaning is first counted among FIRST_COUNT_WINDOW,
-    and again among BATCH_COUNT_WINDOW only when that count is open ("gte")."""
-    if query.mode is not Mode.KEYWORD:
-        page = engine.search(query, vector=vector, count_window=FIRST_COUNT_WINDOW,
-                             whole=first_hits)
-        if page.total_relation == "eq":
-            return page
-    return engine.search(query, vector=vector, count_window=BATCH_COUNT_WINDOW,
-                         whole=first_hits)
+    """The query's page with its matches counted among BATCH_COUNT_WINDOW candidates a side,
+    or MEANING_COUNT_WINDOW for a query that searches meaning: the semantic side always
+    fills its window, and a question's words fill the keyword side's (most paragraphs hold
+    one of them), so such a count is "at least" whatever the window, and a window ten
+    times larger cost a hybrid question several times more for a larger lower bound."""
+    window = BATCH_COUNT_WINDOW if query.mode is Mode.KEYWORD else MEANING_COUNT_WINDOW
+    return engine.search(query, vector=vector, count_window=window, whole=first_hits)
 
 
 def _batch_hit(hit: Hit) -> BatchHit:
