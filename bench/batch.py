@@ -26,6 +26,8 @@ import json
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -134,14 +136,34 @@ def side_by_side(index: Path, encoder_factory, texts: list[str], mode: Mode) -> 
         # analyses of the paragraphs it explained to the queries one by one.
         ANALYSIS.clear()
         batch = time_batch(engine, texts, mode)
+    # What counting costs: the same batch counting among as few candidates as /api/search
+    # (a fresh engine: pages are cached by their count window, but not analyses).
+    with Engine(index, encoder_factory=encoder_factory).open() as engine:
+        ANALYSIS.clear()
+        with few_counted(engine.settings.count_window):
+            small = time_batch(engine, texts, mode)
     ANALYSIS.clear()
     one_by_one = time_one_by_one(index, encoder_factory, texts, mode)
     return {"queries": len(texts), "mode": mode.value, "model": model,
             "batch_s": round(batch, 2),
             "batch_ms_per_query": round(1000 * batch / len(texts), 2),
+            "batch_counting_as_api_ms_per_query": round(1000 * small / len(texts), 2),
             "one_by_one_s": round(one_by_one, 2),
             "one_by_one_ms_per_query": round(1000 * one_by_one / len(texts), 2),
             "speedup": round(one_by_one / batch, 2)}
+
+
+@contextmanager
+def few_counted(window: int) -> Iterator[None]:
+    """run_batch counting among `window` candidates a side, as /api/search does."""
+    import search.investigate.batch as batch_module
+
+    kept = batch_module.BATCH_COUNT_WINDOW, batch_module.MEANING_COUNT_WINDOW
+    batch_module.BATCH_COUNT_WINDOW = batch_module.MEANING_COUNT_WINDOW = window
+    try:
+        yield
+    finally:
+        batch_module.BATCH_COUNT_WINDOW, batch_module.MEANING_COUNT_WINDOW = kept
 
 
 def query_encoding(model: str, texts: list[str]) -> dict:
@@ -173,7 +195,9 @@ def summary(result: dict) -> str:
             lines.append(f"{part} ({r['model']}, {r['queries']} queries): batch "
                          f"{r['batch_s']} s ({r['batch_ms_per_query']} ms/query, target "
                          f"{target:.0f} s), one by one {r['one_by_one_s']} s "
-                         f"({r['one_by_one_ms_per_query']} ms/query), x{r['speedup']}")
+                         f"({r['one_by_one_ms_per_query']} ms/query), x{r['speedup']}; "
+                         f"the batch counting among as few as /api/search: "
+                         f"{r['batch_counting_as_api_ms_per_query']} ms/query")
     if "query_encoding" in result:
         r = result["query_encoding"]
         lines.append(f"{r['model']} query vectors ({r['queries']}): batched {r['batch_s']} s "
