@@ -251,7 +251,7 @@ def export_memory(rows: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=WORK / "corpus-100k")
-    parser.add_argument("--keyword-index", type=Path, default=WORK / "index-100k-hashing")
+    parser.add_argument("--keyword-index", type=Path, default=WORK / "index-100k-hashing-b")
     parser.add_argument("--hybrid-index", type=Path, default=WORK / "index-100k-usem3")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--export-rows", type=int, default=100_000)
