@@ -139,6 +139,7 @@ def side_by_side(index: Path, encoder_factory, texts: list[str], mode: Mode) -> 
     # What counting costs: the same batch counting among as few candidates as /api/search
     # (a fresh engine: pages are cached by their count window, but not analyses).
     with Engine(index, encoder_factory=encoder_factory).open() as engine:
+        time_batch(engine, warm, mode)  # loads the model
         ANALYSIS.clear()
         with few_counted(engine.settings.count_window):
             small = time_batch(engine, texts, mode)
