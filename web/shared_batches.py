@@ -95,6 +95,6 @@ class SharedBatchStore:
     def _prune(self) -> None:
         jobs = sorted(self.folder.glob("*.json"), key=lambda path: path.stat().st_mtime_ns)
         for path in jobs[: max(0, len(jobs) - self._keep)]:
-            if path.stem not in self._held:
+            if path.stem not in self._held and self._free(path.stem):  # none running
                 path.unlink(missing_ok=True)
                 path.with_suffix(".lock").unlink(missing_ok=True)
