@@ -109,10 +109,10 @@ def _run_one(engine: Engine, item: BatchItem, query: Query, vector: np.ndarray |
 def _counted(engine: Engine, query: Query, vector: np.ndarray | None, first_hits: int
              ) -> SearchPage:
     """The query's page with its matches counted among BATCH_COUNT_WINDOW candidates a side,
-    or MEANING_COUNT_WINDOW for a query that searches meaning: the semantic side always
-    fills its window, and a question's words fill the keyword side's (most paragraphs hold
-    one of them), so such a count is "at least" whatever the window, and a window ten
-    times larger cost a hybrid question several times more for a larger lower bound."""
+    or MEANING_COUNT_WINDOW for a query that searches meaning: its semantic side always
+    fills the window, and every candidate is read and judged, so on the 100,000-paragraph
+    benchmark index (docs/benchmarks.md) a hybrid question cost 3.8 times more counted among
+    10,000 than among 1,000. Its count is then "at least" more often."""
     window = BATCH_COUNT_WINDOW if query.mode is Mode.KEYWORD else MEANING_COUNT_WINDOW
     return engine.search(query, vector=vector, count_window=window, whole=first_hits)
 
