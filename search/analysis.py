@@ -323,11 +323,14 @@ def word_terms(code: str, query: bool = False) -> Callable[[str], tuple[tuple[st
 def word_analyzer(code: str) -> Callable[[str], str | None]:
     """The analyzed term of one word (None for a stop word), remembered per language. Every
     filter of an analyzer works on one token at a time, so a word alone analyzes as it does
-    inside a text; highlighting a page then costs a lookup per word, not a stemming."""
-    analyzer = analyzer_for(code)
+    inside a text; highlighting a page then costs a lookup per word, not a stemming. It is
+    the first of the word's terms (its own comes before its Latin forms), read from the
+    same memo as they are, so that highlighting a hit and explaining it analyse each word
+    once."""
+    terms_of = word_terms(code, False)  # the key explain uses: one memo for both
 
-    @memo
     def term_of(surface: str) -> str | None:
-        return next((token.text for token in analyzer(surface, tokenize=False)), None)
+        terms = terms_of(surface)
+        return terms[0][0] if terms else None
 
     return term_of

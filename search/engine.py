@@ -220,11 +220,13 @@ class Engine:
 
     # -- queries ---------------------------------------------------------------------------
     def search(self, query: Query, *, vector: np.ndarray | None = None,
-               count_window: int | None = None) -> SearchPage:
+               count_window: int | None = None, whole: int | None = None) -> SearchPage:
         """Run a query; raises InvalidQuery with a user-facing reason for bad input.
         `vector`: the query's vector when the caller encoded it already (with others, see
         `encode_queries`); `count_window`: candidates a side counts matches among, when
-        more than the settings' (a batch wants exact counts)."""
+        more than the settings' (a batch wants exact counts); `whole`: how many hits (of
+        the page, and of the closest) are highlighted and given their translations, None
+        all (a batch shows a few and reads only the explanations of the others)."""
         started = time.perf_counter()
         counted = max(count_window or 0, self.settings.count_window)
         with self._generation() as generation:
@@ -232,7 +234,8 @@ class Engine:
             q = understand(query, self.settings, reader.catalog.languages, self._detector)
             today = self._today()
             # Recency ages change with the day, so the day is part of such a query's key.
-            key = (generation.identity, q, today if q.recency is not None else None, counted)
+            key = (generation.identity, q, today if q.recency is not None else None, counted,
+                   whole)
             cached = self._pages.get(key)
             if cached is not None:
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
@@ -245,8 +248,9 @@ class Engine:
                 known = KnownFacts(reader)
                 listing = self._listing(q, generation, known, vector, window, counted, today)
                 first = (q.page - 1) * q.size
-                hits = build_hits(listing.listed[first : first + q.size], q, reader, known)
-                closest = build_hits(listing.closest, q, reader, known)
+                hits = build_hits(listing.listed[first : first + q.size], q, reader, known,
+                                  whole)
+                closest = build_hits(listing.closest, q, reader, known, whole)
             page = SearchPage(q, q.page, q.size, listing.total, hits,
                               round((time.perf_counter() - started) * 1000, 2),
                               reader.catalog.name, listing.total_relation, listing.facets,

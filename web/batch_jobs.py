@@ -3,8 +3,9 @@ thread, one at a time, their results kept in memory for a while to be read and d
 
 A batch reads only what /api/search reads, so whoever may search may run one; what is
 guarded is the load: at most BATCH_LIMIT queries a batch, one batch computing at a time per
-worker process, at most MAX_WAITING waiting (more are refused with 429), and the results of
-the last KEEP batches kept (a worker process knows only its own jobs).
+worker process, at most MAX_WAITING waiting per worker (more are refused with 429), and the
+results of the last KEEP batches kept: in memory, or with several worker processes in their
+shared folder (web/shared_batches.py), so that any worker answers for any job.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from search.engine import Engine
-from search.investigate.batch import QueryResult, result_to_dict, run_batch
+from search.investigate.batch import QueryResult, result_from_dict, result_to_dict, run_batch
 from search.investigate.batch_input import BatchInput
 from search.ranking.query import Mode
 
@@ -60,6 +61,48 @@ class BatchJob:
                 "error": self.error,
                 "results": [result_to_dict(r) for r in self.results] if finished else None}
 
+    def to_record(self) -> dict[str, Any]:
+        """Everything about the job, results included, as JSON values (see from_record)."""
+        return self.to_dict() | {"results": [result_to_dict(r) for r in self.results]}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> BatchJob:
+        return cls(record["id"], JobStatus(record["status"]), record["created"],
+                   Mode(record["mode"]), record["queries"], record["done"], record["started"],
+                   record["finished"], record["seconds"],
+                   [result_from_dict(r) for r in record["results"]], record["error"])
+
+    @property
+    def finished_state(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED)
+
+
+class BatchStore(Protocol):
+    """Where a BatchRunner keeps its jobs' states."""
+
+    def put(self, job: BatchJob) -> None: ...
+
+    def get(self, job_id: str) -> BatchJob | None: ...
+
+
+class MemoryBatchStore:
+    """The last `keep` jobs of one process, in memory."""
+
+    def __init__(self, keep: int = KEEP) -> None:
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[str, BatchJob] = OrderedDict()
+
+    def put(self, job: BatchJob) -> None:
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > self._keep:
+                self._jobs.popitem(last=False)
+
+    def get(self, job_id: str) -> BatchJob | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -68,12 +111,13 @@ def _now() -> str:
 class BatchRunner:
     """Runs batches against one engine, one at a time, and remembers the recent ones."""
 
-    def __init__(self, engine: Engine, first_hits: int = 3) -> None:
+    def __init__(self, engine: Engine, first_hits: int = 3, store: BatchStore | None = None
+                 ) -> None:
         self._engine = engine
         self._first_hits = first_hits
         self._lock = threading.Lock()
         self._one_at_a_time = threading.Lock()
-        self._jobs: OrderedDict[str, BatchJob] = OrderedDict()
+        self._jobs = store or MemoryBatchStore()
         self._waiting = 0
 
     def submit(self, batch: BatchInput, mode: Mode) -> BatchJob:
@@ -93,13 +137,10 @@ class BatchRunner:
         return job
 
     def get(self, job_id: str) -> BatchJob | None:
-        with self._lock:
-            return self._jobs.get(job_id)
+        return self._jobs.get(job_id)
 
     def _store(self, job: BatchJob) -> None:
-        self._jobs[job.id] = job
-        while len(self._jobs) > KEEP:
-            self._jobs.popitem(last=False)
+        self._jobs.put(job)
 
     def _update(self, job: BatchJob, **changes: Any) -> BatchJob:
         job = replace(job, **changes)

@@ -3,6 +3,7 @@ JSON downloads), and POST /api/batch. Who may call it and how much: see batch_jo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -33,6 +34,7 @@ from search.ranking.query import Mode
 from .batch_jobs import BatchesBusy, BatchJob, BatchRunner
 from .jobs import JobStatus
 from .services import get_services
+from .shared_batches import SharedBatchStore
 
 bp = Blueprint("investigate", __name__)
 
@@ -51,7 +53,9 @@ def allow_batch_bodies() -> None:
 def runner() -> BatchRunner:
     extensions = current_app.extensions
     if "batches" not in extensions:
-        extensions["batches"] = BatchRunner(get_services().engine)
+        jobs_dir = current_app.config["JOBS_DIR"]
+        store = SharedBatchStore(Path(jobs_dir)) if jobs_dir else None
+        extensions["batches"] = BatchRunner(get_services().engine, store=store)
     found: BatchRunner = extensions["batches"]
     return found
 

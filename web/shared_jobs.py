@@ -65,7 +65,7 @@ class SharedJobBoard:
                     os.close(held)
 
     def get(self, job_id: str) -> Job | None:
-        if not _is_job_id(job_id):
+        if not is_job_id(job_id):
             return None
         job = self._read(job_id)
         if job is None or job.finished_state:
@@ -113,7 +113,7 @@ class SharedJobBoard:
 
     def _write(self, job: Job) -> None:
         record = job.to_dict() | {"busy": job.busy}
-        _replace_file(self._path(job.id), json.dumps(record))
+        replace_file(self._path(job.id), json.dumps(record))
 
     def _read(self, job_id: str) -> Job | None:
         try:
@@ -131,7 +131,7 @@ class SharedJobBoard:
             return None
 
     def _write_text(self, name: str, text: str) -> None:
-        _replace_file(self.folder / name, text)
+        replace_file(self.folder / name, text)
 
     def _prune(self) -> None:
         jobs = sorted(self.folder.joinpath("jobs").glob("*.json"),
@@ -140,11 +140,11 @@ class SharedJobBoard:
             path.unlink(missing_ok=True)
 
 
-def _is_job_id(text: str) -> bool:
+def is_job_id(text: str) -> bool:
     return 0 < len(text) <= 32 and text.isalnum() and text.isascii()
 
 
-def _replace_file(path: Path, text: str) -> None:
+def replace_file(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)

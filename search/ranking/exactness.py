@@ -13,7 +13,6 @@ in the list, so nothing else of the ranking changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import regex
 
@@ -64,5 +63,7 @@ def exact_first(found: Sequence[Candidate], query: str) -> list[Candidate]:
         if ordered == members:
             continue
         for at, candidate in zip(positions, ordered, strict=True):
-            moved[at] = replace(candidate, score=found[at].score)
+            # Not dataclasses.replace: ~30 times slower, for every candidate of a count.
+            moved[at] = Candidate(candidate.pid, found[at].score, candidate.coverage,
+                                  candidate.lang)
     return moved

@@ -16,7 +16,7 @@ where the word itself is not in the paragraph.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -65,8 +65,7 @@ class _Text:
     def read(cls, text: str, code: str, query_code: str) -> _Text:
         found = cls([], {}, {}, {})
         for surface, start, end in pieces(text):
-            own, latin = _analysed(surface, code, False)
-            typed = _analysed(surface, query_code, False)[0] if query_code != code else ()
+            own, latin, typed = _word_forms(surface, code, query_code)
             if not own and not latin and not typed:
                 continue
             number = len(found.spans)
@@ -94,7 +93,6 @@ def query_words(query: str) -> list[tuple[str, list[tuple[str, int, int]]]]:
     return words
 
 
-@memo
 def _analysed(surface: str, code: str, query: bool) -> tuple[frozenset[str], frozenset[str]]:
     """A word's own terms and its Latin forms under one language's analyzer."""
     terms = word_terms(code, query)(surface)
@@ -102,17 +100,43 @@ def _analysed(surface: str, code: str, query: bool) -> tuple[frozenset[str], fro
             frozenset(t for t, latin in terms if latin))
 
 
-def _near(a: str, b: str, edits: int, by_skeleton: bool) -> bool:
-    """Whether two terms are within `edits` after folding (or share a consonant skeleton),
-    as the keyword side's vocabulary finds near terms."""
-    if len(b) < SHORTEST:
-        return False
-    folded_a, folded_b = _fold(a), _fold(b)
-    if edits and abs(len(folded_a) - len(folded_b)) <= edits \
-            and OSA.distance(folded_a, folded_b, score_cutoff=edits) <= edits:
-        return True
-    return by_skeleton and len(bones := skeleton(a)) >= SHORTEST_SKELETON \
-        and bones == skeleton(b)
+@memo
+def _word_forms(surface: str, code: str, query_code: str
+                ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A paragraph word's own terms and Latin forms under its language's analyzer, and its
+    own terms under the query's (none when that is the same): one lookup a word, in tuples
+    (a word has a term or two; a frozenset would take four times the memo's bytes)."""
+    terms = word_terms(code, False)(surface)
+    typed = (() if query_code == code else
+             tuple(t for t, latin in word_terms(query_code, False)(surface) if not latin))
+    return (tuple(t for t, latin in terms if not latin), tuple(t for t, latin in terms if latin),
+            typed)
+
+
+def _near_terms(sources: Collection[str], targets: Iterable[str], edits: int,
+                by_skeleton: bool, equal: bool) -> set[str]:
+    """The `targets` within `edits` of one of `sources` after folding (or sharing its
+    consonant skeleton, `by_skeleton`), as the keyword side's vocabulary finds near terms;
+    with `equal`, also those equal to one. Each source is folded once."""
+    firsts = [(a, _fold(a), skeleton(a) if by_skeleton else "") for a in sources]
+    found: set[str] = set()
+    if not firsts:
+        return found
+    for b in targets:
+        if equal and any(a == b for a, _, _ in firsts):
+            found.add(b)
+        elif len(b) < SHORTEST:
+            continue
+        elif edits and any(abs(len(folded) - len(folded_b)) <= edits
+                           and OSA.distance(folded, folded_b, score_cutoff=edits) <= edits
+                           for folded_b in (_fold(b),) for _, folded, _ in firsts):
+            found.add(b)
+        elif by_skeleton and any(len(bones) >= SHORTEST_SKELETON for _, _, bones in firsts):
+            bones_b = skeleton(b)
+            if any(len(bones) >= SHORTEST_SKELETON and bones == bones_b
+                   for _, _, bones in firsts):
+                found.add(b)
+    return found
 
 
 _fold = memo(fold)
@@ -133,12 +157,11 @@ class _QueryWord:
         mine = self.latin | {t for t in self.own if t.isascii()}
         # A Latin form meets a term of the other side exactly or within the tolerance
         # (zelenskii and zelensky fold to one spelling).
-        latin_met = {b for b in text.own.keys() | text.latin.keys()
-                     if any(a == b or self._near(a, b) for a in self.latin)}
-        meets_latin = {b for b in text.latin if any(a == b or self._near(a, b) for a in mine)}
-        typos = ({b for b in text.own.keys() - self.own
-                  if any(_near(a, b, self.edits, False) for a in self.own)}
-                 if self.typos else set())
+        latin_met = _near_terms(self.latin, text.own.keys() | text.latin.keys(), self.edits,
+                                self.by_skeleton, equal=True)
+        meets_latin = _near_terms(mine, text.latin, self.edits, self.by_skeleton, equal=True)
+        typos = (_near_terms(self.own, text.own.keys() - self.own, self.edits, False,
+                             equal=False) if self.typos else set())
         found: dict[int, MatchForm] = {}
         for form, index, terms in (
             (MatchForm.TYPED, text.own, self.own), (MatchForm.TYPED, text.typed, self.own),
@@ -151,9 +174,6 @@ class _QueryWord:
         if MatchForm.TYPED in found.values():  # the word itself is there: no typo needed
             found = {n: form for n, form in found.items() if form is not MatchForm.TYPO}
         return found
-
-    def _near(self, a: str, b: str) -> bool:
-        return _near(a, b, self.edits, self.by_skeleton)
 
 
 def _query_word(typed: str, tokens: Sequence[tuple[str, int, int]], code: str,

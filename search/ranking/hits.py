@@ -16,9 +16,11 @@ from search.results import Explanation, Hit, Translation
 
 
 def build_hits(shown: Sequence[Fused | Listed], q: Understood, reader: GenerationReader,
-               known: KnownFacts) -> list[Hit]:
+               known: KnownFacts, whole: int | None = None) -> list[Hit]:
     """The hits of one page: their texts in one call (the rest is known). A `Fused` item
-    shows its fused score; a `Listed` one its own shown score and evidence."""
+    shows its fused score; a `Listed` one its own shown score and evidence. Only the first
+    `whole` (None: all) are highlighted, cut to a snippet and given their translations; the
+    others carry their text and explanation alone (what a batch reads of them)."""
     if not shown:
         return []
     listed = [item if isinstance(item, Listed) else
@@ -26,15 +28,17 @@ def build_hits(shown: Sequence[Fused | Listed], q: Understood, reader: Generatio
     pids = [item.fused.pid for item in listed]
     records = reader.paragraphs(pids)
     facts = known.of(pids)
-    groups = known.translations(pids)
-    return [_hit(item, p, f, q, g)
-            for item, p, f, g in zip(listed, records, facts, groups, strict=True)]
+    whole = len(pids) if whole is None else min(whole, len(pids))
+    groups = known.translations(pids[:whole]) + [()] * (len(pids) - whole)
+    return [_hit(item, p, f, q, g, at < whole) for at, (item, p, f, g)
+            in enumerate(zip(listed, records, facts, groups, strict=True))]
 
 
 def _hit(item: Listed, paragraph: ParagraphRecord, article: ParagraphFacts,
-         q: Understood, group: tuple[Translation, ...]) -> Hit:
+         q: Understood, group: tuple[Translation, ...], marked_up: bool) -> Hit:
     fused = item.fused
-    marked, cut = highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)
+    marked, cut = (highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)
+                   if marked_up else ("", ""))
     terms = (() if q.mode is Mode.SEMANTIC
              else explain_terms(q.text, paragraph.text, paragraph.lang, q.lang))
     return Hit(

@@ -201,3 +201,98 @@ def test_the_batch_command_is_listed_however_the_cli_is_started(module):
     run = subprocess.run([sys.executable, "-m", module, "batch", "--help"],
                          capture_output=True, text=True, check=True)
     assert "Example: search batch names.csv" in run.stdout
+
+
+def test_a_batch_job_is_followed_from_another_worker(tmp_path, index, encoder):
+    """Two apps sharing a jobs folder stand for two workers of `search serve --workers 2`:
+    a job started on one is seen running, then done with its results, from the other."""
+    from web_fixtures import wait_for
+
+    first, second = (make_app(index, encoder, LOAD_MODEL=False, FOLLOW_INTERVAL=0,
+                              JOBS_DIR=tmp_path / "jobs") for _ in range(2))
+    try:
+        names = [f"{name} {n}" for n in range(60) for name in ("Zelensky", "Peskov")]
+        answer = first.test_client().post("/api/batch", json=names)
+        assert answer.status_code == 202
+        other = second.test_client()
+        seen = other.get(answer.headers["Location"])
+        assert seen.status_code == 200 and seen.get_json()["status"] in {"queued", "running",
+                                                                         "done"}
+        done = wait_for(lambda: (status := other.get(answer.headers["Location"]).get_json())
+                        ["status"] == "done" and status, timeout=120)
+        assert len(done["results"]) == 120
+        assert done["results"] == first.test_client().get(
+            answer.headers["Location"]).get_json()["results"]
+        job_id = done["id"]
+        download = other.get(f"/batch/{job_id}/results.csv")
+        assert download.status_code == 200 and len(download.get_data(as_text=True)
+                                                   .strip().splitlines()) == 121
+        assert "Zelensky 0" in other.get(f"/batch/{job_id}").get_data(as_text=True)
+        assert other.get("/api/batch/000000000000").status_code == 404
+    finally:
+        for app in (first, second):
+            app.extensions["search"].close()
+
+
+def test_a_batch_whose_worker_died_reads_as_failed(tmp_path):
+    import os
+
+    from search.ranking.query import Mode
+    from web.batch_jobs import BatchJob
+    from web.jobs import JobStatus
+    from web.shared_batches import SharedBatchStore
+    from web.shared_jobs import WORKER_DIED
+
+    store = SharedBatchStore(tmp_path / "jobs")
+    running = BatchJob("abc123", JobStatus.RUNNING, "2026-01-01T00:00:00+00:00",
+                       Mode.KEYWORD, 5)
+    pid = os.fork()
+    if pid == 0:  # a worker that starts the batch and dies running it
+        store.put(running)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    job = store.get("abc123")
+    assert job is not None and (job.status, job.error) == (JobStatus.FAILED, WORKER_DIED)
+    store.put(running)  # a live worker's running batch reads as running
+    assert store.get("abc123") == running
+    assert store.get("../etc") is None and store.get("nothere") is None
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid", "semantic"])
+def test_a_batch_counts_each_query_as_a_single_search_does(index, encoder, mode):
+    """Totals, their relation, the counts per language and the first hits of a batch are
+    those of the same queries run one at a time by an engine that counts among as many
+    candidates (the seeds hold more matches of a name than the default 100); the spellings
+    are those the single searches' hits are explained by."""
+    from search.config import Settings
+    from search.engine import Engine
+    from search.investigate.batch import (
+        BATCH_COUNT_WINDOW,
+        FIRST_HITS,
+        SPELLING_SAMPLE,
+        run_batch,
+    )
+    from search.investigate.batch_input import BatchInput, BatchItem
+    from search.investigate.export import plain
+    from search.ranking.query import Mode, Query
+
+    texts = [*NAMES, "prisoner exchange in Istanbul", "обмен пленными", "Zelensky Peskov"]
+    batch = BatchInput([BatchItem(n, text) for n, text in enumerate(texts, start=1)])
+    settings = Settings(count_window=BATCH_COUNT_WINDOW)
+    with Engine(index, settings, encoder_factory=lambda model: encoder).open() as engine:
+        results = run_batch(engine, batch, Mode(mode))
+        assert [r.query for r in results] == texts
+        for result in results:
+            single = engine.search(Query(result.query, mode=Mode(mode), one_per_article=True,
+                                         size=SPELLING_SAMPLE))
+            assert (result.total, result.total_relation, result.languages) == (
+                single.total, single.total_relation, dict(single.facets.languages)), result
+            shown = single.hits[:FIRST_HITS] if single.total else []
+            assert [(h.paragraph_id, h.score) for h in result.hits] == [
+                (h.paragraph_id, h.score) for h in shown]
+            assert [h.snippet for h in result.hits] == [plain(h.snippet) for h in shown]
+            spelled = dict.fromkeys(s for h in (single.hits if single.total else [])
+                                    for term in h.explain.terms for s in term.found)
+            assert result.spellings == tuple(spelled)
+    assert any(r.total for r in results)
+    assert any(r.spellings for r in results) is (mode != "semantic")  # meaning has no words

@@ -258,14 +258,13 @@ class KeywordIndex:
             if allowed is not None:
                 candidates = candidates[np.isin(view.doc_pids[candidates], allowed)]
             top = top_documents(scores, candidates, limit + TIE_MARGIN)
-            pids = view.doc_pids
-            hits = [
-                Candidate(int(pids[doc]), float(scores[doc]),
-                          min(1.0, round(float(coverage[doc]), 6)))
-                for doc in top
-            ]
-        hits.sort(key=lambda hit: (-hit.score, hit.pid))
-        return hits[:limit]
+            pids = view.doc_pids[top]
+            found = scores[top]
+            # Best first, ties by pid; sorted in numpy: a batch counts thousands a query.
+            order = np.lexsort((pids, -found))[:limit]
+            return [Candidate(pid, score, min(1.0, round(cover, 6))) for pid, score, cover
+                    in zip(pids[order].tolist(), found[order].tolist(),
+                           coverage[top][order].tolist(), strict=True)]
 
     def close(self) -> None:
         """Drop uncommitted changes and release files. Closing twice is harmless."""
