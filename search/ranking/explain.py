@@ -157,22 +157,27 @@ class _QueryWord:
         mine = self.latin | {t for t in self.own if t.isascii()}
         # A Latin form meets a term of the other side exactly or within the tolerance
         # (zelenskii and zelensky fold to one spelling).
-        latin_met = _near_terms(self.latin, text.own.keys() | text.latin.keys(), self.edits,
-                                self.by_skeleton, equal=True)
-        meets_latin = _near_terms(mine, text.latin, self.edits, self.by_skeleton, equal=True)
-        typos = (_near_terms(self.own, text.own.keys() - self.own, self.edits, False,
-                             equal=False) if self.typos else set())
+        latin_met = (_near_terms(self.latin, text.own.keys() | text.latin.keys(), self.edits,
+                                 self.by_skeleton, equal=True) if self.latin else set())
+        meets_latin = (_near_terms(mine, text.latin, self.edits, self.by_skeleton, equal=True)
+                       if text.latin else set())
         found: dict[int, MatchForm] = {}
         for form, index, terms in (
             (MatchForm.TYPED, text.own, self.own), (MatchForm.TYPED, text.typed, self.own),
             (MatchForm.LATIN, text.own, latin_met), (MatchForm.LATIN, text.latin, latin_met),
-            (MatchForm.LATIN, text.latin, meets_latin), (MatchForm.TYPO, text.own, typos),
+            (MatchForm.LATIN, text.latin, meets_latin),
         ):
             for term in terms & index.keys():
                 for number in index[term]:
                     found.setdefault(number, form)  # the forms come strongest first
-        if MatchForm.TYPED in found.values():  # the word itself is there: no typo needed
-            found = {n: form for n, form in found.items() if form is not MatchForm.TYPO}
+        # Near spellings only where the word itself is not there (the costly comparisons
+        # of every term of the text are made only then).
+        if self.typos and MatchForm.TYPED not in found.values():
+            typos = _near_terms(self.own, text.own.keys() - self.own, self.edits, False,
+                                equal=False)
+            for term in typos:
+                for number in text.own[term]:
+                    found.setdefault(number, MatchForm.TYPO)
         return found
 
 
