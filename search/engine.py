@@ -5,7 +5,7 @@ search.ranking.policy), pages, builds the hits and caches the page. Readers of a
 are reference counted, so queries running during a switch to a newer generation finish on
 the one they started with.
 
-Longer than most modules (~330 lines) for one reason: the callers that run many queries or
+Longer than most modules (~340 lines) for one reason: the callers that run many queries or
 every match (batch search, export) must use the same generation, cache and constants as
 `search`, so `encode_queries` and `matches` live here; lookups by id are search/lookup.py.
 """

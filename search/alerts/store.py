@@ -9,7 +9,7 @@ watermark are written in one transaction, so a crash before it repeats the evalu
 crash after it only leaves deliveries pending: never a hit twice. WAL lets readers (the web
 pages, the feed) read while a writer writes; a read-only index is read without it.
 
-One module because every table's writes share the transactions above (~350 lines).
+One module because every table's writes share the transactions above (~370 lines).
 """
 
 from __future__ import annotations
