@@ -29,7 +29,7 @@ from search.alerts.terms import (
 from search.config import Settings
 from search.encoders.calibration import SemanticFloors
 from search.ranking.language_bias import LanguageBias
-from search.ranking.matching import MATCH, scaled
+from search.ranking.matching import MATCH, scaled, scaled_rows
 from search.ranking.query import Mode
 from search.records import ArticleRecord, ParagraphRecord
 
@@ -86,11 +86,10 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
     for a in sorted(worded.keys() | cosines.keys(), key=lambda a: alerts[a].id):
         alert = alerts[a]
         row, floor = cosines.get(a), thresholds.get(a)
-        evidence = np.zeros(len(paragraphs))
-        if row is not None and floor is not None:  # the semantic side, for every paragraph
-            evidence = _scaled(row, floor)
-        found_in = worded.get(a, [])
-        for j in found_in:
+        # The semantic side for every paragraph, then the keyword side where words were found.
+        evidence = (scaled_rows(row, floor) if row is not None and floor is not None
+                    else np.zeros(len(paragraphs)))
+        for j in worded.get(a, []):
             coverage = words[(a, j)].coverage or 0.0
             evidence[j] = max(evidence[j], scaled(coverage, settings.min_coverage))
         candidates = np.flatnonzero((evidence >= MATCH) & (pids >= since.get(alert.id, 0)))
@@ -104,14 +103,6 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
             matches.append(Match(alert.id, paragraph.record.pid,
                                  round(float(evidence[j]), 4), why))
     return matches
-
-
-def _scaled(values: np.ndarray, floors: np.ndarray) -> np.ndarray:
-    """search.ranking.matching.scaled of every value against its floor (floors < 1)."""
-    values = np.clip(values, 0.0, 1.0)
-    return np.where(values >= floors,
-                    MATCH + MATCH * (values - floors) / np.maximum(1 - floors, 1e-9),
-                    MATCH * values / np.maximum(floors, 1e-9))
 
 
 def _stories(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],

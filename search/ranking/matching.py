@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from search.encoders.calibration import SemanticFloors
 from search.records import Candidate
 
@@ -38,6 +40,16 @@ def scaled(value: float, threshold: float) -> float:
     if value >= threshold:
         return 1.0 if threshold >= 1.0 else MATCH + MATCH * (value - threshold) / (1 - threshold)
     return MATCH * value / threshold
+
+
+def scaled_rows(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """`scaled` of every value against its threshold, at once (alerts judge whole rows)."""
+    values = np.clip(values, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above = np.where(thresholds >= 1.0, 1.0,
+                         MATCH + MATCH * (values - thresholds) / (1 - thresholds))
+        below = MATCH * values / thresholds
+    return np.where(thresholds <= 0.0, 1.0, np.where(values >= thresholds, above, below))
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from search.config import BundledModel, Settings
 from search.encoders.calibration import SemanticFloors, semantic_floors
-from search.ranking.matching import MATCH, find_matches, scaled
+from search.ranking.matching import MATCH, find_matches, scaled, scaled_rows
 from search.ranking.ordering import age_in_days, newest_first, recency_factor
 from search.records import Candidate
 
@@ -19,6 +20,14 @@ from search.records import Candidate
 ])
 def test_evidence_puts_the_threshold_at_one_half(value, threshold, expected):
     assert scaled(value, threshold) == pytest.approx(expected)
+
+
+def test_evidence_of_whole_rows_is_the_evidence_of_each_value():
+    values = [-0.2, 0.0, 0.15, 0.3, 0.5, 0.65, 0.83, 0.9, 1.0, 1.2]
+    thresholds = [0.0, 0.3, 0.5, 0.75, 0.83, 1.0]
+    grid = [(v, th) for v in values for th in thresholds]
+    rows = scaled_rows(np.array([v for v, _ in grid]), np.array([th for _, th in grid]))
+    assert rows.tolist() == pytest.approx([scaled(v, th) for v, th in grid])
 
 
 def test_a_candidate_matches_by_coverage_or_by_cosine():
