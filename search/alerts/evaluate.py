@@ -18,14 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from search.alerts.records import Alert, AlertKind, Why
-from search.alerts.terms import (
-    Entry,
-    coverage,
-    explained,
-    found_words,
-    index_entries,
-    paragraph_terms,
-)
+from search.alerts.terms import Entry, EntryWords, entries_found, index_entries, paragraph_terms
 from search.config import Settings
 from search.encoders.calibration import SemanticFloors
 from search.ranking.language_bias import LanguageBias
@@ -62,6 +55,10 @@ def searches_words(alert: Alert) -> bool:
     return alert.kind is AlertKind.WATCHLIST or alert.mode is not Mode.SEMANTIC
 
 
+# Alerts judged at a time: bounds the memory of their evidence over a chunk of paragraphs.
+ALERT_BLOCK = 1_000
+
+
 def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
              alert_vectors: Mapping[int, np.ndarray], paragraphs: Sequence[NewParagraph],
              vectors: np.ndarray, settings: Settings, floors: SemanticFloors,
@@ -75,63 +72,61 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
     if not alerts or not paragraphs:
         return []
     langs = alert_langs or {}
-    cosines = _cosines(alerts, alert_vectors, paragraphs, vectors, bias, langs)
     words = _words(alerts, langs, paragraphs, settings.min_coverage)
-    thresholds = _stories(alerts, alert_vectors, paragraphs, cosines, floors, langs)
     worded: dict[int, list[int]] = {}
     for a, j in words:
         worded.setdefault(a, []).append(j)
+    told = _Told.of(paragraphs)
     pids = np.array([p.record.pid for p in paragraphs], dtype=np.int64)
+    order = sorted(range(len(alerts)), key=lambda a: alerts[a].id)
     matches: list[Match] = []
-    for a in sorted(worded.keys() | cosines.keys(), key=lambda a: alerts[a].id):
-        alert = alerts[a]
-        row, floor = cosines.get(a), thresholds.get(a)
-        # The semantic side for every paragraph, then the keyword side where words were found.
-        evidence = (scaled_rows(row, floor) if row is not None and floor is not None
-                    else np.zeros(len(paragraphs)))
-        for j in worded.get(a, []):
-            coverage = words[(a, j)].coverage or 0.0
-            evidence[j] = max(evidence[j], scaled(coverage, settings.min_coverage))
-        candidates = np.flatnonzero((evidence >= MATCH) & (pids >= since.get(alert.id, 0)))
-        for j in candidates.tolist():
-            paragraph = paragraphs[j]
+    for start in range(0, len(order), ALERT_BLOCK):
+        block = order[start : start + ALERT_BLOCK]
+        row_of = {a: r for r, a in enumerate(block)}
+        meaning = [a for a in block
+                   if searches_meaning(alerts[a]) and alerts[a].id in alert_vectors]
+        cosines, floors_held = _cosines([alerts[a] for a in meaning], alert_vectors,
+                                        paragraphs, vectors, bias, langs, floors, told)
+        evidence = np.zeros((len(block), len(paragraphs)), dtype=np.float32)
+        evidence[[row_of[a] for a in meaning]] = scaled_rows(cosines, floors_held)
+        for a in worded.keys() & row_of.keys():
+            for j in worded[a]:
+                coverage = scaled(words[(a, j)].coverage or 0.0, settings.min_coverage)
+                evidence[row_of[a], j] = max(evidence[row_of[a], j], coverage)
+        firsts = np.array([since.get(alerts[a].id, 0) for a in block], dtype=np.int64)
+        raised = {a: cosines[n] for n, a in enumerate(meaning)}
+        rows, columns = np.nonzero((evidence >= MATCH) & (pids[None, :] >= firsts[:, None]))
+        for r, j in zip(rows.tolist(), columns.tolist(), strict=True):
+            alert, paragraph = alerts[block[r]], paragraphs[j]
             if not alert.filters.is_empty() and not _admits(alert, paragraph):
                 continue
-            found = words.get((a, j))
+            found, row = words.get((block[r], j)), raised.get(block[r])
             why = Why(found.words if found else (), found.coverage if found else None,
                       round(float(row[j]), 4) if row is not None else None)
             matches.append(Match(alert.id, paragraph.record.pid,
-                                 round(float(evidence[j]), 4), why))
+                                 round(float(evidence[r, j]), 4), why))
     return matches
 
 
-def _stories(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
-             paragraphs: Sequence[NewParagraph], cosines: dict[int, np.ndarray],
-             floors: SemanticFloors, langs: Mapping[int, str]) -> dict[int, np.ndarray]:
-    """Each alert's floor for every paragraph, as the engine's matching holds them
-    (search.ranking.matching): the same-language floor in the alert's language, the
-    cross-lingual one elsewhere, except where the paragraph's story is also told in the
-    alert's language: there the same-language floor, and the cosine (raised in `cosines`)
-    the better of the paragraph's and that version's."""
-    paragraph_langs = np.array([p.record.lang for p in paragraphs])
-    told_in: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    thresholds = {}
-    for a, row in cosines.items():
-        lang = langs.get(alerts[a].id)
-        floor = np.where(paragraph_langs == lang, floors.same, floors.cross)
-        thresholds[a] = floor
-        if lang is None:
-            continue
-        if lang not in told_in:  # the paragraphs told in `lang` too, and those versions
-            told = [j for j, p in enumerate(paragraphs)
-                    if p.record.lang != lang and lang in p.translations]
-            told_in[lang] = (np.array(told, dtype=np.int64), np.stack(
-                [paragraphs[j].translations[lang] for j in told]) if told else np.empty(0))
-        told_j, versions = told_in[lang]
-        if len(told_j):
-            row[told_j] = np.maximum(row[told_j], versions @ alert_vectors[alerts[a].id])
-            floor[told_j] = floors.same
-    return thresholds
+@dataclass(frozen=True)
+class _Told:
+    """The paragraphs' languages, and for each language the paragraphs in another one whose
+    story is also told in it, with the vectors of those versions."""
+
+    langs: np.ndarray
+    versions: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    @classmethod
+    def of(cls, paragraphs: Sequence[NewParagraph]) -> _Told:
+        told: dict[str, list[int]] = {}
+        for j, p in enumerate(paragraphs):
+            for lang in p.translations:
+                if lang != p.record.lang:
+                    told.setdefault(lang, []).append(j)
+        return cls(np.array([p.record.lang for p in paragraphs]), {
+            lang: (np.array(js, dtype=np.int64),
+                   np.stack([paragraphs[j].translations[lang] for j in js]).astype(np.float32))
+            for lang, js in told.items()})
 
 
 def _admits(alert: Alert, paragraph: NewParagraph) -> bool:
@@ -141,18 +136,24 @@ def _admits(alert: Alert, paragraph: NewParagraph) -> bool:
 
 def _cosines(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
              paragraphs: Sequence[NewParagraph], vectors: np.ndarray,
-             bias: LanguageBias | None, alert_langs: Mapping[int, str]
-             ) -> dict[int, np.ndarray]:
-    """Each meaning-searching alert's cosine with every paragraph: one matrix product."""
-    rows = [a for a, alert in enumerate(alerts)
-            if searches_meaning(alert) and alert.id in alert_vectors]
-    if not rows:
-        return {}
-    queries = np.stack([_query_vector(alerts[a], alert_vectors, bias, alert_langs)
-                        for a in rows]).astype(np.float32)
+             bias: LanguageBias | None, alert_langs: Mapping[int, str], floors: SemanticFloors,
+             told: _Told) -> tuple[np.ndarray, np.ndarray]:
+    """The cosines of meaning-searching `alerts` (rows) with every paragraph, one matrix
+    product, and the floor each is held to, as the engine's matching holds them
+    (search.ranking.matching): the same-language floor in the alert's language, the
+    cross-lingual one elsewhere, except where the paragraph's story is also told in the
+    alert's language: there the same-language floor, and the cosine the better of the
+    paragraph's and that version's. Semantic-mode alerts are corrected for language bias as
+    the engine's dense side is; hybrid ones keep raw cosine as the engine's hybrid matching
+    does."""
+    if not alerts:
+        empty = np.empty((0, len(paragraphs)), dtype=np.float32)
+        return empty, empty
+    queries = np.stack([_query_vector(alert, alert_vectors, bias, alert_langs)
+                        for alert in alerts]).astype(np.float32)
     scores = queries @ np.asarray(vectors, dtype=np.float32).T
     if bias is not None:
-        corrected = [i for i, a in enumerate(rows) if alerts[a].mode is Mode.SEMANTIC]
+        corrected = [i for i, alert in enumerate(alerts) if alert.mode is Mode.SEMANTIC]
         langs = sorted(bias.offsets)
         if corrected and langs:
             offsets = np.stack([bias.offsets[lang] for lang in langs])
@@ -161,7 +162,18 @@ def _cosines(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
             where = np.array([column.get(p.record.lang, -1) for p in paragraphs])
             has = where >= 0
             scores[np.ix_(np.array(corrected), np.flatnonzero(has))] -= shift[:, where[has]]
-    return {a: scores[i] for i, a in enumerate(rows)}
+    own = np.array([alert_langs.get(alert.id, "") for alert in alerts])
+    thresholds = np.where(own[:, None] == told.langs[None, :], floors.same,
+                          floors.cross).astype(np.float32)
+    for lang, (columns, versions) in told.versions.items():
+        rows = np.flatnonzero(own == lang)
+        if len(rows):
+            raw = np.stack([alert_vectors[alerts[r].id] for r in rows.tolist()]
+                           ).astype(np.float32)
+            cells = np.ix_(rows, columns)
+            scores[cells] = np.maximum(scores[cells], raw @ versions.T)
+            thresholds[cells] = floors.same
+    return scores, thresholds
 
 
 def _query_vector(alert: Alert, alert_vectors: Mapping[int, np.ndarray],
@@ -183,21 +195,19 @@ def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
                for text in alert.entries]
     if not entries:
         return {}
-    words = [entry.words() for entry in entries]
+    prepared = EntryWords.of(entries)
     by_lang: dict[str, list[int]] = {}
     for j, paragraph in enumerate(paragraphs):
         by_lang.setdefault(paragraph.record.lang, []).append(j)
     best: dict[tuple[int, int], Why] = {}
     for lang, members in by_lang.items():
-        index = index_entries(entries, words, lang)
+        index = index_entries(prepared, lang)
         for j in members:
             paragraph = paragraphs[j]
-            found = found_words(index, paragraph_terms(
-                (paragraph.record.text, paragraph.article.title), lang))
-            for entry in {e for e, _ in found}:
-                share = coverage(index, entry, found)
+            found = entries_found(index, paragraph_terms(
+                (paragraph.record.text, paragraph.article.title), lang), min_coverage)
+            for entry, (share, words) in found.items():
                 key = (entries[entry].alert, j)
-                if share >= min_coverage and share > (best[key].coverage or 0.0
-                                                      if key in best else 0.0):
-                    best[key] = Why(explained(index, entry, found), round(share, 4))
+                if share > (best[key].coverage or 0.0 if key in best else 0.0):
+                    best[key] = Why(words, share)
     return best

@@ -103,7 +103,9 @@ class AlertHit:
     article_id: str
     title: str
     lang: str
-    pid: int  # the paragraph's internal id; its translation group's later members join it
+    # The paragraph's internal id, through which its translation group's later members
+    # join it; None once a rebuild has numbered the index's paragraphs anew.
+    pid: int | None
     score: float
     text: str
     why: Why

@@ -9,7 +9,8 @@ watermark are written in one transaction, so a crash before it repeats the evalu
 crash after it only leaves deliveries pending: never a hit twice. WAL lets readers (the web
 pages, the feed) read while a writer writes; a read-only index is read without it.
 
-One module because every table's writes share the transactions above (~370 lines).
+The tables are in search/alerts/schema.py. One module because every table's writes share
+the transactions above (~360 lines).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from search.alerts import schema
 from search.alerts.records import (
     Alert,
     AlertHit,
@@ -41,38 +43,6 @@ from search.ranking.query import Mode
 from search.records import Filters
 
 FILE_NAME = "alerts.sqlite"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, text TEXT NOT NULL,
-    mode TEXT NOT NULL, filters TEXT NOT NULL, feed_token TEXT NOT NULL UNIQUE,
-    created TEXT NOT NULL, since_pid INTEGER NOT NULL, webhook_url TEXT, webhook_secret TEXT,
-    email TEXT, lang TEXT);
-CREATE TABLE IF NOT EXISTS vectors (
-    alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE, model TEXT NOT NULL,
-    vector BLOB NOT NULL, PRIMARY KEY (alert_id, model));
-CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS hits (
-    id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
-    generation TEXT NOT NULL, pid INTEGER NOT NULL, paragraph_id TEXT NOT NULL,
-    article_id TEXT NOT NULL, title TEXT NOT NULL, lang TEXT NOT NULL, score REAL NOT NULL,
-    text TEXT NOT NULL, why TEXT NOT NULL, url TEXT, found TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS hits_by_alert ON hits (alert_id, id);
-CREATE TABLE IF NOT EXISTS members (
-    alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE, pid INTEGER NOT NULL,
-    hit_id INTEGER NOT NULL REFERENCES hits(id) ON DELETE CASCADE,
-    PRIMARY KEY (alert_id, pid));
-CREATE INDEX IF NOT EXISTS members_by_pid ON members (pid);
-CREATE TABLE IF NOT EXISTS translations (
-    hit_id INTEGER NOT NULL REFERENCES hits(id) ON DELETE CASCADE, pid INTEGER NOT NULL,
-    paragraph_id TEXT NOT NULL, lang TEXT NOT NULL, title TEXT NOT NULL,
-    generation TEXT NOT NULL, why TEXT NOT NULL, found TEXT NOT NULL,
-    PRIMARY KEY (hit_id, pid));
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
-    channel TEXT NOT NULL, generation TEXT NOT NULL, hit_ids TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL NOT NULL DEFAULT 0, error TEXT, UNIQUE (alert_id, channel, generation));
-"""
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
 
@@ -116,14 +86,14 @@ class AlertStore:
             except sqlite3.Error:  # WAL needs its shared-memory file: a read-only folder has none
                 db = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True,
                                      check_same_thread=False)
-            return db
+            return schema.readable(db)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                  check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(_SCHEMA)
+            schema.create(db)
         except (sqlite3.OperationalError, OSError) as exc:
             raise IndexUnwritable(
                 f"alerts cannot be changed: {self.path} cannot be written ({exc}); queries "
@@ -246,7 +216,7 @@ class AlertStore:
         """After a rebuild (paragraph ids numbered anew): watch from `next_pid` on, and
         forget which old ids belonged to which hit."""
         with self.transaction() as db:
-            db.execute("DELETE FROM members")
+            db.execute("UPDATE paragraphs SET pid = NULL")
             db.execute("UPDATE alerts SET since_pid = ?", (next_pid,))
             db.execute("INSERT OR REPLACE INTO state VALUES ('watermark', ?)", (str(next_pid),))
 
@@ -257,22 +227,45 @@ class AlertStore:
             chunk = list(pids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for alert_id, pid, hit_id in db.execute(
-                    f"SELECT alert_id, pid, hit_id FROM members WHERE pid IN ({marks})", chunk):
+                    "SELECT h.alert_id, p.pid, h.id FROM paragraphs p JOIN hits h"
+                    f" ON h.paragraph = p.id WHERE p.pid IN ({marks}) UNION ALL"
+                    " SELECT h.alert_id, p.pid, h.id FROM paragraphs p JOIN translations t"
+                    " ON t.paragraph = p.id JOIN hits h ON h.id = t.hit_id"
+                    f" WHERE p.pid IN ({marks})", chunk + chunk):
                 found[(alert_id, pid)] = hit_id
         return found
+
+    def next_ids(self, db: sqlite3.Connection) -> tuple[int, int]:
+        """The next free paragraph row and hit id, in a write transaction (a generation's
+        rows are written at once, their ids given by the writer)."""
+        paragraph = db.execute("SELECT coalesce(max(id), 0) + 1 FROM paragraphs").fetchone()[0]
+        hit = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'hits'").fetchone()
+        return paragraph, (hit[0] if hit else 0) + 1
+
+    def write_stories(self, db: sqlite3.Connection, paragraphs: Sequence[tuple],
+                      hits: Sequence[tuple], translations: Sequence[tuple]) -> None:
+        """Rows of a generation, their ids given (next_ids): paragraphs (id, generation, pid,
+        paragraph_id, article_id, title, lang, text, url, found), hits (id, alert_id,
+        paragraph, score, why) and translations (hit_id, paragraph, why or None)."""
+        db.executemany("INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       paragraphs)
+        db.executemany("INSERT INTO hits VALUES (?, ?, ?, ?, ?)", hits)
+        db.executemany("INSERT INTO translations VALUES (?, ?, ?)", translations)
 
     # -- hits ------------------------------------------------------------------------------
     def hits(self, alert_id: int, limit: int = 50) -> list[AlertHit]:
         """An alert's latest hits, newest first, each with its translations."""
         rows = self._db.execute(
-            f"SELECT {_HIT_COLUMNS} FROM hits WHERE alert_id = ? ORDER BY id DESC LIMIT ?",
+            f"SELECT {_HIT_COLUMNS} FROM hits h JOIN paragraphs p ON p.id = h.paragraph"
+            " WHERE h.alert_id = ? ORDER BY h.id DESC LIMIT ?",
             (alert_id, limit)).fetchall()
         return self._with_translations(rows)
 
     def hits_by_id(self, hit_ids: Sequence[int]) -> list[AlertHit]:
         marks = ",".join("?" * len(hit_ids))
-        rows = self._db.execute(f"SELECT {_HIT_COLUMNS} FROM hits WHERE id IN ({marks})"
-                                " ORDER BY id", list(hit_ids)).fetchall()
+        rows = self._db.execute(f"SELECT {_HIT_COLUMNS} FROM hits h JOIN paragraphs p"
+                                f" ON p.id = h.paragraph WHERE h.id IN ({marks}) ORDER BY h.id",
+                                list(hit_ids)).fetchall()
         return self._with_translations(rows)
 
     def _with_translations(self, rows: list[tuple]) -> list[AlertHit]:
@@ -282,12 +275,12 @@ class AlertStore:
         marks = ",".join("?" * len(hits))
         extra: dict[int, list[Translation]] = {}
         for hit_id, paragraph_id, lang, title, generation, why, found in self._db.execute(
-                "SELECT hit_id, paragraph_id, lang, title, generation, why, found FROM"
-                " translations"
-                f" WHERE hit_id IN ({marks}) ORDER BY rowid", [h.id for h in hits]):
-            extra.setdefault(hit_id, []).append(
-                Translation(paragraph_id, lang, title, generation,
-                            why_from_dict(json.loads(why)), found))
+                "SELECT t.hit_id, p.paragraph_id, p.lang, p.title, p.generation, t.why, p.found"
+                " FROM translations t JOIN paragraphs p ON p.id = t.paragraph"
+                f" WHERE t.hit_id IN ({marks}) ORDER BY p.id", [h.id for h in hits]):
+            extra.setdefault(hit_id, []).append(Translation(
+                paragraph_id, lang, title, generation,
+                why_from_dict(json.loads(why)) if why is not None else Why(), found))
         return [_with(h, tuple(extra.get(h.id, ()))) for h in hits]
 
     # -- the outbox ----------------------------------------------------------------------
@@ -343,8 +336,8 @@ class AlertStore:
 
 _ALERT_COLUMNS = ("id, name, kind, text, mode, filters, feed_token, created, webhook_url,"
                   " webhook_secret, email, lang")
-_HIT_COLUMNS = ("id, alert_id, generation, paragraph_id, article_id, title, lang, pid, score,"
-                " text, why, url, found")
+_HIT_COLUMNS = ("h.id, h.alert_id, p.generation, p.paragraph_id, p.article_id, p.title, p.lang,"
+                " p.pid, h.score, p.text, h.why, p.url, p.found")
 
 
 def _alert(row: tuple) -> Alert:

@@ -36,7 +36,6 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
     """Write the matches of the paragraphs from `watermark` to `next_pid` (`partners`: the
     other members of each new paragraph's translation group)."""
     done = Recorded()
-    now = datetime.now(UTC).isoformat(timespec="seconds")
     by_id = {a.id: a for a in alerts}
     with store.transaction() as db:
         if store.watermark() != watermark:
@@ -44,40 +43,22 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
             return done
         wanted = sorted({m for pid in paragraphs for m in (pid, *partners.get(pid, ()))})
         owner = store.hit_of(db, wanted)
+        first_row, next_hit = store.next_ids(db)
+        hits: list[tuple] = []  # (hit id, alert id, pid, score, why)
+        joined: list[tuple[int, int, str | None]] = []  # (hit id, pid, why)
         touched: dict[int, set[int]] = {}
-
-        translations: list[tuple] = []
-        members: list[tuple[int, int, int]] = []
-
-        def join(alert_id: int, pid: int, hit_id: int, why: Why) -> None:
-            p = paragraphs[pid]
-            translations.append((hit_id, pid, p.record.paragraph_id, p.record.lang,
-                                 p.article.title, generation, json.dumps(why_to_dict(why)),
-                                 now))
-            members.append((alert_id, pid, hit_id))
-            owner[(alert_id, pid)] = hit_id
-            touched.setdefault(alert_id, set()).add(hit_id)
-            done.translations += 1
-
         for match in matches:
             if (match.alert_id, match.pid) in owner:
                 continue
             story = _story(owner, match.alert_id, partners.get(match.pid, ()))
-            if story is not None:
-                join(match.alert_id, match.pid, story, match.why)
-                continue
-            p = paragraphs[match.pid]
-            hit_id = db.execute(
-                "INSERT INTO hits (alert_id, generation, pid, paragraph_id, article_id, title,"
-                " lang, score, text, why, url, found) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (match.alert_id, generation, match.pid, p.record.paragraph_id, p.article.id,
-                 p.article.title, p.record.lang, match.score, p.record.text,
-                 json.dumps(why_to_dict(match.why)), p.article.url, now)).lastrowid
-            assert hit_id is not None
-            members.append((match.alert_id, match.pid, hit_id))
-            owner[(match.alert_id, match.pid)] = hit_id
-            touched.setdefault(match.alert_id, set()).add(hit_id)
-            done.hits += 1
+            if story is None:
+                story, next_hit = next_hit, next_hit + 1
+                hits.append((story, match.alert_id, match.pid, match.score,
+                             _json(match.why) or "{}"))
+            else:
+                joined.append((story, match.pid, _json(match.why)))
+            owner[(match.alert_id, match.pid)] = story
+            touched.setdefault(match.alert_id, set()).add(story)
         # The same story arriving in another language without matching on its own.
         stories: dict[int, list[tuple[int, int]]] = {}
         for (alert_id, member), hit_id in owner.items():
@@ -86,9 +67,18 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
             for member in partners.get(pid, ()):
                 for alert_id, hit_id in stories.get(member, ()):
                     if (alert_id, pid) not in owner and alert_id in by_id:
-                        join(alert_id, pid, hit_id, Why())
-        db.executemany("INSERT INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", translations)
-        db.executemany("INSERT INTO members VALUES (?, ?, ?)", members)
+                        joined.append((hit_id, pid, None))
+                        owner[(alert_id, pid)] = hit_id
+                        touched.setdefault(alert_id, set()).add(hit_id)
+        reported = sorted({h[2] for h in hits} | {j[1] for j in joined})
+        row = {pid: first_row + n for n, pid in enumerate(reported)}
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        store.write_stories(
+            db, [_paragraph_row(row[pid], generation, paragraphs[pid], now) for pid in reported],
+            [(hit_id, alert_id, row[pid], score, why)
+             for hit_id, alert_id, pid, score, why in hits],
+            [(hit_id, row[pid], why) for hit_id, pid, why in joined])
+        done.hits, done.translations = len(hits), len(joined)
         for alert_id, hit_ids in touched.items():
             for channel in by_id[alert_id].channels:
                 db.execute("INSERT OR IGNORE INTO outbox (alert_id, channel, generation,"
@@ -97,6 +87,20 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
                 done.deliveries += 1
         db.execute("INSERT OR REPLACE INTO state VALUES ('watermark', ?)", (str(next_pid),))
     return done
+
+
+def _paragraph_row(row: int, generation: str, paragraph: NewParagraph, now: str) -> tuple:
+    p, article = paragraph.record, paragraph.article
+    return (row, generation, p.pid, p.paragraph_id, article.id, article.title, p.lang, p.text,
+            article.url, now)
+
+
+def _json(why: Why) -> str | None:
+    """`why` as stored (None: it joined its story without matching). A cosine alone, by far
+    the most frequent, is written directly (a float's repr is JSON)."""
+    if not why.words and why.coverage is None:
+        return None if why.cosine is None else f'{{"cosine": {float(why.cosine)!r}}}'
+    return json.dumps(why_to_dict(why))
 
 
 def _story(owner: Mapping[tuple[int, int], int], alert_id: int,

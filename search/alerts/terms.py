@@ -26,6 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from search.analysis import analyzer_for, field_language, pieces, word_terms
 from search.ranking.explain import MatchForm, TermMatch
 from search.spelling import fold, max_edits, skeleton
@@ -34,11 +36,11 @@ from search.transliteration import is_abjad
 if TYPE_CHECKING:
     from search.backends.local.fuzzy import Vocabulary
 
-# (entry, word) -> how a paragraph holds it, and the paragraph's words that do.
-Found = dict[tuple[int, int], tuple[MatchForm, set[str]]]
 # A paragraph's terms -> the words that give each, and whether it is a Latin form of them.
 Terms = dict[str, tuple[set[str], bool]]
-_STRENGTH = {form: rank for rank, form in enumerate(MatchForm)}
+_RANK = {form: rank for rank, form in enumerate(MatchForm)}
+_FORMS = list(MatchForm)
+_WORD_BITS = 16  # an entry word's key: entry << _WORD_BITS | word
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Entry:
             if terms and terms[0][0] not in seen:
                 seen.add(terms[0][0])
                 words.append(surface)
-        return words
+        return words[: 1 << _WORD_BITS]
 
 
 def name_like(word: str) -> bool:
@@ -71,50 +73,79 @@ def name_like(word: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _Posting:
-    entry: int
-    word: int
-    latin: bool  # the term is a Latin form of the word
+class EntryWords:
+    """Every entry's distinct words, and which of them are names (name_like)."""
+
+    entries: Sequence[Entry]
+    words: list[list[str]]
+    names: list[list[bool]]
+
+    @classmethod
+    def of(cls, entries: Sequence[Entry]) -> EntryWords:
+        known: dict[tuple[str, str | None], list[str]] = {}  # alerts often share a text
+        words = []
+        for entry in entries:
+            if (entry.text, entry.lang) not in known:
+                known[(entry.text, entry.lang)] = entry.words()
+            words.append(known[(entry.text, entry.lang)])
+        return cls(entries, words, [[name_like(w) for w in ws] for ws in words])
+
+
+@dataclass(frozen=True)
+class _Ways:
+    """The entry words one paragraph term reaches: their keys and the form's rank."""
+
+    keys: np.ndarray  # int64
+    ranks: np.ndarray  # int8
+
+
+_NONE = _Ways(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8))
 
 
 @dataclass
 class LanguageIndex:
-    """The entries' words as one language's analyzer sees them, filed by term."""
+    """The entries' words as one language's analyzer sees them, filed by term (the postings
+    are entry word keys, with whether the term is a Latin form of the word)."""
 
-    words: list[list[str]] = field(default_factory=list)  # per entry, its distinct words
-    exact: dict[str, list[_Posting]] = field(default_factory=dict)
-    folded: dict[str, list[_Posting]] = field(default_factory=dict)
-    skeletons: dict[str, list[_Posting]] = field(default_factory=dict)
-    typo_terms: dict[str, list[_Posting]] = field(default_factory=dict)
+    sizes: np.ndarray  # per entry, its number of distinct words
+    words: list[list[str]]
+    exact: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
+    folded: dict[str, list[int]] = field(default_factory=dict)
+    skeletons: dict[str, list[int]] = field(default_factory=dict)
+    typo_terms: dict[str, list[int]] = field(default_factory=dict)
     edits: dict[str, int] = field(default_factory=dict)
     vocabulary: Vocabulary | None = None
-    resolved: dict[tuple[str, bool], list[tuple[_Posting, MatchForm]]] = field(
-        default_factory=dict)
+    resolved: dict[tuple[str, bool], _Ways] = field(default_factory=dict)
 
 
-def index_entries(entries: Sequence[Entry], words: Sequence[list[str]], lang: str
-                  ) -> LanguageIndex:
-    """The inverted index of `entries` (whose `words` are given) for paragraphs in `lang`.
-    A query in another language than `lang` is filed by its names only: across languages
-    the keyword side sees only shared names and numbers, and analysing every word of 10,000
-    alerts under every language cost most of an evaluation."""
+def index_entries(prepared: EntryWords, lang: str) -> LanguageIndex:
+    """The inverted index of the entries for paragraphs in `lang`. A query in another
+    language than `lang` is filed by its names only: across languages the keyword side sees
+    only shared names and numbers, and analysing every word of 10,000 alerts under every
+    language cost most of an evaluation. Each distinct word is analysed once."""
     code = field_language(lang)
     terms_of = word_terms(code, True)
-    index = LanguageIndex(list(words))
-    for number, entry in enumerate(entries):
+    index = LanguageIndex(np.array([len(ws) for ws in prepared.words], dtype=np.int64),
+                          prepared.words)
+    analysed: dict[str, list[tuple[str, bool, str | None, str | None]]] = {}
+    for number, entry in enumerate(prepared.entries):
         foreign = entry.lang is not None and field_language(entry.lang) != code
-        for word, surface in enumerate(words[number]):
-            if foreign and not name_like(surface):
+        for word, surface in enumerate(prepared.words[number]):
+            if foreign and not prepared.names[number][word]:
                 continue
-            for term, latin in terms_of(surface):
-                posting = _Posting(number, word, latin)
-                index.exact.setdefault(term, []).append(posting)
-                if term.isascii():
-                    index.folded.setdefault(fold(term), []).append(posting)
-                if latin and is_abjad(surface) and len(bones := skeleton(term)) >= 3:
-                    index.skeletons.setdefault(bones, []).append(posting)
+            key = number << _WORD_BITS | word
+            terms = analysed.get(surface)
+            if terms is None:
+                terms = analysed[surface] = [_forms(term, latin, surface)
+                                             for term, latin in terms_of(surface)]
+            for term, latin, folded, bones in terms:
+                index.exact.setdefault(term, []).append((key, latin))
+                if folded is not None:
+                    index.folded.setdefault(folded, []).append(key)
+                if bones is not None:
+                    index.skeletons.setdefault(bones, []).append(key)
                 if entry.typos and (edits := max_edits(term, len(surface))):
-                    index.typo_terms.setdefault(term, []).append(posting)
+                    index.typo_terms.setdefault(term, []).append(key)
                     index.edits[term] = max(edits, index.edits.get(term, 0))
     if index.typo_terms:
         # Its deletion index, without the rest of the local backend (FAISS) unless needed.
@@ -122,6 +153,13 @@ def index_entries(entries: Sequence[Entry], words: Sequence[list[str]], lang: st
 
         index.vocabulary = Vocabulary({code: index.typo_terms})
     return index
+
+
+def _forms(term: str, latin: bool, surface: str) -> tuple[str, bool, str | None, str | None]:
+    """A word's term, whether it is a Latin form, its loose Latin folding (ASCII terms) and
+    its consonant skeleton (Latin forms of Arabic or Hebrew words), as names are compared."""
+    bones = skeleton(term) if latin and is_abjad(surface) else ""
+    return term, latin, fold(term) if term.isascii() else None, bones if len(bones) >= 3 else None
 
 
 def paragraph_terms(texts: Iterable[str], lang: str) -> Terms:
@@ -137,53 +175,70 @@ def paragraph_terms(texts: Iterable[str], lang: str) -> Terms:
     return found
 
 
-def found_words(index: LanguageIndex, terms: Terms) -> Found:
-    """Which entries' words a paragraph with `terms` holds, each in its strongest form (as
-    search.ranking.explain names them) with the paragraph's spellings of it."""
-    found: Found = {}
-    for term, (spellings, latin) in terms.items():
-        named = latin or any(s[:1].isupper() for s in spellings)
-        for posting, form in _lookups(index, term, named):
-            if form is MatchForm.TYPED and latin:
-                form = MatchForm.LATIN
-            key = (posting.entry, posting.word)
-            old = found.get(key)
-            if old is None or _STRENGTH[form] < _STRENGTH[old[0]]:
-                found[key] = (form, set(spellings))
-            elif old[0] is form:
-                old[1].update(spellings)
-    return found
+def entries_found(index: LanguageIndex, terms: Terms, min_coverage: float
+                  ) -> dict[int, tuple[float, tuple[TermMatch, ...]]]:
+    """The entries a paragraph with `terms` matches (holding at least `min_coverage` of
+    their words): each one's coverage and its words found, in the entry's order, each in its
+    strongest form (as search.ranking.explain names them) with the paragraph's spellings."""
+    keys, ranks, owners = [], [], []
+    listed = list(terms.items())
+    for number, (term, (spellings, latin)) in enumerate(listed):
+        ways = _lookups(index, term, latin or any(s[:1].isupper() for s in spellings))
+        if len(ways.keys):
+            keys.append(ways.keys)
+            # A word found through a Latin form of the paragraph's is found in Latin form.
+            ranks.append(np.maximum(ways.ranks, _RANK[MatchForm.LATIN]) if latin else ways.ranks)
+            owners.append(np.full(len(ways.keys), number, dtype=np.int32))
+    if not keys:
+        return {}
+    key, rank, owner = np.concatenate(keys), np.concatenate(ranks), np.concatenate(owners)
+    entry_of = np.unique(key) >> _WORD_BITS
+    entries, counts = np.unique(entry_of, return_counts=True)
+    passing = entries[counts / index.sizes[entries] >= min_coverage]
+    if not len(passing):
+        return {}
+    best: dict[int, tuple[int, set[str]]] = {}  # key -> its best rank, with the spellings
+    chosen = np.isin(key >> _WORD_BITS, passing)
+    for k, r, t in zip(key[chosen].tolist(), rank[chosen].tolist(), owner[chosen].tolist(),
+                       strict=True):
+        old = best.get(k)
+        if old is None or r < old[0]:
+            best[k] = (r, set(listed[t][1][0]))
+        elif r == old[0]:
+            old[1].update(listed[t][1][0])
+    found: dict[int, tuple[float, tuple[TermMatch, ...]]] = {}
+    for k in sorted(best):
+        entry, word = k >> _WORD_BITS, k & ((1 << _WORD_BITS) - 1)
+        r, spellings = best[k]
+        share, words = found.get(entry, (0.0, ()))
+        found[entry] = (share, (*words, TermMatch(index.words[entry][word], _FORMS[r],
+                                                  tuple(sorted(spellings)))))
+    return {entry: (round(len(words) / len(index.words[entry]), 4), words)
+            for entry, (_, words) in found.items()}
 
 
-def _lookups(index: LanguageIndex, term: str, named: bool) -> list[tuple[_Posting, MatchForm]]:
+def _lookups(index: LanguageIndex, term: str, named: bool) -> _Ways:
     """Every entry word that reaches a paragraph term and how, remembered per term (a batch
     of paragraphs repeats most of its terms). Typos are looked for only in `named` terms
     (of a capitalised word, or Latin forms): watchlists hold names."""
     known = index.resolved.get((term, named))
     if known is not None:
         return known
-    ways = [(p, MatchForm.LATIN if p.latin else MatchForm.TYPED)
-            for p in index.exact.get(term, ())]
+    keys = [key for key, _ in index.exact.get(term, ())]
+    ranks = [_RANK[MatchForm.LATIN if latin else MatchForm.TYPED]
+             for _, latin in index.exact.get(term, ())]
     if term.isascii():
-        ways += [(p, MatchForm.LATIN) for p in index.folded.get(fold(term), ())]
+        latin = index.folded.get(fold(term), [])
         if index.skeletons:
-            ways += [(p, MatchForm.LATIN) for p in index.skeletons.get(skeleton(term), ())]
+            latin = latin + index.skeletons.get(skeleton(term), [])
+        keys += latin
+        ranks += [_RANK[MatchForm.LATIN]] * len(latin)
         if index.vocabulary is not None and len(term) >= 4 and named:
             for near in index.vocabulary.near(term, 2):
                 if near.edits <= index.edits[near.term]:
-                    ways += [(p, MatchForm.TYPO) for p in index.typo_terms[near.term]]
+                    keys += index.typo_terms[near.term]
+                    ranks += [_RANK[MatchForm.TYPO]] * len(index.typo_terms[near.term])
+    ways = (_Ways(np.array(keys, dtype=np.int64), np.array(ranks, dtype=np.int8))
+            if keys else _NONE)
     index.resolved[(term, named)] = ways
     return ways
-
-
-def explained(index: LanguageIndex, entry: int, found: Found) -> tuple[TermMatch, ...]:
-    """The entry's words the paragraph holds, in the entry's order: how and as what."""
-    return tuple(TermMatch(word, found[(entry, w)][0], tuple(sorted(found[(entry, w)][1])))
-                 for w, word in enumerate(index.words[entry]) if (entry, w) in found)
-
-
-def coverage(index: LanguageIndex, entry: int, found: Found) -> float:
-    words = len(index.words[entry])
-    if not words:
-        return 0.0
-    return sum(1 for w in range(words) if (entry, w) in found) / words

@@ -1,0 +1,127 @@
+"""The alert store's tables, and the move of a store written by an earlier version.
+
+A paragraph an alert reported is kept once per generation (`paragraphs`, with its text),
+however many alerts report it: hits and translations name it by row. Its `pid` is the index's
+id while that still means it (a rebuild numbers paragraphs anew and clears it); through it a
+new paragraph finds the hits its translation group already has. Version 1 kept the text in
+every hit and a `members` row per reported paragraph and alert; at 10,000 alerts that was
+most of an evaluation's time (docs/benchmarks.md, "Alerts").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+VERSION = 2
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, text TEXT NOT NULL,
+    mode TEXT NOT NULL, filters TEXT NOT NULL, feed_token TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL, since_pid INTEGER NOT NULL, webhook_url TEXT, webhook_secret TEXT,
+    email TEXT, lang TEXT);
+CREATE TABLE IF NOT EXISTS vectors (
+    alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE, model TEXT NOT NULL,
+    vector BLOB NOT NULL, PRIMARY KEY (alert_id, model));
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    id INTEGER PRIMARY KEY, generation TEXT NOT NULL, pid INTEGER, paragraph_id TEXT NOT NULL,
+    article_id TEXT NOT NULL, title TEXT NOT NULL, lang TEXT NOT NULL, text TEXT NOT NULL,
+    url TEXT, found TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS paragraphs_by_pid ON paragraphs (pid);
+CREATE TABLE IF NOT EXISTS hits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+    paragraph INTEGER NOT NULL REFERENCES paragraphs(id), score REAL NOT NULL,
+    why TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS hits_by_alert ON hits (alert_id, id);
+CREATE INDEX IF NOT EXISTS hits_by_paragraph ON hits (paragraph);
+CREATE TABLE IF NOT EXISTS translations (
+    hit_id INTEGER NOT NULL REFERENCES hits(id) ON DELETE CASCADE,
+    paragraph INTEGER NOT NULL REFERENCES paragraphs(id), why TEXT,
+    PRIMARY KEY (hit_id, paragraph)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS translations_by_paragraph ON translations (paragraph);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL, generation TEXT NOT NULL, hit_ids TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0, error TEXT, UNIQUE (alert_id, channel, generation));
+"""
+
+
+def create(db: sqlite3.Connection) -> None:
+    """The tables, a store of an earlier version moved to them first (in one transaction)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] < VERSION and _columns(db, "hits"):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if "text" in _columns(db, "hits"):  # another process may have moved it meanwhile
+                _from_version_1(db)
+            db.execute(f"PRAGMA user_version = {VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    _create_tables(db)
+    db.execute(f"PRAGMA user_version = {VERSION}")
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    """SCHEMA, statement by statement: executescript would commit an open transaction."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def readable(db: sqlite3.Connection) -> sqlite3.Connection:
+    """A read-only store as this version reads it: an earlier version's is moved in memory."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= VERSION or \
+            "text" not in _columns(db, "hits"):
+        return db
+    memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    db.backup(memory)
+    db.close()
+    create(memory)
+    return memory
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+
+def _from_version_1(db: sqlite3.Connection) -> None:
+    """Version 1's hits (text in each), translations (no text) and members (which pids
+    belonged to which hit) as rows of paragraphs, hits and translations."""
+    for table in ("hits", "translations", "members"):
+        db.execute(f"ALTER TABLE {table} RENAME TO old_{table}")
+    for index in ("hits_by_alert", "members_by_pid"):
+        db.execute(f"DROP INDEX IF EXISTS {index}")
+    _create_tables(db)
+    known = set(db.execute("SELECT alert_id, pid FROM old_members").fetchall())
+    for hit_id, alert_id, generation, pid, paragraph_id, article_id, title, lang, score, text, \
+            why, url, found in db.execute(
+                "SELECT id, alert_id, generation, pid, paragraph_id, article_id, title, lang,"
+                " score, text, why, url, found FROM old_hits ORDER BY id").fetchall():
+        row = _paragraph(db, generation, pid if (alert_id, pid) in known else None,
+                         paragraph_id, article_id, title, lang, text, url, found)
+        db.execute("INSERT INTO hits (id, alert_id, paragraph, score, why) VALUES (?, ?, ?, ?, ?)",
+                   (hit_id, alert_id, row, score, why))
+    for hit_id, alert_id, pid, paragraph_id, lang, title, generation, why, found in db.execute(
+            "SELECT t.hit_id, h.alert_id, t.pid, t.paragraph_id, t.lang, t.title, t.generation,"
+            " t.why, t.found FROM old_translations t JOIN old_hits h ON h.id = t.hit_id"
+            " ORDER BY t.rowid").fetchall():
+        row = _paragraph(db, generation, pid if (alert_id, pid) in known else None,
+                         paragraph_id, "", title, lang, "", None, found)
+        db.execute("INSERT INTO translations VALUES (?, ?, ?)",
+                   (hit_id, row, None if why == _NO_WHY else why))
+    for table in ("members", "translations", "hits"):
+        db.execute(f"DROP TABLE old_{table}")
+
+
+_NO_WHY = '{"words": [], "coverage": null, "cosine": null}'
+
+
+def _paragraph(db: sqlite3.Connection, *values: object) -> int:
+    row = db.execute("INSERT INTO paragraphs (generation, pid, paragraph_id, article_id, title,"
+                     " lang, text, url, found) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     values).lastrowid
+    assert row is not None
+    return row
