@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from search.alerts.records import Alert, AlertKind, Why
-from search.alerts.terms import Entry, EntryWords, entries_found, index_entries, paragraph_terms
+from search.alerts.terms import (
+    Entry,
+    EntryWords,
+    WordTerms,
+    entries_found,
+    index_entries,
+    paragraph_terms,
+)
 from search.config import Settings
 from search.encoders.calibration import SemanticFloors
 from search.ranking.language_bias import LanguageBias
@@ -63,16 +70,18 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
              alert_vectors: Mapping[int, np.ndarray], paragraphs: Sequence[NewParagraph],
              vectors: np.ndarray, settings: Settings, floors: SemanticFloors,
              bias: LanguageBias | None = None,
-             alert_langs: Mapping[int, str] | None = None) -> list[Match]:
+             alert_langs: Mapping[int, str] | None = None,
+             analysed: WordTerms | None = None) -> list[Match]:
     """The matches of `alerts` among `paragraphs` (whose unit vectors are the rows of
     `vectors`), each alert only on paragraphs from its `since` id on and admitted by its
     filters; by alert, then pid. `alert_langs` are the queries' languages (a query without
     one has its words looked for in every language); a cosine is held to the floor for a
-    paragraph in the query's language or in another (`floors`)."""
+    paragraph in the query's language or in another (`floors`). Words' terms are taken from
+    `analysed` where it has them, and added to it."""
     if not alerts or not paragraphs:
         return []
     langs = alert_langs or {}
-    words = _words(alerts, langs, paragraphs, settings.min_coverage)
+    words = _words(alerts, langs, paragraphs, settings.min_coverage, analysed or WordTerms())
     worded: dict[int, list[int]] = {}
     for a, j in words:
         worded.setdefault(a, []).append(j)
@@ -94,17 +103,21 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
                 coverage = scaled(words[(a, j)].coverage or 0.0, settings.min_coverage)
                 evidence[row_of[a], j] = max(evidence[row_of[a], j], coverage)
         firsts = np.array([since.get(alerts[a].id, 0) for a in block], dtype=np.int64)
-        raised = {a: cosines[n] for n, a in enumerate(meaning)}
         rows, columns = np.nonzero((evidence >= MATCH) & (pids[None, :] >= firsts[:, None]))
-        for r, j in zip(rows.tolist(), columns.tolist(), strict=True):
+        scores = np.round(evidence[rows, columns].astype(np.float64), 4).tolist()
+        meaning_row = np.full(len(block), -1, dtype=np.int64)
+        meaning_row[[row_of[a] for a in meaning]] = np.arange(len(meaning))
+        cosine = np.round(cosines[np.maximum(meaning_row[rows], 0), columns].astype(np.float64),
+                          4).tolist() if meaning else [0.0] * len(rows)
+        has_cosine = (meaning_row[rows] >= 0).tolist()
+        for n, (r, j) in enumerate(zip(rows.tolist(), columns.tolist(), strict=True)):
             alert, paragraph = alerts[block[r]], paragraphs[j]
             if not alert.filters.is_empty() and not _admits(alert, paragraph):
                 continue
-            found, row = words.get((block[r], j)), raised.get(block[r])
+            found = words.get((block[r], j))
             why = Why(found.words if found else (), found.coverage if found else None,
-                      round(float(row[j]), 4) if row is not None else None)
-            matches.append(Match(alert.id, paragraph.record.pid,
-                                 round(float(evidence[r, j]), 4), why))
+                      cosine[n] if has_cosine[n] else None)
+            matches.append(Match(alert.id, paragraph.record.pid, scores[n], why))
     return matches
 
 
@@ -113,7 +126,8 @@ class _Told:
     """The paragraphs' languages, and for each language the paragraphs in another one whose
     story is also told in it, with the vectors of those versions."""
 
-    langs: np.ndarray
+    langs: np.ndarray  # each paragraph's language, by its number in `numbers`
+    numbers: dict[str, int]
     versions: dict[str, tuple[np.ndarray, np.ndarray]]
 
     @classmethod
@@ -123,7 +137,11 @@ class _Told:
             for lang in p.translations:
                 if lang != p.record.lang:
                     told.setdefault(lang, []).append(j)
-        return cls(np.array([p.record.lang for p in paragraphs]), {
+        numbers: dict[str, int] = {}
+        langs = [numbers.setdefault(p.record.lang, len(numbers)) for p in paragraphs]
+        for lang in told:
+            numbers.setdefault(lang, len(numbers))
+        return cls(np.array(langs, dtype=np.int64), numbers, {
             lang: (np.array(js, dtype=np.int64),
                    np.stack([paragraphs[j].translations[lang] for j in js]).astype(np.float32))
             for lang, js in told.items()})
@@ -162,11 +180,11 @@ def _cosines(alerts: Sequence[Alert], alert_vectors: Mapping[int, np.ndarray],
             where = np.array([column.get(p.record.lang, -1) for p in paragraphs])
             has = where >= 0
             scores[np.ix_(np.array(corrected), np.flatnonzero(has))] -= shift[:, where[has]]
-    own = np.array([alert_langs.get(alert.id, "") for alert in alerts])
-    thresholds = np.where(own[:, None] == told.langs[None, :], floors.same,
-                          floors.cross).astype(np.float32)
+    own = np.array([told.numbers.get(alert_langs.get(alert.id, ""), -1) for alert in alerts])
+    thresholds = np.where(own[:, None] == told.langs[None, :], np.float32(floors.same),
+                          np.float32(floors.cross))
     for lang, (columns, versions) in told.versions.items():
-        rows = np.flatnonzero(own == lang)
+        rows = np.flatnonzero(own == told.numbers[lang])
         if len(rows):
             raw = np.stack([alert_vectors[alerts[r].id] for r in rows.tolist()]
                            ).astype(np.float32)
@@ -185,7 +203,7 @@ def _query_vector(alert: Alert, alert_vectors: Mapping[int, np.ndarray],
 
 
 def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
-           paragraphs: Sequence[NewParagraph], min_coverage: float
+           paragraphs: Sequence[NewParagraph], min_coverage: float, analysed: WordTerms
            ) -> dict[tuple[int, int], Why]:
     """(alert, paragraph) -> the words found by the alert's best entry, where it reaches
     `min_coverage`, with how each word was found."""
@@ -201,7 +219,7 @@ def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
         by_lang.setdefault(paragraph.record.lang, []).append(j)
     best: dict[tuple[int, int], Why] = {}
     for lang, members in by_lang.items():
-        index = index_entries(prepared, lang)
+        index = index_entries(prepared, lang, analysed)
         for j in members:
             paragraph = paragraphs[j]
             found = entries_found(index, paragraph_terms(

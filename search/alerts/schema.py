@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS translations (
     paragraph INTEGER NOT NULL REFERENCES paragraphs(id), why TEXT,
     PRIMARY KEY (hit_id, paragraph)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS translations_by_paragraph ON translations (paragraph);
+CREATE TABLE IF NOT EXISTS word_terms (
+    code TEXT NOT NULL, word TEXT NOT NULL, terms TEXT NOT NULL, PRIMARY KEY (code, word))
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
     channel TEXT NOT NULL, generation TEXT NOT NULL, hit_ids TEXT NOT NULL,

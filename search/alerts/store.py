@@ -19,7 +19,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -37,6 +37,7 @@ from search.alerts.records import (
     Translation,
     Why,
 )
+from search.alerts.terms import AnalysedWord, WordTerms
 from search.errors import AlertNotFound, IndexUnwritable, InvalidAlert
 from search.ranking.explain import MatchForm, TermMatch
 from search.ranking.query import Mode
@@ -93,6 +94,8 @@ class AlertStore:
                                  check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
+            # A generation at 10,000 alerts writes ~10^6 rows to indexes in one transaction.
+            db.execute("PRAGMA cache_size = -65536")
             schema.create(db)
         except (sqlite3.OperationalError, OSError) as exc:
             raise IndexUnwritable(
@@ -206,6 +209,36 @@ class AlertStore:
                            [(alert_id, model, np.asarray(v, dtype=np.float32).tobytes())
                             for alert_id, v in vectors.items()])
 
+    # -- words' terms, by analyzer ----------------------------------------------------------
+    def word_terms(self, marks: Mapping[str, str]) -> WordTerms:
+        """The words' terms kept for each analyzer code of `marks` whose analysis mark is the
+        one they were kept under (search.alerts.terms.analysis_mark)."""
+        known: dict[str, dict[str, AnalysedWord]] = {}
+        for code, mark in marks.items():
+            kept = self._db.execute("SELECT value FROM state WHERE key = ?",
+                                    (f"analysis:{code}",)).fetchone()
+            if kept is not None and kept[0] == mark:
+                known[code] = {word: _terms(terms) for word, terms in self._db.execute(
+                    "SELECT word, terms FROM word_terms WHERE code = ?", (code,))}
+        return WordTerms(known)
+
+    def save_word_terms(self, words: WordTerms, marks: Mapping[str, str]) -> None:
+        """Keep the words analysed since `word_terms` read them, each under its code's mark
+        (what was kept under another mark is dropped)."""
+        if not words.added:
+            return
+        with self.transaction() as db:
+            for code, added in words.added.items():
+                key = f"analysis:{code}"
+                kept = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+                if kept is None or kept[0] != marks[code]:
+                    db.execute("DELETE FROM word_terms WHERE code = ?", (code,))
+                    db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, marks[code]))
+                db.executemany("INSERT OR REPLACE INTO word_terms VALUES (?, ?, ?)",
+                               [(code, word, "\t".join(("L" if latin else "T") + term
+                                                        for term, latin in terms))
+                                for word, terms in added.items()])
+
     # -- evaluation state ------------------------------------------------------------------
     def watermark(self) -> int | None:
         """Paragraphs below this id have been evaluated; None before the first alert."""
@@ -250,7 +283,7 @@ class AlertStore:
         db.executemany("INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        paragraphs)
         db.executemany("INSERT INTO hits VALUES (?, ?, ?, ?, ?)", hits)
-        db.executemany("INSERT INTO translations VALUES (?, ?, ?)", translations)
+        db.executemany("INSERT INTO translations VALUES (?, ?, ?)", sorted(translations))
 
     # -- hits ------------------------------------------------------------------------------
     def hits(self, alert_id: int, limit: int = 50) -> list[AlertHit]:
@@ -338,6 +371,10 @@ _ALERT_COLUMNS = ("id, name, kind, text, mode, filters, feed_token, created, web
                   " webhook_secret, email, lang")
 _HIT_COLUMNS = ("h.id, h.alert_id, p.generation, p.paragraph_id, p.article_id, p.title, p.lang,"
                 " p.pid, h.score, p.text, h.why, p.url, p.found")
+
+
+def _terms(kept: str) -> AnalysedWord:
+    return tuple((term[1:], term[0] == "L") for term in kept.split("\t")) if kept else ()
 
 
 def _alert(row: tuple) -> Alert:

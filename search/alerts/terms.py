@@ -72,23 +72,40 @@ def name_like(word: str) -> bool:
     return word[:1].isupper() or any(c.isdigit() for c in word) or is_abjad(word)
 
 
+# Entry words filed together: one word, the analyzer code it is looked for under (None: every
+# language's, as names are), and whether its entries forgive typos.
+WordGroup = tuple[str, str | None, bool]
+
+
 @dataclass(frozen=True)
 class EntryWords:
-    """Every entry's distinct words, and which of them are names (name_like)."""
+    """Every entry's distinct words, and the entry words (keys) each distinct word is, filed
+    by where it is looked for: a name (name_like) or a watchlist's word in every language,
+    any other word in its query's language only (across languages the keyword side sees
+    only shared names and numbers)."""
 
-    entries: Sequence[Entry]
     words: list[list[str]]
-    names: list[list[bool]]
+    groups: dict[str | None, list[tuple[str, bool, np.ndarray]]]
 
     @classmethod
     def of(cls, entries: Sequence[Entry]) -> EntryWords:
         known: dict[tuple[str, str | None], list[str]] = {}  # alerts often share a text
         words = []
-        for entry in entries:
+        keys: dict[WordGroup, list[int]] = {}
+        for number, entry in enumerate(entries):
             if (entry.text, entry.lang) not in known:
                 known[(entry.text, entry.lang)] = entry.words()
             words.append(known[(entry.text, entry.lang)])
-        return cls(entries, words, [[name_like(w) for w in ws] for ws in words])
+            code = field_language(entry.lang) if entry.lang is not None else None
+            for word, surface in enumerate(words[-1]):
+                where = None if code is None or name_like(surface) else code
+                keys.setdefault((surface, where, entry.typos), []).append(
+                    number << _WORD_BITS | word)
+        groups: dict[str | None, list[tuple[str, bool, np.ndarray]]] = {}
+        for (surface, where, typos), group in keys.items():
+            groups.setdefault(where, []).append(
+                (surface, typos, np.array(group, dtype=np.int64)))
+        return cls(words, groups)
 
 
 @dataclass(frozen=True)
@@ -102,64 +119,73 @@ class _Ways:
 _NONE = _Ways(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8))
 
 
+AnalysedWord = tuple[tuple[str, bool], ...]  # a word's terms, each with whether it is Latin
+# Words in several scripts whose terms change when an analyzer's rules change.
+_PROBE = ("Zelensky", "Зеленского", "Ζελένσκι", "زيلينسكي", "negotiations", "2024")
+
+
+@dataclass
+class WordTerms:
+    """Words' terms as each language's analyzer reads a query (code -> word -> terms): those
+    kept in the alert store, and those analysed since it was read (`added`, to keep). Words
+    of 10,000 alerts analysed anew under every language took most of an evaluation."""
+
+    known: dict[str, dict[str, AnalysedWord]] = field(default_factory=dict)
+    added: dict[str, dict[str, AnalysedWord]] = field(default_factory=dict)
+
+    def terms(self, code: str, word: str) -> AnalysedWord:
+        terms = self.known.get(code, {}).get(word)
+        if terms is None:
+            terms = self.known.setdefault(code, {})[word] = word_terms(code, True)(word)
+            self.added.setdefault(code, {})[word] = terms
+        return terms
+
+
+def analysis_mark(code: str) -> str:
+    """What the analyzer of `code` makes of a few probe words: kept words' terms are
+    trusted only while it is unchanged (an upgrade may change an analyzer)."""
+    terms_of = word_terms(code, True)
+    return "|".join(",".join(term for term, _ in terms_of(word)) for word in _PROBE)
+
+
 @dataclass
 class LanguageIndex:
     """The entries' words as one language's analyzer sees them, filed by term (the postings
-    are entry word keys, with whether the term is a Latin form of the word)."""
+    are arrays of entry word keys; exact ones with whether the term is a Latin form)."""
 
     sizes: np.ndarray  # per entry, its number of distinct words
     words: list[list[str]]
-    exact: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
-    folded: dict[str, list[int]] = field(default_factory=dict)
-    skeletons: dict[str, list[int]] = field(default_factory=dict)
-    typo_terms: dict[str, list[int]] = field(default_factory=dict)
+    exact: dict[str, list[tuple[np.ndarray, bool]]] = field(default_factory=dict)
+    folded: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    skeletons: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    typo_terms: dict[str, list[np.ndarray]] = field(default_factory=dict)
     edits: dict[str, int] = field(default_factory=dict)
     vocabulary: Vocabulary | None = None
     resolved: dict[tuple[str, bool], _Ways] = field(default_factory=dict)
 
 
-def index_entries(prepared: EntryWords, lang: str) -> LanguageIndex:
-    """The inverted index of the entries for paragraphs in `lang`. A query in another
-    language than `lang` is filed by its names only: across languages the keyword side sees
-    only shared names and numbers, and analysing every word of 10,000 alerts under every
-    language cost most of an evaluation. Each distinct word is analysed once."""
+def index_entries(prepared: EntryWords, lang: str, words: WordTerms) -> LanguageIndex:
+    """The inverted index of the entries for paragraphs in `lang`: each distinct word
+    analysed once (`words` keeps them) and filed with all the entry words it is."""
     code = field_language(lang)
-    terms_of = word_terms(code, True)
     index = LanguageIndex(np.array([len(ws) for ws in prepared.words], dtype=np.int64),
                           prepared.words)
-    analysed: dict[str, list[tuple[str, bool, str | None, str | None]]] = {}
-    for number, entry in enumerate(prepared.entries):
-        foreign = entry.lang is not None and field_language(entry.lang) != code
-        for word, surface in enumerate(prepared.words[number]):
-            if foreign and not prepared.names[number][word]:
-                continue
-            key = number << _WORD_BITS | word
-            terms = analysed.get(surface)
-            if terms is None:
-                terms = analysed[surface] = [_forms(term, latin, surface)
-                                             for term, latin in terms_of(surface)]
-            for term, latin, folded, bones in terms:
-                index.exact.setdefault(term, []).append((key, latin))
-                if folded is not None:
-                    index.folded.setdefault(folded, []).append(key)
-                if bones is not None:
-                    index.skeletons.setdefault(bones, []).append(key)
-                if entry.typos and (edits := max_edits(term, len(surface))):
-                    index.typo_terms.setdefault(term, []).append(key)
-                    index.edits[term] = max(edits, index.edits.get(term, 0))
+    for surface, typos, keys in [*prepared.groups.get(None, ()), *prepared.groups.get(code, ())]:
+        for term, latin in words.terms(code, surface):
+            index.exact.setdefault(term, []).append((keys, latin))
+            if term.isascii():
+                index.folded.setdefault(fold(term), []).append(keys)
+            if latin and is_abjad(surface) and len(bones := skeleton(term)) >= 3:
+                index.skeletons.setdefault(bones, []).append(keys)
+            if typos and (edits := max_edits(term, len(surface))):
+                index.typo_terms.setdefault(term, []).append(keys)
+                index.edits[term] = max(edits, index.edits.get(term, 0))
     if index.typo_terms:
         # Its deletion index, without the rest of the local backend (FAISS) unless needed.
         from search.backends.local.fuzzy import Vocabulary
 
         index.vocabulary = Vocabulary({code: index.typo_terms})
     return index
-
-
-def _forms(term: str, latin: bool, surface: str) -> tuple[str, bool, str | None, str | None]:
-    """A word's term, whether it is a Latin form, its loose Latin folding (ASCII terms) and
-    its consonant skeleton (Latin forms of Arabic or Hebrew words), as names are compared."""
-    bones = skeleton(term) if latin and is_abjad(surface) else ""
-    return term, latin, fold(term) if term.isascii() else None, bones if len(bones) >= 3 else None
 
 
 def paragraph_terms(texts: Iterable[str], lang: str) -> Terms:
@@ -224,21 +250,18 @@ def _lookups(index: LanguageIndex, term: str, named: bool) -> _Ways:
     known = index.resolved.get((term, named))
     if known is not None:
         return known
-    keys = [key for key, _ in index.exact.get(term, ())]
-    ranks = [_RANK[MatchForm.LATIN if latin else MatchForm.TYPED]
-             for _, latin in index.exact.get(term, ())]
+    found = [(keys, MatchForm.LATIN if latin else MatchForm.TYPED)
+             for keys, latin in index.exact.get(term, ())]
     if term.isascii():
-        latin = index.folded.get(fold(term), [])
+        found += [(keys, MatchForm.LATIN) for keys in index.folded.get(fold(term), ())]
         if index.skeletons:
-            latin = latin + index.skeletons.get(skeleton(term), [])
-        keys += latin
-        ranks += [_RANK[MatchForm.LATIN]] * len(latin)
+            found += [(keys, MatchForm.LATIN) for keys in index.skeletons.get(skeleton(term), ())]
         if index.vocabulary is not None and len(term) >= 4 and named:
             for near in index.vocabulary.near(term, 2):
                 if near.edits <= index.edits[near.term]:
-                    keys += index.typo_terms[near.term]
-                    ranks += [_RANK[MatchForm.TYPO]] * len(index.typo_terms[near.term])
-    ways = (_Ways(np.array(keys, dtype=np.int64), np.array(ranks, dtype=np.int8))
-            if keys else _NONE)
+                    found += [(keys, MatchForm.TYPO) for keys in index.typo_terms[near.term]]
+    ways = _Ways(np.concatenate([keys for keys, _ in found]), np.concatenate(
+        [np.full(len(keys), _RANK[form], dtype=np.int8) for keys, form in found])
+    ) if found else _NONE
     index.resolved[(term, named)] = ways
     return ways

@@ -21,6 +21,8 @@ from search.alerts.evaluate import NewParagraph, evaluate, searches_meaning
 from search.alerts.records import Alert, AlertKind
 from search.alerts.store import AlertStore
 from search.alerts.stories import Recorded, record
+from search.alerts.terms import analysis_mark
+from search.analysis import field_language
 from search.backends.base import Backend, Catalog, GenerationReader
 from search.config import Settings
 from search.encoders.base import Encoder
@@ -117,8 +119,12 @@ def _evaluate(backend: Backend, catalog: Catalog, store: AlertStore, alerts: lis
         bias = language_bias(catalog, settings.language_centering)
         langs = _alert_langs(store, alerts, catalog.languages)
         queries = _alert_vectors(store, alerts, catalog, encoder)
+        marks = {code: analysis_mark(code)
+                 for code in {field_language(r.lang) for r in records}}
+        analysed = store.word_terms(marks)
         matches = evaluate(alerts, store.since(), queries, paragraphs, vectors, settings,
-                           semantic_floors(catalog.model, settings), bias, langs)
+                           semantic_floors(catalog.model, settings), bias, langs, analysed)
+        store.save_word_terms(analysed, marks)
         return record(store, catalog.name, watermark, upto, alerts, matches,
                       {p.record.pid: p for p in paragraphs}, partners)
     finally:

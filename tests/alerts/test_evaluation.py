@@ -131,3 +131,22 @@ def test_each_paragraph_is_held_to_its_language_floor_and_a_story_told_in_the_qu
     assert first.why.cosine == approx(0.84) and first.score == approx(0.5 + 0.5 * 0.01 / 0.17,
                                                                       abs=1e-4)
     assert matches[2].why.cosine == approx(0.9)  # the English version's cosine, same floor
+
+
+def test_a_story_told_in_the_query_language_counts_when_no_new_paragraph_is_in_it():
+    from search.alerts import Alert
+    from search.alerts.evaluate import NewParagraph, evaluate
+    from search.config import Settings
+    from search.encoders.calibration import SemanticFloors
+    from search.records import ArticleRecord, Filters, ParagraphRecord
+
+    told = {1: {"en": _at_cosine(0.9)}, 2: {}}  # 1's English version came earlier
+    paragraphs = [NewParagraph(ParagraphRecord(pid, f"a{pid}", 0, 0, 9, "zzz", "de"),
+                               ArticleRecord(f"a{pid}", "x.txt", "t", None, None, None, None,
+                                             "de", (pid,)), told[pid]) for pid in (1, 2)]
+    alert = Alert(1, "talks", AlertKind.QUERY, "prisoner exchange", Mode.SEMANTIC, Filters(),
+                  "t1", "")
+    matches = evaluate([alert], {}, {1: np.array([1, 0, 0, 0], dtype=np.float32)}, paragraphs,
+                       np.stack([_at_cosine(0.7), _at_cosine(0.7)]), Settings(),
+                       SemanticFloors(same=0.83, cross=0.75), None, {1: "en"})
+    assert [(m.pid, m.why.cosine) for m in matches] == [(1, approx(0.9))]
