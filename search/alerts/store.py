@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -253,19 +253,25 @@ class AlertStore:
             db.execute("UPDATE alerts SET since_pid = ?", (next_pid,))
             db.execute("INSERT OR REPLACE INTO state VALUES ('watermark', ?)", (str(next_pid),))
 
-    def hit_of(self, db: sqlite3.Connection, pids: Sequence[int]) -> dict[tuple[int, int], int]:
-        """(alert id, pid) -> the hit a paragraph already belongs to, for `pids`."""
-        found: dict[tuple[int, int], int] = {}
+    def stories_of(self, db: sqlite3.Connection, pids: Sequence[int]) -> Stories:
+        """The stories kept paragraphs of `pids` belong to, and the alerts' hits on them."""
+        found = Stories()
         for start in range(0, len(pids), 500):
             chunk = list(pids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for alert_id, pid, hit_id in db.execute(
-                    "SELECT h.alert_id, p.pid, h.id FROM paragraphs p JOIN hits h"
-                    f" ON h.paragraph = p.id WHERE p.pid IN ({marks}) UNION ALL"
-                    " SELECT h.alert_id, p.pid, h.id FROM paragraphs p JOIN translations t"
-                    " ON t.paragraph = p.id JOIN hits h ON h.id = t.hit_id"
-                    f" WHERE p.pid IN ({marks})", chunk + chunk):
-                found[(alert_id, pid)] = hit_id
+            for pid, story in db.execute(
+                    f"SELECT pid, min(story) FROM paragraphs WHERE pid IN ({marks}) GROUP BY pid",
+                    chunk):
+                found.story_of[pid] = story
+        stories = sorted(set(found.story_of.values()))
+        for start in range(0, len(stories), 500):
+            chunk = stories[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for story, alert_id, hit_id in db.execute(
+                    "SELECT p.story, h.alert_id, min(h.id) FROM hits h JOIN paragraphs p"
+                    f" ON p.id = h.paragraph WHERE p.story IN ({marks})"
+                    " GROUP BY p.story, h.alert_id", chunk):
+                found.hits_on.setdefault(story, {})[alert_id] = hit_id
         return found
 
     def next_ids(self, db: sqlite3.Connection) -> tuple[int, int]:
@@ -277,10 +283,11 @@ class AlertStore:
 
     def write_stories(self, db: sqlite3.Connection, paragraphs: Sequence[tuple],
                       hits: Sequence[tuple], translations: Sequence[tuple]) -> None:
-        """Rows of a generation, their ids given (next_ids): paragraphs (id, generation, pid,
-        paragraph_id, article_id, title, lang, text, url, found), hits (id, alert_id,
-        paragraph, score, why) and translations (hit_id, paragraph, why or None)."""
-        db.executemany("INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """Rows of a generation, their ids given (next_ids): paragraphs (id, story, batch,
+        generation, pid, paragraph_id, article_id, title, lang, text, url, found), hits (id,
+        alert_id, paragraph, score, why) and the translations that matched (hit_id,
+        paragraph, why)."""
+        db.executemany("INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        paragraphs)
         db.executemany("INSERT INTO hits VALUES (?, ?, ?, ?, ?)", hits)
         db.executemany("INSERT INTO translations VALUES (?, ?, ?)", sorted(translations))
@@ -302,19 +309,31 @@ class AlertStore:
         return self._with_translations(rows)
 
     def _with_translations(self, rows: list[tuple]) -> list[AlertHit]:
+        """Each hit with its translations: the other paragraphs of its story kept in its
+        generation or later, with why where they matched the alert themselves."""
+        if not rows:
+            return []
         hits = [_hit(row) for row in rows]
-        if not hits:
-            return hits
+        story = {row[0]: (row[-3], row[-2], row[-1]) for row in rows}  # paragraph, story, batch
+        stories = sorted({s for _, s, _ in story.values()})
+        members: dict[int, list[tuple]] = {}
+        for start in range(0, len(stories), 500):
+            chunk = stories[start : start + 500]
+            for member in self._db.execute(
+                    "SELECT story, batch, id, paragraph_id, lang, title, generation, found FROM"
+                    f" paragraphs WHERE story IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                    chunk):
+                members.setdefault(member[0], []).append(member)
         marks = ",".join("?" * len(hits))
-        extra: dict[int, list[Translation]] = {}
-        for hit_id, paragraph_id, lang, title, generation, why, found in self._db.execute(
-                "SELECT t.hit_id, p.paragraph_id, p.lang, p.title, p.generation, t.why, p.found"
-                " FROM translations t JOIN paragraphs p ON p.id = t.paragraph"
-                f" WHERE t.hit_id IN ({marks}) ORDER BY p.id", [h.id for h in hits]):
-            extra.setdefault(hit_id, []).append(Translation(
-                paragraph_id, lang, title, generation,
-                why_from_dict(json.loads(why)) if why is not None else Why(), found))
-        return [_with(h, tuple(extra.get(h.id, ()))) for h in hits]
+        why = {(hit_id, row): why_from_dict(json.loads(text)) for hit_id, row, text in
+               self._db.execute("SELECT hit_id, paragraph, why FROM translations"
+                                f" WHERE hit_id IN ({marks})", [h.id for h in hits])}
+        return [_with(hit, tuple(
+            Translation(paragraph_id, lang, title, generation, why.get((hit.id, row), Why()),
+                        found)
+            for _, batch, row, paragraph_id, lang, title, generation, found
+            in members[story[hit.id][1]]
+            if batch >= story[hit.id][2] and row != story[hit.id][0])) for hit in hits]
 
     # -- the outbox ----------------------------------------------------------------------
     def pending(self, now: float | None = None) -> list[Delivery]:
@@ -370,7 +389,15 @@ class AlertStore:
 _ALERT_COLUMNS = ("id, name, kind, text, mode, filters, feed_token, created, webhook_url,"
                   " webhook_secret, email, lang")
 _HIT_COLUMNS = ("h.id, h.alert_id, p.generation, p.paragraph_id, p.article_id, p.title, p.lang,"
-                " p.pid, h.score, p.text, h.why, p.url, p.found")
+                " p.pid, h.score, p.text, h.why, p.url, p.found, p.id, p.story, p.batch")
+
+
+@dataclass
+class Stories:
+    """Which story kept paragraphs belong to (pid -> story), and each story's hits by alert."""
+
+    story_of: dict[int, int] = field(default_factory=dict)
+    hits_on: dict[int, dict[int, int]] = field(default_factory=dict)
 
 
 def _terms(kept: str) -> AnalysedWord:
@@ -388,7 +415,7 @@ def _alert(row: tuple) -> Alert:
 
 def _hit(row: tuple) -> AlertHit:
     (id_, alert_id, generation, paragraph_id, article_id, title, lang, pid, score, text, why,
-     url, found) = row
+     url, found) = row[:13]
     return AlertHit(id_, alert_id, generation, paragraph_id, article_id, title, lang,
                     pid, score, text, why_from_dict(json.loads(why)), url, found)
 

@@ -1,10 +1,12 @@
 """A generation's matches recorded as stories: one hit per translation group and alert.
 
-A match whose translation group already holds a paragraph the alert reported (in this
-generation or an earlier one) is added to that hit as a translation instead of becoming a hit
-of its own; so are the group's other new paragraphs, matched or not, as the same story in
-another language. Everything, with the outbox rows and the new watermark, is written in one
-transaction.
+A paragraph joins the story of its translation group's members kept earlier (the store keeps
+a reported paragraph once, with its story: search/alerts/schema.py); a match in a story the
+alert already has a hit on (from this generation or an earlier one) is added to that hit as a
+translation instead of becoming a hit of its own, and so are the story's other new
+paragraphs, matched or not, as the same story in another language: those are kept once for
+every alert, not a row each. Everything, with the outbox rows and the new watermark, is
+written in one transaction.
 """
 
 from __future__ import annotations
@@ -41,44 +43,47 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
         if store.watermark() != watermark:
             done.skipped = True
             return done
-        wanted = sorted({m for pid in paragraphs for m in (pid, *partners.get(pid, ()))})
-        owner = store.hit_of(db, wanted)
+        kept = store.stories_of(db, sorted({m for pid in paragraphs
+                                            for m in partners.get(pid, ())
+                                            if m not in paragraphs}))
+        story_of = _stories(sorted(paragraphs), partners, kept.story_of)
+        hits_on = kept.hits_on
         first_row, next_hit = store.next_ids(db)
         hits: list[tuple] = []  # (hit id, alert id, pid, score, why)
-        joined: list[tuple[int, int, str | None]] = []  # (hit id, pid, why)
+        matched: list[tuple[int, int, str]] = []  # (hit id, pid, why)
+        reported: set[tuple[int, int]] = set()
         touched: dict[int, set[int]] = {}
         for match in matches:
-            if (match.alert_id, match.pid) in owner:
-                continue
-            story = _story(owner, match.alert_id, partners.get(match.pid, ()))
-            if story is None:
-                story, next_hit = next_hit, next_hit + 1
-                hits.append((story, match.alert_id, match.pid, match.score,
-                             _json(match.why) or "{}"))
+            on = hits_on.setdefault(story_of[match.pid], {})
+            hit_id = on.get(match.alert_id)
+            if hit_id is None:
+                hit_id = on[match.alert_id] = next_hit
+                next_hit += 1
+                hits.append((hit_id, match.alert_id, match.pid, match.score,
+                             _json(match.why)))
             else:
-                joined.append((story, match.pid, _json(match.why)))
-            owner[(match.alert_id, match.pid)] = story
-            touched.setdefault(match.alert_id, set()).add(story)
-        # The same story arriving in another language without matching on its own.
-        stories: dict[int, list[tuple[int, int]]] = {}
-        for (alert_id, member), hit_id in owner.items():
-            stories.setdefault(member, []).append((alert_id, hit_id))
-        for pid in sorted(paragraphs):
-            for member in partners.get(pid, ()):
-                for alert_id, hit_id in stories.get(member, ()):
-                    if (alert_id, pid) not in owner and alert_id in by_id:
-                        joined.append((hit_id, pid, None))
-                        owner[(alert_id, pid)] = hit_id
-                        touched.setdefault(alert_id, set()).add(hit_id)
-        reported = sorted({h[2] for h in hits} | {j[1] for j in joined})
-        row = {pid: first_row + n for n, pid in enumerate(reported)}
+                matched.append((hit_id, match.pid, _json(match.why)))
+                done.translations += 1
+            reported.add((match.alert_id, match.pid))
+            touched.setdefault(match.alert_id, set()).add(hit_id)
+        # The other new paragraphs of stories with hits: the same story in another language.
+        kept_pids = [pid for pid in sorted(paragraphs) if hits_on.get(story_of[pid])]
+        for pid in kept_pids:
+            for alert_id, hit_id in hits_on[story_of[pid]].items():
+                if alert_id in by_id and (alert_id, pid) not in reported:
+                    done.translations += 1
+                    touched.setdefault(alert_id, set()).add(hit_id)
+        row = {pid: first_row + n for n, pid in enumerate(kept_pids)}
+        story = {key: row[-key] if key < 0 else key for key in set(story_of.values())
+                 if key >= 0 or -key in row}
         now = datetime.now(UTC).isoformat(timespec="seconds")
         store.write_stories(
-            db, [_paragraph_row(row[pid], generation, paragraphs[pid], now) for pid in reported],
+            db, [_paragraph_row(row[pid], story[story_of[pid]], first_row, generation,
+                                paragraphs[pid], now) for pid in kept_pids],
             [(hit_id, alert_id, row[pid], score, why)
              for hit_id, alert_id, pid, score, why in hits],
-            [(hit_id, row[pid], why) for hit_id, pid, why in joined])
-        done.hits, done.translations = len(hits), len(joined)
+            sorted((hit_id, row[pid], why) for hit_id, pid, why in matched))
+        done.hits = len(hits)
         for alert_id, hit_ids in touched.items():
             for channel in by_id[alert_id].channels:
                 db.execute("INSERT OR IGNORE INTO outbox (alert_id, channel, generation,"
@@ -89,24 +94,29 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
     return done
 
 
-def _paragraph_row(row: int, generation: str, paragraph: NewParagraph, now: str) -> tuple:
+def _stories(pids: Sequence[int], partners: Mapping[int, Sequence[int]],
+             kept: Mapping[int, int]) -> dict[int, int]:
+    """Each new paragraph's story: the earliest story its group's kept members belong to,
+    else that of its first new member, which is -(that member's pid) until it has a row."""
+    story_of: dict[int, int] = {}
+    for pid in pids:
+        members = partners.get(pid, ())
+        known = [kept[m] for m in members if m in kept]
+        earlier = [m for m in members if m in story_of]
+        story_of[pid] = (min(known) if known else story_of[min(earlier)] if earlier else -pid)
+    return story_of
+
+
+def _paragraph_row(row: int, story: int, batch: int, generation: str, paragraph: NewParagraph,
+                   now: str) -> tuple:
     p, article = paragraph.record, paragraph.article
-    return (row, generation, p.pid, p.paragraph_id, article.id, article.title, p.lang, p.text,
-            article.url, now)
+    return (row, story, batch, generation, p.pid, p.paragraph_id, article.id, article.title,
+            p.lang, p.text, article.url, now)
 
 
-def _json(why: Why) -> str | None:
-    """`why` as stored (None: it joined its story without matching). A cosine alone, by far
-    the most frequent, is written directly (a float's repr is JSON)."""
+def _json(why: Why) -> str:
+    """`why` as stored. A cosine alone, by far the most frequent, is written directly (a
+    float's repr is JSON)."""
     if not why.words and why.coverage is None:
-        return None if why.cosine is None else f'{{"cosine": {float(why.cosine)!r}}}'
+        return "{}" if why.cosine is None else f'{{"cosine": {float(why.cosine)!r}}}'
     return json.dumps(why_to_dict(why))
-
-
-def _story(owner: Mapping[tuple[int, int], int], alert_id: int,
-           partners: Sequence[int]) -> int | None:
-    for member in partners:
-        hit_id = owner.get((alert_id, member))
-        if hit_id is not None:
-            return hit_id
-    return None

@@ -88,7 +88,9 @@ def test_a_first_version_store_is_moved_with_every_hit_and_translation(tmp_path)
     with AlertStore(folder) as store:
         _check(store)
         with store.transaction() as db:
-            assert store.hit_of(db, [3, 7, 9]) == {(1, 7): 5, (1, 9): 5}
+            stories = store.stories_of(db, [3, 7, 9])
+            assert stories.story_of[7] == stories.story_of[9]  # one story, pid 3 forgotten
+            assert stories.hits_on == {stories.story_of[7]: {1: 5}}
             assert store.next_ids(db)[1] == 7  # new hits never take an old hit's id
     db = sqlite3.connect(folder / "alerts.sqlite")
     assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION

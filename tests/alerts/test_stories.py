@@ -45,3 +45,25 @@ def test_translations_join_their_story_and_deliveries_name_the_hit(tmp_path):
                        {3: _paragraph(3, "ru")}, {3: [1]})
         assert again.skipped and len(store.hits(alert.id)[0].translations) == 2
         assert store.watermark() == 5
+
+
+def test_a_translation_joins_every_alert_s_story_and_is_kept_once(tmp_path):
+    import sqlite3
+
+    with AlertStore(tmp_path) as store:
+        talks = store.add("talks", AlertKind.QUERY, "talks", Mode.HYBRID, Filters(), 1)
+        deal = store.add("deal", AlertKind.QUERY, "deal", Mode.HYBRID, Filters(), 1)
+        # Generation 1: English (1) matches "talks", French (2), its translation, "deal".
+        record(store, "g000001", 1, 3, [talks, deal],
+               [Match(talks.id, 1, 0.7, Why(cosine=0.4)), Match(deal.id, 2, 0.6, Why())],
+               {1: _paragraph(1, "en"), 2: _paragraph(2, "fr")}, {1: [2], 2: [1]})
+        # Generation 2: German (3), matching neither, joins both alerts' hits.
+        second = record(store, "g000002", 3, 4, [talks, deal], [],
+                        {3: _paragraph(3, "de")}, {3: [1, 2]})
+        assert (second.hits, second.translations, second.deliveries) == (0, 2, 0)
+        [on_talks], [on_deal] = store.hits(talks.id), store.hits(deal.id)
+        assert [t.lang for t in on_talks.translations] == ["fr", "de"]
+        assert [t.lang for t in on_deal.translations] == ["en", "de"]
+    kept = sqlite3.connect(tmp_path / "alerts.sqlite").execute(
+        "SELECT lang, count(*) FROM paragraphs GROUP BY lang ORDER BY lang").fetchall()
+    assert kept == [("de", 1), ("en", 1), ("fr", 1)]
