@@ -165,9 +165,12 @@ class AlertStore:
         return self.get(name)
 
     def remove(self, name: str) -> None:
+        """Remove an alert, its hits, and the kept paragraphs no other alert's story holds."""
         alert = self.get(name)
         with self.transaction() as db:
             db.execute("DELETE FROM alerts WHERE id = ?", (alert.id,))
+            db.execute("DELETE FROM paragraphs WHERE story NOT IN (SELECT p.story FROM hits h"
+                       " JOIN paragraphs p ON p.id = h.paragraph)")
 
     def alerts(self) -> list[Alert]:
         rows = self._db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts ORDER BY id").fetchall()

@@ -67,3 +67,20 @@ def test_a_translation_joins_every_alert_s_story_and_is_kept_once(tmp_path):
     kept = sqlite3.connect(tmp_path / "alerts.sqlite").execute(
         "SELECT lang, count(*) FROM paragraphs GROUP BY lang ORDER BY lang").fetchall()
     assert kept == [("de", 1), ("en", 1), ("fr", 1)]
+
+
+def test_removing_an_alert_drops_the_paragraphs_only_its_stories_held(tmp_path):
+    import sqlite3
+
+    with AlertStore(tmp_path) as store:
+        talks = store.add("talks", AlertKind.QUERY, "talks", Mode.HYBRID, Filters(), 1)
+        deal = store.add("deal", AlertKind.QUERY, "deal", Mode.HYBRID, Filters(), 1)
+        record(store, "g000001", 1, 4, [talks, deal],
+               [Match(talks.id, 1, 0.7, Why()), Match(deal.id, 3, 0.6, Why())],
+               {1: _paragraph(1, "en"), 2: _paragraph(2, "fr"), 3: _paragraph(3, "de")},
+               {1: [2], 2: [1]})
+        store.remove("talks")
+        assert [(h.lang, len(h.translations)) for h in store.hits(deal.id)] == [("de", 0)]
+    kept = sqlite3.connect(tmp_path / "alerts.sqlite").execute(
+        "SELECT lang FROM paragraphs").fetchall()
+    assert kept == [("de",)]
