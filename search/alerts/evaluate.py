@@ -25,6 +25,7 @@ from search.alerts.terms import (
     entries_found,
     index_entries,
     paragraph_terms,
+    share_typos,
 )
 from search.config import Settings
 from search.encoders.calibration import SemanticFloors
@@ -217,9 +218,11 @@ def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
     by_lang: dict[str, list[int]] = {}
     for j, paragraph in enumerate(paragraphs):
         by_lang.setdefault(paragraph.record.lang, []).append(j)
+    indexes = {lang: index_entries(prepared, lang, analysed) for lang in by_lang}
+    share_typos(list(indexes.values()))
     best: dict[tuple[int, int], Why] = {}
     for lang, members in by_lang.items():
-        index = index_entries(prepared, lang, analysed)
+        index = indexes[lang]
         for j in members:
             paragraph = paragraphs[j]
             found = entries_found(index, paragraph_terms(

@@ -153,6 +153,7 @@ class LanguageIndex:
     """The entries' words as one language's analyzer sees them, filed by term (the postings
     are arrays of entry word keys; exact ones with whether the term is a Latin form)."""
 
+    code: str  # the analyzer's
     sizes: np.ndarray  # per entry, its number of distinct words
     words: list[list[str]]
     exact: dict[str, list[tuple[np.ndarray, bool]]] = field(default_factory=dict)
@@ -168,7 +169,7 @@ def index_entries(prepared: EntryWords, lang: str, words: WordTerms) -> Language
     """The inverted index of the entries for paragraphs in `lang`: each distinct word
     analysed once (`words` keeps them) and filed with all the entry words it is."""
     code = field_language(lang)
-    index = LanguageIndex(np.array([len(ws) for ws in prepared.words], dtype=np.int64),
+    index = LanguageIndex(code, np.array([len(ws) for ws in prepared.words], dtype=np.int64),
                           prepared.words)
     for surface, typos, keys in [*prepared.groups.get(None, ()), *prepared.groups.get(code, ())]:
         for term, latin in words.terms(code, surface):
@@ -180,12 +181,18 @@ def index_entries(prepared: EntryWords, lang: str, words: WordTerms) -> Language
             if typos and (edits := max_edits(term, len(surface))):
                 index.typo_terms.setdefault(term, []).append(keys)
                 index.edits[term] = max(edits, index.edits.get(term, 0))
-    if index.typo_terms:
-        # Its deletion index, without the rest of the local backend (FAISS) unless needed.
+    return index
+
+
+def share_typos(indexes: Sequence[LanguageIndex]) -> None:
+    """One deletion index over the watchlists' terms of every language, for typos."""
+    if any(index.typo_terms for index in indexes):
+        # Without the rest of the local backend (FAISS) unless needed.
         from search.backends.local.fuzzy import Vocabulary
 
-        index.vocabulary = Vocabulary({code: index.typo_terms})
-    return index
+        vocabulary = Vocabulary({index.code: index.typo_terms for index in indexes})
+        for index in indexes:
+            index.vocabulary = vocabulary
 
 
 def paragraph_terms(texts: Iterable[str], lang: str) -> Terms:
@@ -256,9 +263,9 @@ def _lookups(index: LanguageIndex, term: str, named: bool) -> _Ways:
         found += [(keys, MatchForm.LATIN) for keys in index.folded.get(fold(term), ())]
         if index.skeletons:
             found += [(keys, MatchForm.LATIN) for keys in index.skeletons.get(skeleton(term), ())]
-        if index.vocabulary is not None and len(term) >= 4 and named:
+        if index.typo_terms and index.vocabulary is not None and len(term) >= 4 and named:
             for near in index.vocabulary.near(term, 2):
-                if near.edits <= index.edits[near.term]:
+                if index.code in near.languages and near.edits <= index.edits[near.term]:
                     found += [(keys, MatchForm.TYPO) for keys in index.typo_terms[near.term]]
     ways = _Ways(np.concatenate([keys for keys, _ in found]), np.concatenate(
         [np.full(len(keys), _RANK[form], dtype=np.int8) for keys, form in found])
