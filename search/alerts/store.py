@@ -10,7 +10,7 @@ crash after it only leaves deliveries pending: never a hit twice. WAL lets reade
 pages, the feed) read while a writer writes; a read-only index is read without it.
 
 The tables are in search/alerts/schema.py. One module because every table's writes share
-the transactions above (~360 lines).
+the transactions above (~380 lines).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -256,45 +256,6 @@ class AlertStore:
             db.execute("UPDATE alerts SET since_pid = ?", (next_pid,))
             db.execute("INSERT OR REPLACE INTO state VALUES ('watermark', ?)", (str(next_pid),))
 
-    def stories_of(self, db: sqlite3.Connection, pids: Sequence[int]) -> Stories:
-        """The stories kept paragraphs of `pids` belong to, and the alerts' hits on them."""
-        found = Stories()
-        for start in range(0, len(pids), 500):
-            chunk = list(pids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for pid, story in db.execute(
-                    f"SELECT pid, min(story) FROM paragraphs WHERE pid IN ({marks}) GROUP BY pid",
-                    chunk):
-                found.story_of[pid] = story
-        stories = sorted(set(found.story_of.values()))
-        for start in range(0, len(stories), 500):
-            chunk = stories[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for story, alert_id, hit_id in db.execute(
-                    "SELECT p.story, h.alert_id, min(h.id) FROM hits h JOIN paragraphs p"
-                    f" ON p.id = h.paragraph WHERE p.story IN ({marks})"
-                    " GROUP BY p.story, h.alert_id", chunk):
-                found.hits_on.setdefault(story, {})[alert_id] = hit_id
-        return found
-
-    def next_ids(self, db: sqlite3.Connection) -> tuple[int, int]:
-        """The next free paragraph row and hit id, in a write transaction (a generation's
-        rows are written at once, their ids given by the writer)."""
-        paragraph = db.execute("SELECT coalesce(max(id), 0) + 1 FROM paragraphs").fetchone()[0]
-        hit = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'hits'").fetchone()
-        return paragraph, (hit[0] if hit else 0) + 1
-
-    def write_stories(self, db: sqlite3.Connection, paragraphs: Sequence[tuple],
-                      hits: Sequence[tuple], translations: Sequence[tuple]) -> None:
-        """Rows of a generation, their ids given (next_ids): paragraphs (id, story, batch,
-        generation, pid, paragraph_id, article_id, title, lang, text, url, found), hits (id,
-        alert_id, paragraph, score, why) and the translations that matched (hit_id,
-        paragraph, why)."""
-        db.executemany("INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       paragraphs)
-        db.executemany("INSERT INTO hits VALUES (?, ?, ?, ?, ?)", hits)
-        db.executemany("INSERT INTO translations VALUES (?, ?, ?)", sorted(translations))
-
     # -- hits ------------------------------------------------------------------------------
     def hits(self, alert_id: int, limit: int = 50) -> list[AlertHit]:
         """An alert's latest hits, newest first, each with its translations."""
@@ -393,14 +354,6 @@ _ALERT_COLUMNS = ("id, name, kind, text, mode, filters, feed_token, created, web
                   " webhook_secret, email, lang")
 _HIT_COLUMNS = ("h.id, h.alert_id, p.generation, p.paragraph_id, p.article_id, p.title, p.lang,"
                 " p.pid, h.score, p.text, h.why, p.url, p.found, p.id, p.story, p.batch")
-
-
-@dataclass
-class Stories:
-    """Which story kept paragraphs belong to (pid -> story), and each story's hits by alert."""
-
-    story_of: dict[int, int] = field(default_factory=dict)
-    hits_on: dict[int, dict[int, int]] = field(default_factory=dict)
 
 
 def _terms(kept: str) -> AnalysedWord:

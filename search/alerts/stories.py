@@ -12,8 +12,9 @@ written in one transaction.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from search.alerts.evaluate import Match, NewParagraph
@@ -43,12 +44,12 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
         if store.watermark() != watermark:
             done.skipped = True
             return done
-        kept = store.stories_of(db, sorted({m for pid in paragraphs
+        kept = _kept_stories(db, sorted({m for pid in paragraphs
                                             for m in partners.get(pid, ())
                                             if m not in paragraphs}))
         story_of = _stories(sorted(paragraphs), partners, kept.story_of)
         hits_on = kept.hits_on
-        first_row, next_hit = store.next_ids(db)
+        first_row, next_hit = _next_ids(db)
         hits: list[tuple] = []  # (hit id, alert id, pid, score, why)
         matched: list[tuple[int, int, str]] = []  # (hit id, pid, why)
         reported: set[tuple[int, int]] = set()
@@ -77,7 +78,7 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
         story = {key: row[-key] if key < 0 else key for key in set(story_of.values())
                  if key >= 0 or -key in row}
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        store.write_stories(
+        _write(
             db, [_paragraph_row(row[pid], story[story_of[pid]], first_row, generation,
                                 paragraphs[pid], now) for pid in kept_pids],
             [(hit_id, alert_id, row[pid], score, why)
@@ -105,6 +106,54 @@ def _stories(pids: Sequence[int], partners: Mapping[int, Sequence[int]],
         earlier = [m for m in members if m in story_of]
         story_of[pid] = (min(known) if known else story_of[min(earlier)] if earlier else -pid)
     return story_of
+
+
+@dataclass
+class _Kept:
+    """Which story kept paragraphs belong to (pid -> story), and each story's hits by alert."""
+
+    story_of: dict[int, int] = field(default_factory=dict)
+    hits_on: dict[int, dict[int, int]] = field(default_factory=dict)
+
+
+def _kept_stories(db: sqlite3.Connection, pids: Sequence[int]) -> _Kept:
+    """The stories kept paragraphs of `pids` belong to, and the alerts' hits on them."""
+    found = _Kept()
+    for start in range(0, len(pids), 500):
+        chunk = list(pids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for pid, story in db.execute(
+                f"SELECT pid, min(story) FROM paragraphs WHERE pid IN ({marks}) GROUP BY pid",
+                chunk):
+            found.story_of[pid] = story
+    stories = sorted(set(found.story_of.values()))
+    for start in range(0, len(stories), 500):
+        chunk = stories[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for story, alert_id, hit_id in db.execute(
+                "SELECT p.story, h.alert_id, min(h.id) FROM hits h JOIN paragraphs p"
+                f" ON p.id = h.paragraph WHERE p.story IN ({marks})"
+                " GROUP BY p.story, h.alert_id", chunk):
+            found.hits_on.setdefault(story, {})[alert_id] = hit_id
+    return found
+
+def _next_ids(db: sqlite3.Connection) -> tuple[int, int]:
+    """The next free paragraph row and hit id, in a write transaction (a generation's
+    rows are written at once, their ids given by the writer)."""
+    paragraph = db.execute("SELECT coalesce(max(id), 0) + 1 FROM paragraphs").fetchone()[0]
+    hit = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'hits'").fetchone()
+    return paragraph, (hit[0] if hit else 0) + 1
+
+def _write(db: sqlite3.Connection, paragraphs: Sequence[tuple],
+                  hits: Sequence[tuple], translations: Sequence[tuple]) -> None:
+    """Rows of a generation, their ids given (_next_ids): paragraphs (id, story, batch,
+    generation, pid, paragraph_id, article_id, title, lang, text, url, found), hits (id,
+    alert_id, paragraph, score, why) and the translations that matched (hit_id,
+    paragraph, why)."""
+    db.executemany("INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   paragraphs)
+    db.executemany("INSERT INTO hits VALUES (?, ?, ?, ?, ?)", hits)
+    db.executemany("INSERT INTO translations VALUES (?, ?, ?)", sorted(translations))
 
 
 def _paragraph_row(row: int, story: int, batch: int, generation: str, paragraph: NewParagraph,

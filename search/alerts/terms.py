@@ -239,15 +239,14 @@ def entries_found(index: LanguageIndex, terms: Terms, min_coverage: float
             best[k] = (r, set(listed[t][1][0]))
         elif r == old[0]:
             old[1].update(listed[t][1][0])
-    found: dict[int, tuple[float, tuple[TermMatch, ...]]] = {}
+    found: dict[int, list[TermMatch]] = {}
     for k in sorted(best):
         entry, word = k >> _WORD_BITS, k & ((1 << _WORD_BITS) - 1)
         r, spellings = best[k]
-        share, words = found.get(entry, (0.0, ()))
-        found[entry] = (share, (*words, TermMatch(index.words[entry][word], _FORMS[r],
-                                                  tuple(sorted(spellings)))))
-    return {entry: (round(len(words) / len(index.words[entry]), 4), words)
-            for entry, (_, words) in found.items()}
+        found.setdefault(entry, []).append(
+            TermMatch(index.words[entry][word], _FORMS[r], tuple(sorted(spellings))))
+    return {entry: (round(len(words) / len(index.words[entry]), 4), tuple(words))
+            for entry, words in found.items()}
 
 
 def _lookups(index: LanguageIndex, term: str, named: bool) -> _Ways:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from search.alerts import AlertStore, MatchForm
+from search.alerts import AlertStore, MatchForm, Why
+from search.alerts.evaluate import Match, NewParagraph
 from search.alerts.schema import VERSION
+from search.alerts.stories import record
+from search.records import ArticleRecord, ParagraphRecord
 
 VERSION_1 = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -41,6 +44,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL DEFAULT 0, error TEXT, UNIQUE (alert_id, channel, generation));
 """
+FILTERS = ('{"languages": [], "article_ids": [], "sources": [], "date_from": null,'
+           ' "date_to": null}')
 WORDS = ('{"words": [{"word": "talks", "form": "typed", "found": ["talks"]}], "coverage": 1.0,'
          ' "cosine": null}')
 
@@ -53,7 +58,7 @@ def version_1_store(folder: Path) -> Path:
     db.executescript(VERSION_1)
     db.executemany("INSERT INTO alerts (id, name, kind, text, mode, filters, feed_token,"
                    " created, since_pid) VALUES (?, ?, 'query', ?, 'hybrid', ?, ?, '', 1)",
-                   [(1, "talks", "talks", "{}", "t1"), (2, "other", "ferry", "{}", "t2")])
+                   [(1, "talks", "talks", FILTERS, "t1"), (2, "other", "ferry", FILTERS, "t2")])
     db.executemany("INSERT INTO hits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
         (5, 1, "g000002", 7, "a.md:0", "a.md", "Talks", "en", 0.9, "The talks began.", WORDS,
          "http://a", "2026-01-02"),
@@ -67,6 +72,13 @@ def version_1_store(folder: Path) -> Path:
     db.commit()
     db.close()
     return folder
+
+
+def _paragraph(pid: int, lang: str) -> NewParagraph:
+    article = f"a.{lang}.md"
+    return NewParagraph(ParagraphRecord(pid, article, 0, 0, 10, f"text {lang}", lang),
+                        ArticleRecord(article, article, f"title {lang}", None, None, None,
+                                      None, lang, (pid,)))
 
 
 def _check(store: AlertStore) -> None:
@@ -87,11 +99,12 @@ def test_a_first_version_store_is_moved_with_every_hit_and_translation(tmp_path)
     folder = version_1_store(tmp_path / "index")
     with AlertStore(folder) as store:
         _check(store)
-        with store.transaction() as db:
-            stories = store.stories_of(db, [3, 7, 9])
-            assert stories.story_of[7] == stories.story_of[9]  # one story, pid 3 forgotten
-            assert stories.hits_on == {stories.story_of[7]: {1: 5}}
-            assert store.next_ids(db)[1] == 7  # new hits never take an old hit's id
+        talks, other = store.alerts()
+        # A Spanish version of pid 7 joins the moved story; a new hit takes a new id.
+        record(store, "g000004", 10, 12, [talks, other], [Match(other.id, 10, 0.6, Why())],
+               {10: _paragraph(10, "fr"), 11: _paragraph(11, "es")}, {11: [7]})
+        assert [t.lang for t in store.hits(talks.id)[0].translations] == ["de", "es"]
+        assert [h.id for h in store.hits(other.id)] == [7, 6]
     db = sqlite3.connect(folder / "alerts.sqlite")
     assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION
     assert db.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'old_%'"
