@@ -83,42 +83,51 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
         return []
     langs = alert_langs or {}
     words = _words(alerts, langs, paragraphs, settings.min_coverage, analysed or WordTerms())
-    worded: dict[int, list[int]] = {}
-    for a, j in words:
-        worded.setdefault(a, []).append(j)
     told = _Told.of(paragraphs)
-    pids = np.array([p.record.pid for p in paragraphs], dtype=np.int64)
     order = sorted(range(len(alerts)), key=lambda a: alerts[a].id)
     matches: list[Match] = []
     for start in range(0, len(order), ALERT_BLOCK):
-        block = order[start : start + ALERT_BLOCK]
-        row_of = {a: r for r, a in enumerate(block)}
-        meaning = [a for a in block
-                   if searches_meaning(alerts[a]) and alerts[a].id in alert_vectors]
-        cosines, floors_held = _cosines([alerts[a] for a in meaning], alert_vectors,
-                                        paragraphs, vectors, bias, langs, floors, told)
-        evidence = np.zeros((len(block), len(paragraphs)), dtype=np.float32)
-        evidence[[row_of[a] for a in meaning]] = scaled_rows(cosines, floors_held)
-        for a in worded.keys() & row_of.keys():
-            for j in worded[a]:
-                coverage = scaled(words[(a, j)].coverage or 0.0, settings.min_coverage)
-                evidence[row_of[a], j] = max(evidence[row_of[a], j], coverage)
-        firsts = np.array([since.get(alerts[a].id, 0) for a in block], dtype=np.int64)
-        rows, columns = np.nonzero((evidence >= MATCH) & (pids[None, :] >= firsts[:, None]))
-        scores = np.round(evidence[rows, columns].astype(np.float64), 4).tolist()
-        meaning_row = np.full(len(block), -1, dtype=np.int64)
-        meaning_row[[row_of[a] for a in meaning]] = np.arange(len(meaning))
-        cosine = np.round(cosines[np.maximum(meaning_row[rows], 0), columns].astype(np.float64),
-                          4).tolist() if meaning else [0.0] * len(rows)
-        has_cosine = (meaning_row[rows] >= 0).tolist()
-        for n, (r, j) in enumerate(zip(rows.tolist(), columns.tolist(), strict=True)):
-            alert, paragraph = alerts[block[r]], paragraphs[j]
-            if not alert.filters.is_empty() and not _admits(alert, paragraph):
-                continue
-            found = words.get((block[r], j))
-            why = Why(found.words if found else (), found.coverage if found else None,
-                      cosine[n] if has_cosine[n] else None)
-            matches.append(Match(alert.id, paragraph.record.pid, scores[n], why))
+        block = [alerts[a] for a in order[start : start + ALERT_BLOCK]]
+        worded = {(r, j): why for r, a in enumerate(order[start : start + ALERT_BLOCK])
+                  for j, why in words.get(a, {}).items()}
+        matches += _block(block, worded, since, alert_vectors, paragraphs, vectors, settings,
+                          floors, bias, langs, told)
+    return matches
+
+
+def _block(alerts: Sequence[Alert], words: Mapping[tuple[int, int], Why],
+           since: Mapping[int, int], alert_vectors: Mapping[int, np.ndarray],
+           paragraphs: Sequence[NewParagraph], vectors: np.ndarray, settings: Settings,
+           floors: SemanticFloors, bias: LanguageBias | None, langs: Mapping[int, str],
+           told: _Told) -> list[Match]:
+    """The matches of a block of alerts (`words`: (row, paragraph) -> the words found): the
+    evidence of every alert and paragraph as one matrix, the matches read from it at once."""
+    meaning = [r for r, alert in enumerate(alerts)
+               if searches_meaning(alert) and alert.id in alert_vectors]
+    cosines, floors_held = _cosines([alerts[r] for r in meaning], alert_vectors, paragraphs,
+                                    vectors, bias, langs, floors, told)
+    evidence = np.zeros((len(alerts), len(paragraphs)), dtype=np.float32)
+    evidence[meaning] = scaled_rows(cosines, floors_held)
+    for (r, j), why in words.items():
+        evidence[r, j] = max(evidence[r, j], scaled(why.coverage or 0.0, settings.min_coverage))
+    firsts = np.array([since.get(alert.id, 0) for alert in alerts], dtype=np.int64)
+    pids = np.array([p.record.pid for p in paragraphs], dtype=np.int64)
+    rows, columns = np.nonzero((evidence >= MATCH) & (pids[None, :] >= firsts[:, None]))
+    scores = np.round(evidence[rows, columns].astype(np.float64), 4).tolist()
+    cosine_row = np.full(len(alerts), -1, dtype=np.int64)
+    cosine_row[meaning] = np.arange(len(meaning))
+    has_cosine = (cosine_row[rows] >= 0).tolist()
+    cosine = (np.round(cosines[np.maximum(cosine_row[rows], 0), columns].astype(np.float64), 4)
+              .tolist() if meaning else [0.0] * len(has_cosine))
+    matches = []
+    for n, (r, j) in enumerate(zip(rows.tolist(), columns.tolist(), strict=True)):
+        alert, paragraph = alerts[r], paragraphs[j]
+        if not alert.filters.is_empty() and not _admits(alert, paragraph):
+            continue
+        found = words.get((r, j))
+        why = Why(found.words if found else (), found.coverage if found else None,
+                  cosine[n] if has_cosine[n] else None)
+        matches.append(Match(alert.id, paragraph.record.pid, scores[n], why))
     return matches
 
 
@@ -205,8 +214,8 @@ def _query_vector(alert: Alert, alert_vectors: Mapping[int, np.ndarray],
 
 def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
            paragraphs: Sequence[NewParagraph], min_coverage: float, analysed: WordTerms
-           ) -> dict[tuple[int, int], Why]:
-    """(alert, paragraph) -> the words found by the alert's best entry, where it reaches
+           ) -> dict[int, dict[int, Why]]:
+    """alert -> paragraph -> the words found by the alert's best entry, where it reaches
     `min_coverage`, with how each word was found."""
     entries = [Entry(a, text, alert.kind is AlertKind.WATCHLIST,
                      langs.get(alert.id) if alert.kind is AlertKind.QUERY else None)
@@ -220,7 +229,7 @@ def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
         by_lang.setdefault(paragraph.record.lang, []).append(j)
     indexes = {lang: index_entries(prepared, lang, analysed) for lang in by_lang}
     share_typos(list(indexes.values()))
-    best: dict[tuple[int, int], Why] = {}
+    best: dict[int, dict[int, Why]] = {}
     for lang, members in by_lang.items():
         index = indexes[lang]
         for j in members:
@@ -228,7 +237,7 @@ def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
             found = entries_found(index, paragraph_terms(
                 (paragraph.record.text, paragraph.article.title), lang), min_coverage)
             for entry, (share, words) in found.items():
-                key = (entries[entry].alert, j)
-                if share > (best[key].coverage or 0.0 if key in best else 0.0):
-                    best[key] = Why(words, share)
+                of_alert = best.setdefault(entries[entry].alert, {})
+                if j not in of_alert or share > (of_alert[j].coverage or 0.0):
+                    of_alert[j] = Why(words, share)
     return best
