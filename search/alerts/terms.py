@@ -213,18 +213,21 @@ def entries_found(index: LanguageIndex, terms: Terms, min_coverage: float
     """The entries a paragraph with `terms` matches (holding at least `min_coverage` of
     their words): each one's coverage and its words found, in the entry's order, each in its
     strongest form (as search.ranking.explain names them) with the paragraph's spellings."""
-    keys, ranks, owners = [], [], []
     listed = list(terms.items())
+    reached: list[tuple[int, bool, _Ways]] = []  # (term's number, Latin form?, entry words)
     for number, (term, (spellings, latin)) in enumerate(listed):
         ways = _lookups(index, term, latin or any(s[:1].isupper() for s in spellings))
         if len(ways.keys):
-            keys.append(ways.keys)
-            # A word found through a Latin form of the paragraph's is found in Latin form.
-            ranks.append(np.maximum(ways.ranks, _RANK[MatchForm.LATIN]) if latin else ways.ranks)
-            owners.append(np.full(len(ways.keys), number, dtype=np.int32))
-    if not keys:
+            reached.append((number, latin, ways))
+    if not reached:
         return {}
-    key, rank, owner = np.concatenate(keys), np.concatenate(ranks), np.concatenate(owners)
+    key = np.concatenate([ways.keys for _, _, ways in reached])
+    rank = np.concatenate([ways.ranks for _, _, ways in reached])
+    sizes = [len(ways.keys) for _, _, ways in reached]
+    owner = np.repeat(np.array([number for number, _, _ in reached], dtype=np.int32), sizes)
+    # A word found through a Latin form of the paragraph's is found in Latin form.
+    latin_form = np.repeat(np.array([latin for _, latin, _ in reached]), sizes)
+    rank[latin_form] = np.maximum(rank[latin_form], _RANK[MatchForm.LATIN])
     entry_of = np.unique(key) >> _WORD_BITS
     entries, counts = np.unique(entry_of, return_counts=True)
     passing = entries[counts / index.sizes[entries] >= min_coverage]
