@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from search.alerts.records import Alert, AlertKind, Why
 from search.alerts.terms import (
@@ -45,9 +47,9 @@ class NewParagraph:
     translations: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Match:
-    """An alert fired on a paragraph: its evidence (0.5..1) and why."""
+class Match(NamedTuple):
+    """An alert fired on a paragraph: its evidence (0.5..1) and why. (A tuple: a generation
+    at 10,000 alerts makes hundreds of thousands.)"""
 
     alert_id: int
     pid: int
@@ -86,12 +88,16 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
     told = _Told.of(paragraphs)
     order = sorted(range(len(alerts)), key=lambda a: alerts[a].id)
     matches: list[Match] = []
-    for start in range(0, len(order), ALERT_BLOCK):
-        block = [alerts[a] for a in order[start : start + ALERT_BLOCK]]
-        worded = {(r, j): why for r, a in enumerate(order[start : start + ALERT_BLOCK])
-                  for j, why in words.get(a, {}).items()}
-        matches += _block(block, worded, since, alert_vectors, paragraphs, vectors, settings,
-                          floors, bias, langs, told)
+    # One BLAS thread: the products are small, and OpenBLAS's threads spin against whatever
+    # else runs (serve workers' queries, the writer): 10x slower on a busy 2-core machine
+    # (OpenMathLib/OpenBLAS#731).
+    with threadpool_limits(1, user_api="blas"):
+        for start in range(0, len(order), ALERT_BLOCK):
+            block = [alerts[a] for a in order[start : start + ALERT_BLOCK]]
+            worded = {(r, j): why for r, a in enumerate(order[start : start + ALERT_BLOCK])
+                      for j, why in words.get(a, {}).items()}
+            matches += _block(block, worded, since, alert_vectors, paragraphs, vectors,
+                              settings, floors, bias, langs, told)
     return matches
 
 
@@ -119,15 +125,20 @@ def _block(alerts: Sequence[Alert], words: Mapping[tuple[int, int], Why],
     has_cosine = (cosine_row[rows] >= 0).tolist()
     cosine = (np.round(cosines[np.maximum(cosine_row[rows], 0), columns].astype(np.float64), 4)
               .tolist() if meaning else [0.0] * len(has_cosine))
+    filtered = [not alert.filters.is_empty() for alert in alerts]
+    by_cosine: dict[float, Why] = {}  # most matches are a cosine alone, of few values
     matches = []
     for n, (r, j) in enumerate(zip(rows.tolist(), columns.tolist(), strict=True)):
-        alert, paragraph = alerts[r], paragraphs[j]
-        if not alert.filters.is_empty() and not _admits(alert, paragraph):
+        if filtered[r] and not _admits(alerts[r], paragraphs[j]):
             continue
         found = words.get((r, j))
-        why = Why(found.words if found else (), found.coverage if found else None,
-                  cosine[n] if has_cosine[n] else None)
-        matches.append(Match(alert.id, paragraph.record.pid, scores[n], why))
+        if found is not None:
+            why = Why(found.words, found.coverage, cosine[n] if has_cosine[n] else None)
+        elif has_cosine[n]:
+            why = by_cosine.get(cosine[n]) or by_cosine.setdefault(cosine[n], Why(cosine=cosine[n]))
+        else:
+            why = Why()
+        matches.append(Match(alerts[r].id, paragraphs[j].record.pid, scores[n], why))
     return matches
 
 
