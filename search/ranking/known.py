@@ -1,12 +1,14 @@
 """What one query has read of its candidates: the reader is asked once per stage, for every
-pid the stage needs that the query does not hold yet (GenerationReader.facts)."""
+pid the stage needs that the query does not hold yet: the few columns counting needs of
+every candidate (GenerationReader.columns), the whole facts and translation groups of those
+it ranks first, judges by their translations or shows (GenerationReader.facts)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
 from search.backends.base import GenerationReader
-from search.records import ParagraphFacts
+from search.records import ParagraphColumns, ParagraphFacts
 from search.results import Translation
 
 
@@ -17,6 +19,25 @@ class KnownFacts:
         self._reader = reader
         self._facts: dict[int, ParagraphFacts] = {}
         self._members: dict[int, tuple[int, ...]] = {}
+        self._rows: dict[int, _Row] = {}  # columns of pids not read as facts
+
+    def columns(self, pids: Sequence[int]) -> ParagraphColumns:
+        """The columns of `pids`, in that order, reading those not known yet in one call
+        (GenerationReader.columns: what counting needs of every candidate, without the
+        members of their groups)."""
+        rows, facts = self._rows, self._facts
+        missing = [pid for pid in dict.fromkeys(pids) if pid not in rows and pid not in facts]
+        if missing:
+            found = self._reader.columns(missing)
+            rows.update(zip(missing, zip(found.langs, found.article_ids, found.groups,
+                                         found.dates, found.sources, strict=True),
+                            strict=True))
+        picked = [rows[pid] if pid in rows else _row(facts[pid]) for pid in pids]
+        if not picked:
+            return ParagraphColumns([], [], [], [], [])
+        langs, article_ids, groups, dates, sources = (
+            list(column) for column in zip(*picked, strict=True))
+        return ParagraphColumns(langs, article_ids, groups, dates, sources)
 
     def read(self, pids: Iterable[int]) -> None:
         """Read the facts of the pids not read yet, in one call."""
@@ -43,6 +64,13 @@ class KnownFacts:
         return [tuple(sorted((_translation(self._facts[m]) for m in row),
                              key=lambda t: (t.lang, t.paragraph_id)))
                 for row in rows]
+
+
+_Row = tuple[str, str, int, str | None, str | None]  # a pid's fields of ParagraphColumns
+
+
+def _row(fact: ParagraphFacts) -> _Row:
+    return fact.lang, fact.article_id, fact.group, fact.date, fact.source
 
 
 def _translation(fact: ParagraphFacts) -> Translation:

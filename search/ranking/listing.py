@@ -32,7 +32,7 @@ from search.ranking.known import KnownFacts
 from search.ranking.matching import Matches, find_matches
 from search.ranking.ordering import Collapse, Sort, newest_first, recency_factor
 from search.ranking.query import Understood
-from search.records import Candidate, ParagraphFacts
+from search.records import Candidate
 from search.results import NO_SOURCE, UNDATED, Facets
 
 T = TypeVar("T")
@@ -69,8 +69,10 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
                  settings: Settings, floors: SemanticFloors, today: date) -> Listing:
     """The listing of a query. `fused` is its ranking; `keyword` and `semantic` are both
     sides' candidates over the count window (`settings.count_window`); `known` reads what
-    the query's candidates need, once."""
-    known.read(c.pid for c in (*keyword, *semantic))  # every candidate's facts, in one call
+    the query's candidates need, once per stage."""
+    # The semantic candidates' whole facts in one call: those in another language are judged
+    # by their translations. The rest is counted and ordered by its columns alone.
+    known.read(c.pid for c in semantic)
     matches = find_matches(keyword, semantic, settings.count_window, floors, q.text_lang,
                            settings.min_coverage, _members_in(q.text_lang, semantic, known))
     matched = matches.matched
@@ -81,9 +83,9 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
     ordered = _relevance_order(fused, matches, keyword, semantic,
                                everything=not matched or q.sort is Sort.RELEVANCE)
     pids = [item.fused.pid for item in ordered]
-    facts = known.of(pids)
-    article_ids = [f.article_id for f in facts]
-    dates = [f.date for f in facts]
+    columns = known.columns(pids)
+    article_ids = columns.article_ids
+    dates = columns.dates
     factors: list[float | None] = [None] * len(ordered)
     indexed = list(range(len(ordered)))
     if q.recency is not None:
@@ -97,8 +99,9 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
         indexed = first_of_each(indexed, [article_ids[i] for i in indexed])
     if q.collapse is Collapse.TRANSLATIONS:
         preferred = set(q.filters.languages) or {q.lang}
-        indexed = represented(indexed, [facts[i].group for i in indexed],
-                              [facts[i].lang in preferred and (pids[i] in matched or not matched)
+        groups, langs = columns.groups, columns.langs
+        indexed = represented(indexed, [groups[i] for i in indexed],
+                              [langs[i] in preferred and (pids[i] in matched or not matched)
                                for i in indexed])
     relation = "eq" if matches.complete else "gte"
     if not matched:
@@ -109,7 +112,8 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
     listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
               for i in indexed]
     counted = [i for i, pid in enumerate(pids) if pid in matched]
-    facets = _facets([facts[i] for i in counted])
+    facets = _facets([columns.langs[i] for i in counted], [columns.sources[i] for i in counted],
+                     [dates[i] for i in counted])
     return Listing(listed, len(counted), relation, facets, [])
 
 
@@ -166,12 +170,14 @@ def _listed(item: Fused, score: float, matches: Matches, factor: float | None) -
                   round(matches.evidence.get(item.pid, 0.0), 6), factor)
 
 
-def _facets(matched: Sequence[ParagraphFacts]) -> Facets:
-    sources = Counter(f.source or NO_SOURCE for f in matched)
-    months = Counter(f.date[:7] if f.date else UNDATED for f in matched)
+def _facets(langs: Sequence[str], sources: Sequence[str | None],
+            dates: Sequence[str | None]) -> Facets:
+    """The facets of the matches, from their languages, sources and dates."""
+    by_source = Counter(source or NO_SOURCE for source in sources)
+    months = Counter(day[:7] if day else UNDATED for day in dates)
     month_order = sorted(months, key=lambda m: (m == UNDATED, [-ord(ch) for ch in m]))
-    days = Counter(f.date[:10] if f.date else UNDATED for f in matched)
-    return Facets(_by_count(Counter(f.lang for f in matched)), _by_count(sources),
+    days = Counter(day[:10] if day else UNDATED for day in dates)
+    return Facets(_by_count(Counter(langs)), _by_count(by_source),
                   {month: months[month] for month in month_order},
                   dict(sorted(days.items(), key=lambda item: (item[0] == UNDATED, item[0]))))
 
