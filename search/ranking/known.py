@@ -39,6 +39,16 @@ class KnownFacts:
             list(column) for column in zip(*picked, strict=True))
         return ParagraphColumns(langs, article_ids, groups, dates, sources)
 
+    def members(self, groups: Sequence[int]) -> dict[int, tuple[int, ...]]:
+        """The members of each of `groups`, in pid order, reading the groups not known yet
+        in one call."""
+        known = self._members
+        missing = [group for group in dict.fromkeys(groups) if group not in known]
+        if missing:
+            found = self._reader.group_members(missing)
+            known.update((group, tuple(found.get(group, ()))) for group in missing)
+        return {group: known[group] for group in groups}
+
     def read(self, pids: Iterable[int]) -> None:
         """Read the facts of the pids not read yet, in one call."""
         missing = [pid for pid in dict.fromkeys(pids) if pid not in self._facts]

@@ -70,9 +70,9 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
     """The listing of a query. `fused` is its ranking; `keyword` and `semantic` are both
     sides' candidates over the count window (`settings.count_window`); `known` reads what
     the query's candidates need, once per stage."""
-    # The semantic candidates' whole facts in one call: those in another language are judged
-    # by their translations. The rest is counted and ordered by its columns alone.
-    known.read(c.pid for c in semantic)
+    # Every candidate's columns in one call (what counting and ordering read of them); the
+    # whole facts of those shown are read with the page.
+    known.columns([c.pid for c in (*keyword, *semantic)])
     matches = find_matches(keyword, semantic, settings.count_window, floors, q.text_lang,
                            settings.min_coverage, _members_in(q.text_lang, semantic, known))
     matched = matches.matched
@@ -185,11 +185,16 @@ def _facets(langs: Sequence[str], sources: Sequence[str | None],
 def _members_in(lang: str, semantic: Sequence[Candidate], known: KnownFacts
                 ) -> dict[int, int]:
     """For the semantic candidates in another language than `lang`, the member of their
-    translation group in `lang`, where there is one."""
+    translation group in `lang`, where there is one: read as columns and groups, not as
+    whole facts (a query judges a thousand candidates, each with a member per language)."""
     others = [c.pid for c in semantic if c.lang != lang]
+    groups = known.columns(others).groups
+    rows = known.members(groups)
+    everyone = list(dict.fromkeys(m for row in rows.values() for m in row))
+    langs = dict(zip(everyone, known.columns(everyone).langs, strict=True))
     found: dict[int, int] = {}
-    for pid, row in zip(others, known.partners(others), strict=True):
-        member = next((fact.pid for fact in known.of(row) if fact.lang == lang), None)
+    for pid, group in zip(others, groups, strict=True):
+        member = next((m for m in rows[group] if m != pid and langs[m] == lang), None)
         if member is not None:
             found[pid] = member
     return found
