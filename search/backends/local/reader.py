@@ -76,7 +76,8 @@ class LocalReader:
 
     def keyword_candidates(self, text: str, lang: str, limit: int,
                            filters: Filters) -> list[Candidate]:
-        return self._with_langs(self.keyword.search(text, limit, self._allowed(filters), lang))
+        return self.keyword.search(text, limit, self._allowed(filters), lang,
+                                   self.paragraph_store.langs)
 
     def vector_candidates(self, vector: np.ndarray, limit: int,
                           filters: Filters) -> list[Candidate]:
