@@ -150,18 +150,23 @@ def _relevance_order(fused: Sequence[Fused], matches: Matches, keyword: Sequence
     ranked = [_Ranked(item, item.score / top if top > 0 else 0.0)
               for item in fused if everything or item.pid in matched]
     seen = {item.pid for item in fused}
-    beyond = sorted((pid for pid in matched if pid not in seen),
-                    key=lambda pid: (-matches.evidence[pid], pid))
+    evidence = matches.evidence
+    # Sorted as pairs, not by a key function: a count has thousands of matches beyond.
+    beyond = [pid for _, pid in sorted((-evidence[pid], pid) for pid in matched
+                                       if pid not in seen)]
     if not beyond:
         return ranked
     last = ranked[-1].relevance if ranked else 1.0
-    keyword_at = {c.pid: (rank, c.score) for rank, c in enumerate(keyword, start=1)}
-    semantic_at = {c.pid: (rank, c.score) for rank, c in enumerate(semantic, start=1)}
+    wanted = set(beyond)
+    keyword_at = {c.pid: (rank, c.score) for rank, c in enumerate(keyword, start=1)
+                  if c.pid in wanted}
+    semantic_at = {c.pid: (rank, c.score) for rank, c in enumerate(semantic, start=1)
+                   if c.pid in wanted}
     for pid in beyond:
         k_rank, k_score = keyword_at.get(pid, (None, None))
         s_rank, s_score = semantic_at.get(pid, (None, None))
         ranked.append(_Ranked(Fused(pid, 0.0, k_rank, k_score, s_rank, s_score),
-                              last * matches.evidence[pid]))
+                              last * evidence[pid]))
     return ranked
 
 
