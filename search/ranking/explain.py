@@ -16,7 +16,7 @@ where the word itself is not in the paragraph.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -60,10 +60,17 @@ class _Text:
     own: dict[str, list[int]]  # its own terms under the paragraph's analyzer
     latin: dict[str, list[int]]  # Latin forms of its names
     typed: dict[str, list[int]]  # its own terms under the query's analyzer, if another
+    folds: dict[str, str]  # its terms folded, as near spellings are compared
+
+    def folded(self, term: str) -> str:
+        found = self.folds.get(term)
+        if found is None:
+            found = self.folds[term] = fold(term)
+        return found
 
     @classmethod
     def read(cls, text: str, code: str, query_code: str) -> _Text:
-        found = cls([], {}, {}, {})
+        found = cls([], {}, {}, {}, {})
         numbers: dict[tuple[int, int], int] = {}
 
         def number(start: int, end: int) -> int:
@@ -108,28 +115,31 @@ def _analysed(surface: str, code: str, query: bool) -> tuple[frozenset[str], fro
 
 
 def _near_terms(sources: Collection[str], targets: Iterable[str], edits: int,
-                by_skeleton: bool, equal: bool) -> set[str]:
+                by_skeleton: bool, equal: bool, fold_of: Callable[[str], str]) -> set[str]:
     """The `targets` within `edits` of one of `sources` after folding (or sharing its
     consonant skeleton, `by_skeleton`), as the keyword side's vocabulary finds near terms;
-    with `equal`, also those equal to one. Each source is folded once."""
-    firsts = [(a, _fold(a), skeleton(a) if by_skeleton else "") for a in sources]
+    with `equal`, also those equal to one. Each source is folded once; `fold_of` folds a
+    target (a text's terms are folded once for all the query's words)."""
     found: set[str] = set()
-    if not firsts:
+    if not sources or not (equal or edits or by_skeleton):
         return found
+    folded = [_fold(a) for a in sources]
+    bones = ({skeleton(a) for a in sources} if by_skeleton else set())
+    bones = {b for b in bones if len(b) >= SHORTEST_SKELETON}
     for b in targets:
-        if equal and any(a == b for a, _, _ in firsts):
+        if equal and b in sources:
             found.add(b)
-        elif len(b) < SHORTEST:
             continue
-        elif edits and any(abs(len(folded) - len(folded_b)) <= edits
-                           and OSA.distance(folded, folded_b, score_cutoff=edits) <= edits
-                           for folded_b in (_fold(b),) for _, folded, _ in firsts):
-            found.add(b)
-        elif by_skeleton and any(len(bones) >= SHORTEST_SKELETON for _, _, bones in firsts):
-            bones_b = skeleton(b)
-            if any(len(bones) >= SHORTEST_SKELETON and bones == bones_b
-                   for _, _, bones in firsts):
+        if len(b) < SHORTEST:
+            continue
+        if edits:
+            folded_b = fold_of(b)
+            if any(abs(len(a) - len(folded_b)) <= edits
+                   and OSA.distance(a, folded_b, score_cutoff=edits) <= edits for a in folded):
                 found.add(b)
+                continue
+        if bones and skeleton(b) in bones:
+            found.add(b)
     return found
 
 
@@ -152,9 +162,9 @@ class _QueryWord:
         # A Latin form meets a term of the other side exactly or within the tolerance
         # (zelenskii and zelensky fold to one spelling).
         latin_met = (_near_terms(self.latin, text.own.keys() | text.latin.keys(), self.edits,
-                                 self.by_skeleton, equal=True) if self.latin else set())
-        meets_latin = (_near_terms(mine, text.latin, self.edits, self.by_skeleton, equal=True)
-                       if text.latin else set())
+                                 self.by_skeleton, True, text.folded) if self.latin else set())
+        meets_latin = (_near_terms(mine, text.latin, self.edits, self.by_skeleton, True,
+                                   text.folded) if text.latin else set())
         found: dict[int, MatchForm] = {}
         for form, index, terms in (
             (MatchForm.TYPED, text.own, self.own), (MatchForm.TYPED, text.typed, self.own),
@@ -168,7 +178,7 @@ class _QueryWord:
         # of every term of the text are made only then).
         if self.typos and MatchForm.TYPED not in found.values():
             typos = _near_terms(self.own, text.own.keys() - self.own, self.edits, False,
-                                equal=False)
+                                False, text.folded)
             for term in typos:
                 for number in text.own[term]:
                     found.setdefault(number, MatchForm.TYPO)
