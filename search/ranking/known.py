@@ -20,6 +20,7 @@ class KnownFacts:
         self._facts: dict[int, ParagraphFacts] = {}
         self._members: dict[int, tuple[int, ...]] = {}
         self._rows: dict[int, _Row] = {}  # columns of pids not read as facts
+        self._langs: dict[int, str] = {}  # languages of pids read for nothing else
 
     def columns(self, pids: Sequence[int]) -> ParagraphColumns:
         """The columns of `pids`, in that order, reading those not known yet in one call
@@ -38,6 +39,18 @@ class KnownFacts:
         langs, article_ids, groups, dates, sources = (
             list(column) for column in zip(*picked, strict=True))
         return ParagraphColumns(langs, article_ids, groups, dates, sources)
+
+    def langs(self, pids: Sequence[int]) -> list[str]:
+        """The language of each of `pids`, reading those not known yet in one call
+        (GenerationReader.langs: the members of a thousand candidates' groups are judged by
+        it alone)."""
+        known, rows, facts = self._langs, self._rows, self._facts
+        missing = [pid for pid in dict.fromkeys(pids)
+                   if pid not in known and pid not in rows and pid not in facts]
+        if missing:
+            known.update(zip(missing, self._reader.langs(missing), strict=True))
+        return [rows[pid][0] if pid in rows else facts[pid].lang if pid in facts
+                else known[pid] for pid in pids]
 
     def members(self, groups: Sequence[int]) -> dict[int, tuple[int, ...]]:
         """The members of each of `groups`, in pid order, reading the groups not known yet

@@ -196,7 +196,7 @@ def _members_in(lang: str, semantic: Sequence[Candidate], known: KnownFacts
     groups = known.columns(others).groups
     rows = known.members(groups)
     everyone = list(dict.fromkeys(m for row in rows.values() for m in row))
-    langs = dict(zip(everyone, known.columns(everyone).langs, strict=True))
+    langs = dict(zip(everyone, known.langs(everyone), strict=True))
     found: dict[int, int] = {}
     for pid, group in zip(others, groups, strict=True):
         member = next((m for m in rows[group] if m != pid and langs[m] == lang), None)

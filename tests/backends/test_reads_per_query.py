@@ -54,7 +54,7 @@ def engine(tmp_path_factory):
     # candidates, their columns (what counting needs), the page's facts, its texts
     (Query("harbour talks", mode=Mode.KEYWORD), 4),
     # candidates, their columns, the members of the groups of those in other languages and
-    # the members' columns (they are judged by their translations), the page's facts, texts
+    # the members' languages (they are judged by their translations), the page's facts, texts
     (Query("harbour talks", mode=Mode.SEMANTIC), 6),
 ])
 def test_a_query_reads_once_per_stage(engine, query, most):
