@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from search.config import Settings
 from search.encoders.calibration import SemanticFloors
@@ -58,8 +58,7 @@ class Listing:
     closest: list[Listed]
 
 
-@dataclass(frozen=True)
-class _Ranked:
+class _Ranked(NamedTuple):  # a tuple: a count makes one per match, frozen ones cost 3x
     fused: Fused
     relevance: float  # the fused score over the query's best, 0..1, times any recency factor
 
