@@ -20,7 +20,7 @@ which is below 0.5.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple, TypeVar
@@ -59,8 +59,9 @@ class Listing:
 
 
 class _Ranked(NamedTuple):  # a tuple: a count makes one per match, frozen ones cost 3x
-    fused: Fused
+    pid: int
     relevance: float  # the fused score over the query's best, 0..1, times any recency factor
+    fused: Fused | None  # None for a match beyond the ranking, made only if it is listed
 
 
 def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
@@ -79,9 +80,9 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
     # where the ranking puts them: a cross-lingual answer's cosine is often under the floor);
     # date order lists the matches only; a query without matches offers its ranking's first
     # page as its closest paragraphs.
-    ordered = _relevance_order(fused, matches, keyword, semantic,
-                               everything=not matched or q.sort is Sort.RELEVANCE)
-    pids = [item.fused.pid for item in ordered]
+    ordered, beyond = _relevance_order(fused, matches, keyword, semantic,
+                                       everything=not matched or q.sort is Sort.RELEVANCE)
+    pids = [item.pid for item in ordered]
     columns = known.columns(pids)
     article_ids = columns.article_ids
     dates = columns.dates
@@ -89,7 +90,7 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
     indexed = list(range(len(ordered)))
     if q.recency is not None:
         factors = [recency_factor(d, today, q.recency) for d in dates]
-        ordered = [_Ranked(item.fused, item.relevance * (factor or 1.0))
+        ordered = [_Ranked(item.pid, item.relevance * (factor or 1.0), item.fused)
                    for item, factor in zip(ordered, factors, strict=True)]
         indexed.sort(key=lambda i: (-ordered[i].relevance, i))
     if q.sort is Sort.DATE:
@@ -104,12 +105,13 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
                                for i in indexed])
     relation = "eq" if matches.complete else "gte"
     if not matched:
-        closest = [_listed(ordered[i].fused, matches.evidence.get(ordered[i].fused.pid, 0.0),
-                           matches, factors[i]) for i in indexed[: q.size]]
+        closest = [_listed(ordered[i].fused or beyond(pids[i]),
+                           matches.evidence.get(pids[i], 0.0), matches, factors[i])
+                   for i in indexed[: q.size]]
         return Listing([], 0, relation, Facets(), closest)
     best = matches.best()
-    listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
-              for i in indexed]
+    listed = [_listed(ordered[i].fused or beyond(pids[i]), best * ordered[i].relevance, matches,
+                      factors[i]) for i in indexed]
     counted = [i for i, pid in enumerate(pids) if pid in matched]
     facets = _facets([columns.langs[i] for i in counted], [columns.sources[i] for i in counted],
                      [dates[i] for i in counted])
@@ -140,33 +142,36 @@ def represented(items: Sequence[T], keys: Sequence[Hashable], preferred: Sequenc
 
 
 def _relevance_order(fused: Sequence[Fused], matches: Matches, keyword: Sequence[Candidate],
-                     semantic: Sequence[Candidate], everything: bool) -> list[_Ranked]:
+                     semantic: Sequence[Candidate], everything: bool
+                     ) -> tuple[list[_Ranked], Callable[[int], Fused]]:
     """The matches (`everything`: all candidates) in ranking order, each with its fused score
     over the query's best, then the matches beyond the ranking window, by evidence, below
-    the last one."""
+    the last one; and what makes the Fused of one beyond (its ranks on both sides), for
+    those listed (one an article keeps few of thousands)."""
     matched = matches.matched
     top = max((item.score for item in fused), default=0.0)
-    ranked = [_Ranked(item, item.score / top if top > 0 else 0.0)
+    ranked = [_Ranked(item.pid, item.score / top if top > 0 else 0.0, item)
               for item in fused if everything or item.pid in matched]
     seen = {item.pid for item in fused}
     evidence = matches.evidence
     # Sorted as pairs, not by a key function: a count has thousands of matches beyond.
     beyond = [pid for _, pid in sorted((-evidence[pid], pid) for pid in matched
                                        if pid not in seen)]
-    if not beyond:
-        return ranked
-    last = ranked[-1].relevance if ranked else 1.0
     wanted = set(beyond)
     keyword_at = {c.pid: (rank, c.score) for rank, c in enumerate(keyword, start=1)
-                  if c.pid in wanted}
+                  if c.pid in wanted} if wanted else {}
     semantic_at = {c.pid: (rank, c.score) for rank, c in enumerate(semantic, start=1)
-                   if c.pid in wanted}
-    for pid in beyond:
+                   if c.pid in wanted} if wanted else {}
+
+    def fused_of(pid: int) -> Fused:
         k_rank, k_score = keyword_at.get(pid, (None, None))
         s_rank, s_score = semantic_at.get(pid, (None, None))
-        ranked.append(_Ranked(Fused(pid, 0.0, k_rank, k_score, s_rank, s_score),
-                              last * evidence[pid]))
-    return ranked
+        return Fused(pid, 0.0, k_rank, k_score, s_rank, s_score)
+
+    if beyond:
+        last = ranked[-1].relevance if ranked else 1.0
+        ranked += [_Ranked(pid, last * evidence[pid], None) for pid in beyond]
+    return ranked, fused_of
 
 
 def _listed(item: Fused, score: float, matches: Matches, factor: float | None) -> Listed:
