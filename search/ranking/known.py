@@ -19,37 +19,52 @@ class KnownFacts:
         self._reader = reader
         self._facts: dict[int, ParagraphFacts] = {}
         self._members: dict[int, tuple[int, ...]] = {}
-        self._rows: dict[int, _Row] = {}  # columns of pids not read as facts
+        # The columns read, a list per field, and each pid's row in them: a count reads
+        # thousands, and picks them again in its order.
+        self._columns = ParagraphColumns([], [], [], [], [])
+        self._row: dict[int, int] = {}
         self._langs: dict[int, str] = {}  # languages of pids read for nothing else
 
     def columns(self, pids: Sequence[int]) -> ParagraphColumns:
         """The columns of `pids`, in that order, reading those not known yet in one call
         (GenerationReader.columns: what counting needs of every candidate, without the
         members of their groups)."""
-        rows, facts = self._rows, self._facts
-        missing = [pid for pid in dict.fromkeys(pids) if pid not in rows and pid not in facts]
+        row, facts, held = self._row, self._facts, self._columns
+        missing = [pid for pid in dict.fromkeys(pids) if pid not in row and pid not in facts]
         if missing:
-            found = self._reader.columns(missing)
-            rows.update(zip(missing, zip(found.langs, found.article_ids, found.groups,
-                                         found.dates, found.sources, strict=True),
-                            strict=True))
-        picked = [rows[pid] if pid in rows else _row(facts[pid]) for pid in pids]
-        if not picked:
-            return ParagraphColumns([], [], [], [], [])
-        langs, article_ids, groups, dates, sources = (
-            list(column) for column in zip(*picked, strict=True))
-        return ParagraphColumns(langs, article_ids, groups, dates, sources)
+            self._extend(missing, self._reader.columns(missing))
+        also = [pid for pid in dict.fromkeys(pids) if pid not in row]  # read as facts
+        if also:
+            read = [facts[pid] for pid in also]
+            self._extend(also, ParagraphColumns(
+                [f.lang for f in read], [f.article_id for f in read], [f.group for f in read],
+                [f.date for f in read], [f.source for f in read]))
+        at = [row[pid] for pid in pids]
+        return ParagraphColumns([held.langs[i] for i in at], [held.article_ids[i] for i in at],
+                                [held.groups[i] for i in at], [held.dates[i] for i in at],
+                                [held.sources[i] for i in at])
+
+    def _extend(self, pids: list[int], found: ParagraphColumns) -> None:
+        held = self._columns
+        self._row.update(zip(pids, range(len(held.langs), len(held.langs) + len(pids)),
+                             strict=True))
+        held.langs.extend(found.langs)
+        held.article_ids.extend(found.article_ids)
+        held.groups.extend(found.groups)
+        held.dates.extend(found.dates)
+        held.sources.extend(found.sources)
 
     def langs(self, pids: Sequence[int]) -> list[str]:
         """The language of each of `pids`, reading those not known yet in one call
         (GenerationReader.langs: the members of a thousand candidates' groups are judged by
         it alone)."""
-        known, rows, facts = self._langs, self._rows, self._facts
+        known, row, facts = self._langs, self._row, self._facts
         missing = [pid for pid in dict.fromkeys(pids)
-                   if pid not in known and pid not in rows and pid not in facts]
+                   if pid not in known and pid not in row and pid not in facts]
         if missing:
             known.update(zip(missing, self._reader.langs(missing), strict=True))
-        return [rows[pid][0] if pid in rows else facts[pid].lang if pid in facts
+        langs = self._columns.langs
+        return [langs[row[pid]] if pid in row else facts[pid].lang if pid in facts
                 else known[pid] for pid in pids]
 
     def members(self, groups: Sequence[int]) -> dict[int, tuple[int, ...]]:
@@ -87,13 +102,6 @@ class KnownFacts:
         return [tuple(sorted((_translation(self._facts[m]) for m in row),
                              key=lambda t: (t.lang, t.paragraph_id)))
                 for row in rows]
-
-
-_Row = tuple[str, str, int, str | None, str | None]  # a pid's fields of ParagraphColumns
-
-
-def _row(fact: ParagraphFacts) -> _Row:
-    return fact.lang, fact.article_id, fact.group, fact.date, fact.source
 
 
 def _translation(fact: ParagraphFacts) -> Translation:
