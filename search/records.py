@@ -123,6 +123,19 @@ class Facts:
 
 
 @dataclass(frozen=True)
+class ParagraphColumns:
+    """What counting and ordering need of many paragraphs, in the order asked, a list per
+    field (GenerationReader.columns): no text, and not their groups' members, which a query
+    reads only for what it shows (a candidate's group has a member per language)."""
+
+    langs: list[str]
+    article_ids: list[str]
+    groups: list[int]
+    dates: list[str | None]
+    sources: list[str | None]
+
+
+@dataclass(frozen=True)
 class ArticleRecord:
     """A stored article; `lang` is the stated language or else its paragraphs' dominant one."""
 

@@ -13,8 +13,10 @@ from search.analysis import (
     field_language,
     marked_tokens,
     pieces,
+    term_spans,
     token_spans,
     tokens,
+    word_terms,
 )
 
 
@@ -157,7 +159,8 @@ def test_text_without_spaceless_scripts_splits_as_with_them(text: str) -> None:
 
 _WORDS = ["The", "exchange", "exchanges", "of", "prisoners", "обмен", "пленными", "и",
           "Τα", "νέα", "ελληνικά", "και", "का", "समाचार", "中文", "新闻", "ข่าว", "İstanbul",
-          "ISTANBUL", "straße", "ﬁnance", "2024", "ال", "الأخبار", "der", "Gefangenen"]
+          "ISTANBUL", "straße", "ﬁnance", "2024", "ال", "الأخبار", "der", "Gefangenen",
+          "Зеленский", "Песков"]
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
@@ -173,3 +176,8 @@ def test_words_analyzed_one_at_a_time_give_the_analyzers_terms(words: list[str],
     assert token_spans(text, lang) == whole
     assert tokens(text, lang) == [term for term, _, _ in whole]
     assert marked_tokens(text, lang) == [(term, latin) for term, _, _, latin in every]
+    # ... and word by word, in one pass over the text, what explanations and highlighting read
+    code = field_language(lang)
+    assert term_spans(text, code) == every == [
+        (term, start, end, latin) for surface, start, end in pieces(text)
+        for term, latin in word_terms(code)(surface)]

@@ -23,6 +23,7 @@ from search.records import (
     Facts,
     Filters,
     NewArticle,
+    ParagraphColumns,
     ParagraphRecord,
     Progress,
 )
@@ -87,6 +88,12 @@ class GenerationReader(Protocol):
         """The facts of `pids` and of the other members of their groups, in one call: what a
         query's candidates need for ranking, listing and hits, but their texts. KeyError for
         a pid not in this generation."""
+        ...
+
+    def columns(self, pids: Sequence[int]) -> ParagraphColumns:
+        """The language, article, translation group, date and source of each of `pids`, in
+        one call and without their groups' members: what a query counts and orders all its
+        candidates by. KeyError for a pid not in this generation."""
         ...
 
     def close(self) -> None: ...

@@ -53,15 +53,18 @@ def exact_first(found: Sequence[Candidate], query: str) -> list[Candidate]:
     hold the query's words as typed first, each group in its own order; every position keeps
     its score."""
     scripts = scripts_of(query)
+    # Judged once a language: a count has thousands of candidates in a dozen languages.
+    elsewhere = {lang: not as_typed(lang, scripts) for lang in {c.lang for c in found}}
     by_coverage: dict[float | None, list[int]] = {}
     for at, candidate in enumerate(found):
         by_coverage.setdefault(candidate.coverage, []).append(at)
     moved = list(found)
     for positions in by_coverage.values():
+        keys = [elsewhere[found[at].lang] for at in positions]
+        if keys == sorted(keys):
+            continue  # already as typed first
         members = [found[at] for at in positions]
-        ordered = sorted(members, key=lambda c: not as_typed(c.lang, scripts))  # stable
-        if ordered == members:
-            continue
+        ordered = sorted(members, key=lambda c: elsewhere[c.lang])  # stable
         for at, candidate in zip(positions, ordered, strict=True):
             # Not dataclasses.replace: ~30 times slower, for every candidate of a count.
             moved[at] = Candidate(candidate.pid, found[at].score, candidate.coverage,

@@ -16,13 +16,13 @@ where the word itself is not in the paragraph.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from rapidfuzz.distance import OSA
 
-from search.analysis import field_language, pieces, word_terms
+from search.analysis import field_language, pieces, term_spans, word_terms
 from search.memo import memo
 from search.spelling import SHORTEST, SHORTEST_SKELETON, fold, max_edits, skeleton
 from search.transliteration import is_abjad
@@ -60,19 +60,33 @@ class _Text:
     own: dict[str, list[int]]  # its own terms under the paragraph's analyzer
     latin: dict[str, list[int]]  # Latin forms of its names
     typed: dict[str, list[int]]  # its own terms under the query's analyzer, if another
+    folds: dict[str, str]  # its terms folded, as near spellings are compared
+
+    def folded(self, term: str) -> str:
+        found = self.folds.get(term)
+        if found is None:
+            found = self.folds[term] = fold(term)
+        return found
 
     @classmethod
     def read(cls, text: str, code: str, query_code: str) -> _Text:
-        found = cls([], {}, {}, {})
-        for surface, start, end in pieces(text):
-            own, latin, typed = _word_forms(surface, code, query_code)
-            if not own and not latin and not typed:
-                continue
-            number = len(found.spans)
-            found.spans.append((start, end))
-            for terms, index in ((own, found.own), (latin, found.latin), (typed, found.typed)):
-                for term in terms:
-                    index.setdefault(term, []).append(number)
+        found = cls([], {}, {}, {}, {})
+        numbers: dict[tuple[int, int], int] = {}
+
+        def number(start: int, end: int) -> int:
+            at = numbers.get((start, end))
+            if at is None:
+                at = numbers[start, end] = len(found.spans)
+                found.spans.append((start, end))
+            return at
+
+        for term, start, end, latin in term_spans(text, code):
+            (found.latin if latin else found.own).setdefault(term, []).append(
+                number(start, end))
+        if query_code != code:
+            for term, start, end, latin in term_spans(text, query_code):
+                if not latin:
+                    found.typed.setdefault(term, []).append(number(start, end))
         return found
 
 
@@ -100,42 +114,32 @@ def _analysed(surface: str, code: str, query: bool) -> tuple[frozenset[str], fro
             frozenset(t for t, latin in terms if latin))
 
 
-@memo
-def _word_forms(surface: str, code: str, query_code: str
-                ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """A paragraph word's own terms and Latin forms under its language's analyzer, and its
-    own terms under the query's (none when that is the same): one lookup a word, in tuples
-    (a word has a term or two; a frozenset would take four times the memo's bytes)."""
-    terms = word_terms(code, False)(surface)
-    typed = (() if query_code == code else
-             tuple(t for t, latin in word_terms(query_code, False)(surface) if not latin))
-    return (tuple(t for t, latin in terms if not latin), tuple(t for t, latin in terms if latin),
-            typed)
-
-
 def _near_terms(sources: Collection[str], targets: Iterable[str], edits: int,
-                by_skeleton: bool, equal: bool) -> set[str]:
+                by_skeleton: bool, equal: bool, fold_of: Callable[[str], str]) -> set[str]:
     """The `targets` within `edits` of one of `sources` after folding (or sharing its
     consonant skeleton, `by_skeleton`), as the keyword side's vocabulary finds near terms;
-    with `equal`, also those equal to one. Each source is folded once."""
-    firsts = [(a, _fold(a), skeleton(a) if by_skeleton else "") for a in sources]
+    with `equal`, also those equal to one. Each source is folded once; `fold_of` folds a
+    target (a text's terms are folded once for all the query's words)."""
     found: set[str] = set()
-    if not firsts:
+    if not sources or not (equal or edits or by_skeleton):
         return found
+    folded = [_fold(a) for a in sources]
+    bones = ({skeleton(a) for a in sources} if by_skeleton else set())
+    bones = {b for b in bones if len(b) >= SHORTEST_SKELETON}
     for b in targets:
-        if equal and any(a == b for a, _, _ in firsts):
+        if equal and b in sources:
             found.add(b)
-        elif len(b) < SHORTEST:
             continue
-        elif edits and any(abs(len(folded) - len(folded_b)) <= edits
-                           and OSA.distance(folded, folded_b, score_cutoff=edits) <= edits
-                           for folded_b in (_fold(b),) for _, folded, _ in firsts):
-            found.add(b)
-        elif by_skeleton and any(len(bones) >= SHORTEST_SKELETON for _, _, bones in firsts):
-            bones_b = skeleton(b)
-            if any(len(bones) >= SHORTEST_SKELETON and bones == bones_b
-                   for _, _, bones in firsts):
+        if len(b) < SHORTEST:
+            continue
+        if edits:
+            folded_b = fold_of(b)
+            if any(abs(len(a) - len(folded_b)) <= edits
+                   and OSA.distance(a, folded_b, score_cutoff=edits) <= edits for a in folded):
                 found.add(b)
+                continue
+        if bones and skeleton(b) in bones:
+            found.add(b)
     return found
 
 
@@ -158,9 +162,9 @@ class _QueryWord:
         # A Latin form meets a term of the other side exactly or within the tolerance
         # (zelenskii and zelensky fold to one spelling).
         latin_met = (_near_terms(self.latin, text.own.keys() | text.latin.keys(), self.edits,
-                                 self.by_skeleton, equal=True) if self.latin else set())
-        meets_latin = (_near_terms(mine, text.latin, self.edits, self.by_skeleton, equal=True)
-                       if text.latin else set())
+                                 self.by_skeleton, True, text.folded) if self.latin else set())
+        meets_latin = (_near_terms(mine, text.latin, self.edits, self.by_skeleton, True,
+                                   text.folded) if text.latin else set())
         found: dict[int, MatchForm] = {}
         for form, index, terms in (
             (MatchForm.TYPED, text.own, self.own), (MatchForm.TYPED, text.typed, self.own),
@@ -174,7 +178,7 @@ class _QueryWord:
         # of every term of the text are made only then).
         if self.typos and MatchForm.TYPED not in found.values():
             typos = _near_terms(self.own, text.own.keys() - self.own, self.edits, False,
-                                equal=False)
+                                False, text.folded)
             for term in typos:
                 for number in text.own[term]:
                     found.setdefault(number, MatchForm.TYPO)

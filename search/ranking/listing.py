@@ -20,10 +20,10 @@ which is below 0.5.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from search.config import Settings
 from search.encoders.calibration import SemanticFloors
@@ -32,7 +32,7 @@ from search.ranking.known import KnownFacts
 from search.ranking.matching import Matches, find_matches
 from search.ranking.ordering import Collapse, Sort, newest_first, recency_factor
 from search.ranking.query import Understood
-from search.records import Candidate, ParagraphFacts
+from search.records import Candidate
 from search.results import NO_SOURCE, UNDATED, Facets
 
 T = TypeVar("T")
@@ -58,10 +58,10 @@ class Listing:
     closest: list[Listed]
 
 
-@dataclass(frozen=True)
-class _Ranked:
-    fused: Fused
+class _Ranked(NamedTuple):  # a tuple: a count makes one per match, frozen ones cost 3x
+    pid: int
     relevance: float  # the fused score over the query's best, 0..1, times any recency factor
+    fused: Fused | None  # None for a match beyond the ranking, made only if it is listed
 
 
 def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
@@ -69,8 +69,10 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
                  settings: Settings, floors: SemanticFloors, today: date) -> Listing:
     """The listing of a query. `fused` is its ranking; `keyword` and `semantic` are both
     sides' candidates over the count window (`settings.count_window`); `known` reads what
-    the query's candidates need, once."""
-    known.read(c.pid for c in (*keyword, *semantic))  # every candidate's facts, in one call
+    the query's candidates need, once per stage."""
+    # Every candidate's columns in one call (what counting and ordering read of them); the
+    # whole facts of those shown are read with the page.
+    known.columns([c.pid for c in (*keyword, *semantic)])
     matches = find_matches(keyword, semantic, settings.count_window, floors, q.text_lang,
                            settings.min_coverage, _members_in(q.text_lang, semantic, known))
     matched = matches.matched
@@ -78,17 +80,17 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
     # where the ranking puts them: a cross-lingual answer's cosine is often under the floor);
     # date order lists the matches only; a query without matches offers its ranking's first
     # page as its closest paragraphs.
-    ordered = _relevance_order(fused, matches, keyword, semantic,
-                               everything=not matched or q.sort is Sort.RELEVANCE)
-    pids = [item.fused.pid for item in ordered]
-    facts = known.of(pids)
-    article_ids = [f.article_id for f in facts]
-    dates = [f.date for f in facts]
+    ordered, beyond = _relevance_order(fused, matches, keyword, semantic,
+                                       everything=not matched or q.sort is Sort.RELEVANCE)
+    pids = [item.pid for item in ordered]
+    columns = known.columns(pids)
+    article_ids = columns.article_ids
+    dates = columns.dates
     factors: list[float | None] = [None] * len(ordered)
     indexed = list(range(len(ordered)))
     if q.recency is not None:
         factors = [recency_factor(d, today, q.recency) for d in dates]
-        ordered = [_Ranked(item.fused, item.relevance * (factor or 1.0))
+        ordered = [_Ranked(item.pid, item.relevance * (factor or 1.0), item.fused)
                    for item, factor in zip(ordered, factors, strict=True)]
         indexed.sort(key=lambda i: (-ordered[i].relevance, i))
     if q.sort is Sort.DATE:
@@ -97,19 +99,22 @@ def list_matches(q: Understood, known: KnownFacts, fused: Sequence[Fused],
         indexed = first_of_each(indexed, [article_ids[i] for i in indexed])
     if q.collapse is Collapse.TRANSLATIONS:
         preferred = set(q.filters.languages) or {q.lang}
-        indexed = represented(indexed, [facts[i].group for i in indexed],
-                              [facts[i].lang in preferred and (pids[i] in matched or not matched)
+        groups, langs = columns.groups, columns.langs
+        indexed = represented(indexed, [groups[i] for i in indexed],
+                              [langs[i] in preferred and (pids[i] in matched or not matched)
                                for i in indexed])
     relation = "eq" if matches.complete else "gte"
     if not matched:
-        closest = [_listed(ordered[i].fused, matches.evidence.get(ordered[i].fused.pid, 0.0),
-                           matches, factors[i]) for i in indexed[: q.size]]
+        closest = [_listed(ordered[i].fused or beyond(pids[i]),
+                           matches.evidence.get(pids[i], 0.0), matches, factors[i])
+                   for i in indexed[: q.size]]
         return Listing([], 0, relation, Facets(), closest)
     best = matches.best()
-    listed = [_listed(ordered[i].fused, best * ordered[i].relevance, matches, factors[i])
-              for i in indexed]
+    listed = [_listed(ordered[i].fused or beyond(pids[i]), best * ordered[i].relevance, matches,
+                      factors[i]) for i in indexed]
     counted = [i for i, pid in enumerate(pids) if pid in matched]
-    facets = _facets([facts[i] for i in counted])
+    facets = _facets([columns.langs[i] for i in counted], [columns.sources[i] for i in counted],
+                     [dates[i] for i in counted])
     return Listing(listed, len(counted), relation, facets, [])
 
 
@@ -137,28 +142,36 @@ def represented(items: Sequence[T], keys: Sequence[Hashable], preferred: Sequenc
 
 
 def _relevance_order(fused: Sequence[Fused], matches: Matches, keyword: Sequence[Candidate],
-                     semantic: Sequence[Candidate], everything: bool) -> list[_Ranked]:
+                     semantic: Sequence[Candidate], everything: bool
+                     ) -> tuple[list[_Ranked], Callable[[int], Fused]]:
     """The matches (`everything`: all candidates) in ranking order, each with its fused score
     over the query's best, then the matches beyond the ranking window, by evidence, below
-    the last one."""
+    the last one; and what makes the Fused of one beyond (its ranks on both sides), for
+    those listed (one an article keeps few of thousands)."""
     matched = matches.matched
     top = max((item.score for item in fused), default=0.0)
-    ranked = [_Ranked(item, item.score / top if top > 0 else 0.0)
+    ranked = [_Ranked(item.pid, item.score / top if top > 0 else 0.0, item)
               for item in fused if everything or item.pid in matched]
     seen = {item.pid for item in fused}
-    beyond = sorted((pid for pid in matched if pid not in seen),
-                    key=lambda pid: (-matches.evidence[pid], pid))
-    if not beyond:
-        return ranked
-    last = ranked[-1].relevance if ranked else 1.0
-    keyword_at = {c.pid: (rank, c.score) for rank, c in enumerate(keyword, start=1)}
-    semantic_at = {c.pid: (rank, c.score) for rank, c in enumerate(semantic, start=1)}
-    for pid in beyond:
+    evidence = matches.evidence
+    # Sorted as pairs, not by a key function: a count has thousands of matches beyond.
+    beyond = [pid for _, pid in sorted((-evidence[pid], pid) for pid in matched
+                                       if pid not in seen)]
+    wanted = set(beyond)
+    keyword_at = {c.pid: (rank, c.score) for rank, c in enumerate(keyword, start=1)
+                  if c.pid in wanted} if wanted else {}
+    semantic_at = {c.pid: (rank, c.score) for rank, c in enumerate(semantic, start=1)
+                   if c.pid in wanted} if wanted else {}
+
+    def fused_of(pid: int) -> Fused:
         k_rank, k_score = keyword_at.get(pid, (None, None))
         s_rank, s_score = semantic_at.get(pid, (None, None))
-        ranked.append(_Ranked(Fused(pid, 0.0, k_rank, k_score, s_rank, s_score),
-                              last * matches.evidence[pid]))
-    return ranked
+        return Fused(pid, 0.0, k_rank, k_score, s_rank, s_score)
+
+    if beyond:
+        last = ranked[-1].relevance if ranked else 1.0
+        ranked += [_Ranked(pid, last * evidence[pid], None) for pid in beyond]
+    return ranked, fused_of
 
 
 def _listed(item: Fused, score: float, matches: Matches, factor: float | None) -> Listed:
@@ -166,12 +179,14 @@ def _listed(item: Fused, score: float, matches: Matches, factor: float | None) -
                   round(matches.evidence.get(item.pid, 0.0), 6), factor)
 
 
-def _facets(matched: Sequence[ParagraphFacts]) -> Facets:
-    sources = Counter(f.source or NO_SOURCE for f in matched)
-    months = Counter(f.date[:7] if f.date else UNDATED for f in matched)
+def _facets(langs: Sequence[str], sources: Sequence[str | None],
+            dates: Sequence[str | None]) -> Facets:
+    """The facets of the matches, from their languages, sources and dates."""
+    by_source = Counter(source or NO_SOURCE for source in sources)
+    months = Counter(day[:7] if day else UNDATED for day in dates)
     month_order = sorted(months, key=lambda m: (m == UNDATED, [-ord(ch) for ch in m]))
-    days = Counter(f.date[:10] if f.date else UNDATED for f in matched)
-    return Facets(_by_count(Counter(f.lang for f in matched)), _by_count(sources),
+    days = Counter(day[:10] if day else UNDATED for day in dates)
+    return Facets(_by_count(Counter(langs)), _by_count(by_source),
                   {month: months[month] for month in month_order},
                   dict(sorted(days.items(), key=lambda item: (item[0] == UNDATED, item[0]))))
 
@@ -179,11 +194,16 @@ def _facets(matched: Sequence[ParagraphFacts]) -> Facets:
 def _members_in(lang: str, semantic: Sequence[Candidate], known: KnownFacts
                 ) -> dict[int, int]:
     """For the semantic candidates in another language than `lang`, the member of their
-    translation group in `lang`, where there is one."""
+    translation group in `lang`, where there is one: read as columns and groups, not as
+    whole facts (a query judges a thousand candidates, each with a member per language)."""
     others = [c.pid for c in semantic if c.lang != lang]
+    groups = known.columns(others).groups
+    rows = known.members(groups)
+    everyone = list(dict.fromkeys(m for row in rows.values() for m in row))
+    langs = dict(zip(everyone, known.langs(everyone), strict=True))
     found: dict[int, int] = {}
-    for pid, row in zip(others, known.partners(others), strict=True):
-        member = next((fact.pid for fact in known.of(row) if fact.lang == lang), None)
+    for pid, group in zip(others, groups, strict=True):
+        member = next((m for m in rows[group] if m != pid and langs[m] == lang), None)
         if member is not None:
             found[pid] = member
     return found

@@ -88,9 +88,9 @@ def find_matches(keyword: Sequence[Candidate], semantic: Sequence[Candidate], li
     for candidate in semantic:
         cosine.setdefault(candidate.pid, (candidate.score, candidate.lang))
     members = members or {}
-    evidence: dict[int, float] = {}
-    for pid, value in coverage.items():
-        evidence[pid] = scaled(value, min_coverage)
+    # A query's coverages take a few values (shares of its terms): each is scaled once.
+    levels = {value: scaled(value, min_coverage) for value in set(coverage.values())}
+    evidence = {pid: levels[value] for pid, value in coverage.items()}
     for pid, (value, lang) in cosine.items():
         member = members.get(pid)
         if member is None:

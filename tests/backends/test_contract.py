@@ -28,6 +28,7 @@ from search.records import (
     Filters,
     NewArticle,
     NewParagraph,
+    ParagraphColumns,
     ParagraphRecord,
 )
 
@@ -676,3 +677,17 @@ def test_facts_are_what_the_single_lookups_say(corpus):
         sorted({facts.paragraphs[pid].group for pid in asked})).items()}
     with pytest.raises(KeyError):
         corpus.facts([max(PARAGRAPHS) + 100])
+
+
+def test_columns_are_what_the_facts_say_in_the_order_asked(corpus):
+    asked = sorted(PARAGRAPHS)[::-1][:5] + sorted(PARAGRAPHS)[:1]
+    facts = corpus.facts(asked).paragraphs
+    columns = corpus.columns(asked)
+    assert columns == ParagraphColumns(
+        [facts[pid].lang for pid in asked], [facts[pid].article_id for pid in asked],
+        [facts[pid].group for pid in asked], [facts[pid].date for pid in asked],
+        [facts[pid].source for pid in asked])
+    assert columns.groups == corpus.groups(asked)
+    assert corpus.columns([]) == ParagraphColumns([], [], [], [], [])
+    with pytest.raises(KeyError):
+        corpus.columns([asked[0], max(PARAGRAPHS) + 100])

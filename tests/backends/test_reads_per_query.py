@@ -51,8 +51,11 @@ def engine(tmp_path_factory):
     (Query("harbour talks Istanbul", lang="en", collapse="translations", sort="date"),
      MOST_READS),
     (Query("harbour talks Istanbul", lang="en", size=50, page=2), MOST_READS),
-    (Query("harbour talks", mode=Mode.KEYWORD), 3),  # candidates, facts, texts
-    (Query("harbour talks", mode=Mode.SEMANTIC), 3),
+    # candidates, their columns (what counting needs), the page's facts, its texts
+    (Query("harbour talks", mode=Mode.KEYWORD), 4),
+    # candidates, their columns, the members of the groups of those in other languages and
+    # the members' languages (they are judged by their translations), the page's facts, texts
+    (Query("harbour talks", mode=Mode.SEMANTIC), 6),
 ])
 def test_a_query_reads_once_per_stage(engine, query, most):
     engine, counting = engine

@@ -24,6 +24,7 @@ from search.records import (
     CheckReport,
     Facts,
     Filters,
+    ParagraphColumns,
     ParagraphRecord,
 )
 
@@ -235,6 +236,13 @@ class MemoryReader:
     def facts(self, pids: Sequence[int]) -> Facts:
         return compose_facts(pids, self.groups, self.group_members, self._located,
                              self.articles)
+
+    def columns(self, pids: Sequence[int]) -> ParagraphColumns:
+        found = self.paragraphs(pids)
+        articles = [self._generation.contents.articles[p.article_id] for p in found]
+        return ParagraphColumns([p.lang for p in found], [p.article_id for p in found],
+                                self.groups(pids), [a.date for a in articles],
+                                [a.source for a in articles])
 
     def _located(self, pids: Sequence[int]) -> list[tuple[str, int, str]]:
         return [(p.article_id, p.position, p.lang) for p in self.paragraphs(pids)]

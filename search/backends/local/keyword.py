@@ -22,7 +22,7 @@ import contextlib
 import gc
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,9 +237,11 @@ class KeywordIndex:
             return sorted(int(fields["pid"]) for fields in stored)
 
     def search(self, text: str, limit: int, allowed: np.ndarray | None = None,
-               lang: str | None = None) -> list[Candidate]:
+               lang: str | None = None,
+               langs: Callable[[list[int]], list[str]] | None = None) -> list[Candidate]:
         """Paragraphs matching ``text`` (plain words, never query syntax), best first; only
-        those whose pid is in ``allowed`` when it is given.
+        those whose pid is in ``allowed`` when it is given; each with its language when
+        ``langs`` gives them (by pid).
 
         Every language field in the index is searched with the query analyzed its way; a query
         with no searchable words returns []. The query's language ``lang`` only says where to
@@ -262,9 +264,12 @@ class KeywordIndex:
             found = scores[top]
             # Best first, ties by pid; sorted in numpy: a batch counts thousands a query.
             order = np.lexsort((pids, -found))[:limit]
-            return [Candidate(pid, score, min(1.0, round(cover, 6))) for pid, score, cover
-                    in zip(pids[order].tolist(), found[order].tolist(),
-                           coverage[top][order].tolist(), strict=True)]
+            ranked = pids[order].tolist()
+            named = langs(ranked) if langs is not None else [None] * len(ranked)
+            return [Candidate(pid, score, min(1.0, round(cover, 6)), lang_of)
+                    for pid, score, cover, lang_of
+                    in zip(ranked, found[order].tolist(), coverage[top][order].tolist(), named,
+                           strict=True)]
 
     def close(self) -> None:
         """Drop uncommitted changes and release files. Closing twice is harmless."""

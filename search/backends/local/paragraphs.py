@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
@@ -19,7 +19,13 @@ import numpy as np
 from search.backends.local.manifest import REBUILD_HINT, Manifest
 from search.backends.local.segments import parse_line, segment_lines
 from search.errors import IndexCorrupt
-from search.records import ArticleRecord, Filters, NewArticle, ParagraphRecord
+from search.records import (
+    ArticleRecord,
+    Filters,
+    NewArticle,
+    ParagraphColumns,
+    ParagraphRecord,
+)
 
 
 class SegmentFiles:
@@ -117,6 +123,10 @@ class Paragraphs:
         self._end = np.array(found.columns["end"], dtype=np.int64)
         self._lang = np.array(found.columns["lang"], dtype=np.int32)
         self._lang_names = tuple(found.langs)
+        self._lang_objects = np.array(self._lang_names, dtype=object)
+        # As stored (None when absent), for the columns a query counts by.
+        self._article_dates = np.array([a.date for a in self.articles], dtype=object)
+        self._article_sources = np.array([a.source for a in self.articles], dtype=object)
         self._sources = np.array([a.source or "" for a in self.articles], dtype=object)
         self._dates = np.array([(a.date or "")[:10] for a in self.articles], dtype=object)
         self._article_ids = np.array([a.id for a in self.articles], dtype=object)
@@ -150,6 +160,17 @@ class Paragraphs:
                 for a, position, code in zip(self._article[rows].tolist(),
                                              self._position[rows].tolist(),
                                              self._lang[rows].tolist(), strict=True)]
+
+    def columns(self, pids: Sequence[int], groups: Callable[[Sequence[int]], list[int]]
+                ) -> ParagraphColumns:
+        """`GenerationReader.columns` from the arrays, `groups` giving the translation
+        groups."""
+        rows = self._rows(pids)
+        articles = self._article[rows]
+        return ParagraphColumns(self._lang_objects[self._lang[rows]].tolist(),
+                                self._article_ids[articles].tolist(), groups(pids),
+                                self._article_dates[articles].tolist(),
+                                self._article_sources[articles].tolist())
 
     def live(self, pids: Iterable[int]) -> set[int]:
         """Those of ``pids`` that are in this generation."""

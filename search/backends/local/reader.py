@@ -22,7 +22,14 @@ from search.backends.local.paragraphs import Paragraphs, SegmentFiles, scan
 from search.backends.local.store import IndexStore
 from search.backends.local.vectors import load_dense
 from search.errors import IndexCorrupt
-from search.records import ArticleRecord, Candidate, Facts, Filters, ParagraphRecord
+from search.records import (
+    ArticleRecord,
+    Candidate,
+    Facts,
+    Filters,
+    ParagraphColumns,
+    ParagraphRecord,
+)
 
 
 class LocalReader:
@@ -69,7 +76,8 @@ class LocalReader:
 
     def keyword_candidates(self, text: str, lang: str, limit: int,
                            filters: Filters) -> list[Candidate]:
-        return self._with_langs(self.keyword.search(text, limit, self._allowed(filters), lang))
+        return self.keyword.search(text, limit, self._allowed(filters), lang,
+                                   self.paragraph_store.langs)
 
     def vector_candidates(self, vector: np.ndarray, limit: int,
                           filters: Filters) -> list[Candidate]:
@@ -118,6 +126,9 @@ class LocalReader:
     def facts(self, pids: Sequence[int]) -> Facts:
         return compose_facts(pids, self.groups, self.group_members,
                              self.paragraph_store.located, self.articles)
+
+    def columns(self, pids: Sequence[int]) -> ParagraphColumns:
+        return self.paragraph_store.columns(pids, self._groups.groups)
 
     def close(self) -> None:
         self._resources.close()

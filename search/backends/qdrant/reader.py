@@ -18,6 +18,7 @@ from search.records import (
     Catalog,
     Facts,
     Filters,
+    ParagraphColumns,
     ParagraphFacts,
     ParagraphRecord,
 )
@@ -27,6 +28,8 @@ TIE_MARGIN = 16
 _RECORD_FIELDS = ["article_id", "position", "start", "end", "text", "lang"]
 _FACT_FIELDS = ["article_id", "position", "lang", "title", "date_iso", "source", "place", "url",
                 schema.GROUP_IDS, schema.GROUP_GENS]
+_COLUMN_FIELDS = ["article_id", "lang", "date_iso", "source", schema.GROUP_IDS,
+                  schema.GROUP_GENS]
 _ARTICLE_FIELDS = ["article_id", "path", "title", "date_iso", "place", "source", "url",
                    "article_lang", "position", "lang", "text"]
 
@@ -195,6 +198,16 @@ class QdrantReader:
                 payload.get("date_iso"), payload.get("source"), payload.get("place"),
                 payload.get("url"))
         return Facts(facts, members)
+
+    def columns(self, pids: Sequence[int]) -> ParagraphColumns:
+        """One request: the payloads' few fields."""
+        generation = self.catalog.generation
+        payloads = [(int(r.id), r.payload or {}) for r in self._records(pids, _COLUMN_FIELDS)]
+        return ParagraphColumns([str(p["lang"]) for _, p in payloads],
+                                [str(p["article_id"]) for _, p in payloads],
+                                [schema.group_at(p, pid, generation) for pid, p in payloads],
+                                [p.get("date_iso") for _, p in payloads],
+                                [p.get("source") for _, p in payloads])
 
     def close(self) -> None:
         """Give up the lease (closing twice is harmless; the client is shared)."""
