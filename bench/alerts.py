@@ -15,6 +15,7 @@ Memory is the process's peak resident size while the hook runs, above what it he
 
     python bench/alerts.py                   # bench/results/alerts.json
     python bench/alerts.py --alerts 2000 --repeat 1
+    python bench/alerts.py --parts evaluation
 
 Exits with status 2 when the XQuAD-R data folder is missing.
 """
@@ -44,6 +45,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from corpus import (  # noqa: E402
     DATA,
     LANGUAGES,
+    RESULTS,
     article_paragraphs,
     machine,
     require_data,
@@ -293,17 +295,27 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--run-alerts", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--parts", default="evaluation,index_run",
+                        help="which measurements, comma-separated (a part left out keeps its "
+                             "figures in bench/results/alerts.json)")
     args = parser.parse_args()
     require_data(args.data)
+    parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as name:
         folder = Path(name)
         work = workload(args.data)
-        found = {"machine": machine(), "model": SETTINGS.model,
+        kept = RESULTS / "alerts.json"
+        found = {**(json.loads(kept.read_text(encoding="utf-8")) if kept.exists() else {}),
+                 "model": SETTINGS.model,
                  "cpu_flags": sorted(cpu_flags() & {"avx2", "avx512f", "avx512_vnni",
-                                                    "avx512_bf16", "amx_bf16"}),
-                 "command": "python bench/alerts.py " + " ".join(sys.argv[1:]),
-                 "evaluation": evaluation(folder / "evaluation", work, args.alerts),
-                 "index_run": index_runs(folder, work, args.run_alerts, args.repeat)}
+                                                    "avx512_bf16", "amx_bf16"})}
+        command = "python bench/alerts.py " + " ".join(sys.argv[1:])
+        if "evaluation" in parts:
+            found["evaluation"] = {"machine": machine(), "command": command,
+                                   **evaluation(folder / "evaluation", work, args.alerts)}
+        if "index_run" in parts:
+            found["index_run"] = {"machine": machine(), "command": command,
+                                  **index_runs(folder, work, args.run_alerts, args.repeat)}
     print(json.dumps(found, indent=1))
     save_result("alerts", found)
 
