@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from search.analysis import analyzer_for, field_language, pieces, word_terms
+from search.analysis import field_language, pieces, term_spans, word_terms
 from search.ranking.explain import MatchForm, TermMatch
 from search.spelling import fold, max_edits, skeleton
 from search.transliteration import is_abjad
@@ -199,12 +199,10 @@ def paragraph_terms(texts: Iterable[str], lang: str) -> Terms:
     """The terms the keyword index holds for a paragraph (its text and its article's title),
     with the words that give each: each text analysed whole, as the writer analyses it (a
     third of the time of analysing it word by word)."""
-    analyzer = analyzer_for(lang)
     found: Terms = {}
     for text in texts:
-        for token in analyzer(text, chars=True, mode="index"):
-            found.setdefault(token.text, (set(), bool(getattr(token, "transliterated", False)))
-                             )[0].add(text[token.startchar : token.endchar])
+        for term, start, end, latin in term_spans(text, field_language(lang)):
+            found.setdefault(term, (set(), latin))[0].add(text[start:end])
     return found
 
 
