@@ -37,7 +37,6 @@ from whoosh.lang import (
 )
 from whoosh.lang import languages as whoosh_languages
 
-from search.lru import LRUCache
 from search.memo import memo
 from search.transliteration import TransliterateFilter, WordMarkFilter
 
@@ -306,23 +305,16 @@ def token_spans(text: str, lang: str | None) -> list[tuple[str, int, int]]:
 
 
 Marked = tuple[str, int, int, bool]  # a term, its surface's offsets, whether a Latin form
-# The texts analysed last: a hit's text is explained and highlighted one after the other.
-_RECENT: LRUCache[list[Marked]] = LRUCache(16)
 
 
 def term_spans(text: str, code: str) -> list[Marked]:
     """Every term the analyzer of `code` gives for `text` (index mode, as `word_terms`),
     with the offsets of the word it came from and whether it is a Latin form: in one pass
-    of the analyzer over the text, whose words are not remembered one by one (a batch
-    explains thousands of paragraphs, whose words would crowd the memos out)."""
-    key = (code, text)
-    found = _RECENT.get(key)
-    if found is None:
-        found = [(token.text, token.startchar, token.endchar,
-                  bool(getattr(token, "transliterated", False)))
-                 for token in analyzer_for(code)(text, mode="index", chars=True)]
-        _RECENT.put(key, found)
-    return found
+    of the analyzer over the text, whose words are not remembered one by one (alerts read
+    each new paragraph once)."""
+    return [(token.text, token.startchar, token.endchar,
+             bool(getattr(token, "transliterated", False)))
+            for token in analyzer_for(code)(text, mode="index", chars=True)]
 
 
 @cache

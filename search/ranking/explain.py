@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from rapidfuzz.distance import OSA
 
-from search.analysis import field_language, pieces, term_spans, word_terms
+from search.analysis import field_language, pieces, word_terms
 from search.memo import memo
 from search.spelling import SHORTEST, SHORTEST_SKELETON, fold, max_edits, skeleton
 from search.transliteration import is_abjad
@@ -71,23 +71,31 @@ class _Text:
     @classmethod
     def read(cls, text: str, code: str, query_code: str) -> _Text:
         found = cls([], {}, {}, {}, {})
-        numbers: dict[tuple[int, int], int] = {}
-
-        def number(start: int, end: int) -> int:
-            at = numbers.get((start, end))
-            if at is None:
-                at = numbers[start, end] = len(found.spans)
-                found.spans.append((start, end))
-            return at
-
-        for term, start, end, latin in term_spans(text, code):
-            (found.latin if latin else found.own).setdefault(term, []).append(
-                number(start, end))
-        if query_code != code:
-            for term, start, end, latin in term_spans(text, query_code):
-                if not latin:
-                    found.typed.setdefault(term, []).append(number(start, end))
+        for surface, start, end in pieces(text):
+            own, latin, typed = _word_forms(surface, code, query_code)
+            if not own and not latin and not typed:
+                continue
+            number = len(found.spans)
+            found.spans.append((start, end))
+            for terms, index in ((own, found.own), (latin, found.latin), (typed, found.typed)):
+                for term in terms:
+                    index.setdefault(term, []).append(number)
         return found
+
+
+@memo
+def _word_forms(surface: str, code: str, query_code: str
+                ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A paragraph word's own terms and Latin forms under its language's analyzer, and its
+    own terms under the query's (none when that is the same): one lookup a word, in tuples
+    (a word has a term or two; a frozenset would take four times the memo's bytes). Word by
+    word through the memo rather than the text in one pass of the analyzer: the pass kept a
+    serving process growing past its warm-up (tests/web_layer/test_soak.py)."""
+    terms = word_terms(code, False)(surface)
+    typed = (() if query_code == code else
+             tuple(t for t, latin in word_terms(query_code, False)(surface) if not latin))
+    return (tuple(t for t, latin in terms if not latin), tuple(t for t, latin in terms if latin),
+            typed)
 
 
 def query_words(query: str) -> list[tuple[str, list[tuple[str, int, int]]]]:

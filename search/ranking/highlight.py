@@ -14,7 +14,7 @@ import unicodedata
 
 import regex
 
-from search.analysis import field_language, term_spans, tokens
+from search.analysis import field_language, pieces, tokens, word_analyzer
 
 ELLIPSIS = "\u2026"
 _SURROGATE = regex.compile(r"[\ud800-\udfff]")
@@ -32,11 +32,11 @@ def match_spans(
     wanted = {code: terms for code in codes if (terms := set(tokens(query, code)))}
     if not wanted:
         return []
+    words = list(pieces(text))
     found: list[Span] = []
     for code, terms in wanted.items():
-        # A word's own term comes first of its terms, before any Latin form of it.
-        found += [(start, end) for term, start, end, latin in term_spans(text, code)
-                  if not latin and term in terms]
+        term_of = word_analyzer(code)
+        found += [(start, end) for surface, start, end in words if term_of(surface) in terms]
     return _merge(found)
 
 
