@@ -14,6 +14,7 @@ row per reported paragraph and alert: at 10,000 alerts, most of an evaluation's 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
 
 VERSION = 2
 SCHEMA = """
@@ -128,12 +129,18 @@ def _from_version_1(db: sqlite3.Connection) -> None:
 _NO_WHY = '{"words": [], "coverage": null, "cosine": null}'
 
 
+def select_in(db: sqlite3.Connection, query: str, values: Sequence[object]
+              ) -> Iterator[tuple]:
+    """The rows of `query` for `values`, which it takes as `IN ({marks})`, asked 500 at a time
+    (SQLite bounds a statement's parameters)."""
+    for start in range(0, len(values), 500):
+        chunk = list(values[start : start + 500])
+        yield from db.execute(query.format(marks=",".join("?" * len(chunk))), chunk)
+
+
 def _paragraph(db: sqlite3.Connection, story: int | None, *values: object) -> int:
     """A paragraph row in `story` (None: a story of its own), kept with its story's hit."""
-    row = db.execute("INSERT INTO paragraphs (story, batch, generation, pid, paragraph_id,"
-                     " article_id, title, lang, text, url, found)"
-                     " VALUES (0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values).lastrowid
-    assert row is not None
-    db.execute("UPDATE paragraphs SET story = ?, batch = ? WHERE id = ?",
-               (story or row, story or row, row))
+    row = db.execute("SELECT coalesce(max(id), 0) + 1 FROM paragraphs").fetchone()[0]
+    db.execute("INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (row, story or row, story or row, *values))
     return row

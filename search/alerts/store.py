@@ -281,13 +281,10 @@ class AlertStore:
         story = {row[0]: (row[-3], row[-2], row[-1]) for row in rows}  # paragraph, story, batch
         stories = sorted({s for _, s, _ in story.values()})
         members: dict[int, list[tuple]] = {}
-        for start in range(0, len(stories), 500):
-            chunk = stories[start : start + 500]
-            for member in self._db.execute(
-                    "SELECT story, batch, id, paragraph_id, lang, title, generation, found FROM"
-                    f" paragraphs WHERE story IN ({','.join('?' * len(chunk))}) ORDER BY id",
-                    chunk):
-                members.setdefault(member[0], []).append(member)
+        for member in schema.select_in(
+                self._db, "SELECT story, batch, id, paragraph_id, lang, title, generation, found"
+                " FROM paragraphs WHERE story IN ({marks}) ORDER BY id", stories):
+            members.setdefault(member[0], []).append(member)
         marks = ",".join("?" * len(hits))
         why = {(hit_id, row): why_from_dict(json.loads(text)) for hit_id, row, text in
                self._db.execute("SELECT hit_id, paragraph, why FROM translations"

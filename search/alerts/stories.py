@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from search.alerts.evaluate import Match, NewParagraph
 from search.alerts.records import Alert, Why
+from search.alerts.schema import select_in
 from search.alerts.store import AlertStore, why_to_dict
 
 
@@ -119,22 +120,13 @@ class _Kept:
 def _kept_stories(db: sqlite3.Connection, pids: Sequence[int]) -> _Kept:
     """The stories kept paragraphs of `pids` belong to, and the alerts' hits on them."""
     found = _Kept()
-    for start in range(0, len(pids), 500):
-        chunk = list(pids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        for pid, story in db.execute(
-                f"SELECT pid, min(story) FROM paragraphs WHERE pid IN ({marks}) GROUP BY pid",
-                chunk):
-            found.story_of[pid] = story
-    stories = sorted(set(found.story_of.values()))
-    for start in range(0, len(stories), 500):
-        chunk = stories[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for story, alert_id, hit_id in db.execute(
-                "SELECT p.story, h.alert_id, min(h.id) FROM hits h JOIN paragraphs p"
-                f" ON p.id = h.paragraph WHERE p.story IN ({marks})"
-                " GROUP BY p.story, h.alert_id", chunk):
-            found.hits_on.setdefault(story, {})[alert_id] = hit_id
+    found.story_of.update(select_in(
+        db, "SELECT pid, min(story) FROM paragraphs WHERE pid IN ({marks}) GROUP BY pid", pids))
+    for story, alert_id, hit_id in select_in(
+            db, "SELECT p.story, h.alert_id, min(h.id) FROM hits h JOIN paragraphs p"
+            " ON p.id = h.paragraph WHERE p.story IN ({marks}) GROUP BY p.story, h.alert_id",
+            sorted(set(found.story_of.values()))):
+        found.hits_on.setdefault(story, {})[alert_id] = hit_id
     return found
 
 def _next_ids(db: sqlite3.Connection) -> tuple[int, int]:
