@@ -234,7 +234,7 @@ def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
                for text in alert.entries]
     if not entries:
         return {}
-    prepared = EntryWords.of(entries)
+    prepared = EntryWords.of(entries, analysed)
     by_lang: dict[str, list[int]] = {}
     for j, paragraph in enumerate(paragraphs):
         by_lang.setdefault(paragraph.record.lang, []).append(j)
@@ -242,13 +242,12 @@ def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
     share_typos(list(indexes.values()))
     best: dict[int, dict[int, Why]] = {}
     for lang, members in by_lang.items():
-        index = indexes[lang]
-        for j in members:
-            paragraph = paragraphs[j]
-            found = entries_found(index, paragraph_terms(
-                (paragraph.record.text, paragraph.article.title), lang), min_coverage)
-            for entry, (share, words) in found.items():
-                of_alert = best.setdefault(entries[entry].alert, {})
-                if j not in of_alert or share > (of_alert[j].coverage or 0.0):
-                    of_alert[j] = Why(words, share)
+        found = entries_found(indexes[lang], [
+            paragraph_terms((paragraphs[j].record.text, paragraphs[j].article.title), lang)
+            for j in members], min_coverage)
+        for (number, entry), (share, words) in found.items():
+            j = members[number]
+            of_alert = best.setdefault(entries[entry].alert, {})
+            if j not in of_alert or share > (of_alert[j].coverage or 0.0):
+                of_alert[j] = Why(words, share)
     return best

@@ -53,13 +53,13 @@ class Entry:
     typos: bool  # watchlists forgive typos
     lang: str | None = None
 
-    def words(self) -> list[str]:
+    def words(self, analysed: WordTerms) -> list[str]:
         """Its distinct words that are no stop words in its own language."""
-        terms_of = word_terms(field_language(self.lang), True)
+        code = field_language(self.lang)
         seen: set[str] = set()
         words: list[str] = []
         for surface, _, _ in pieces(self.text):
-            terms = terms_of(surface)
+            terms = analysed.terms(code, surface)
             if terms and terms[0][0] not in seen:
                 seen.add(terms[0][0])
                 words.append(surface)
@@ -70,6 +70,27 @@ def name_like(word: str) -> bool:
     """A word that may be written the same, or transliterated, in another language's text:
     capitalised, holding a digit, or in Arabic or Hebrew script (which has no capitals)."""
     return word[:1].isupper() or any(c.isdigit() for c in word) or is_abjad(word)
+
+
+@dataclass
+class Spellings:
+    """Terms' loose forms (search.spelling's fold and skeleton), each made once an
+    evaluation: names are filed in every language's index, paragraphs' terms recur."""
+
+    folds: dict[str, str] = field(default_factory=dict)
+    skeletons: dict[str, str] = field(default_factory=dict)
+
+    def fold(self, term: str) -> str:
+        found = self.folds.get(term)
+        if found is None:
+            found = self.folds[term] = fold(term)
+        return found
+
+    def skeleton(self, term: str) -> str:
+        found = self.skeletons.get(term)
+        if found is None:
+            found = self.skeletons[term] = skeleton(term)
+        return found
 
 
 # Entry words filed together: one word, the analyzer code it is looked for under (None: every
@@ -86,15 +107,16 @@ class EntryWords:
 
     words: list[list[str]]
     groups: dict[str | None, list[tuple[str, bool, np.ndarray]]]
+    spellings: Spellings = field(default_factory=lambda: Spellings())
 
     @classmethod
-    def of(cls, entries: Sequence[Entry]) -> EntryWords:
+    def of(cls, entries: Sequence[Entry], analysed: WordTerms) -> EntryWords:
         known: dict[tuple[str, str | None], list[str]] = {}  # alerts often share a text
         words = []
         keys: dict[WordGroup, list[int]] = {}
         for number, entry in enumerate(entries):
             if (entry.text, entry.lang) not in known:
-                known[(entry.text, entry.lang)] = entry.words()
+                known[(entry.text, entry.lang)] = entry.words(analysed)
             words.append(known[(entry.text, entry.lang)])
             code = field_language(entry.lang) if entry.lang is not None else None
             for word, surface in enumerate(words[-1]):
@@ -156,6 +178,7 @@ class LanguageIndex:
     code: str  # the analyzer's
     sizes: np.ndarray  # per entry, its number of distinct words
     words: list[list[str]]
+    spellings: Spellings
     exact: dict[str, list[tuple[np.ndarray, bool]]] = field(default_factory=dict)
     folded: dict[str, list[np.ndarray]] = field(default_factory=dict)
     skeletons: dict[str, list[np.ndarray]] = field(default_factory=dict)
@@ -170,13 +193,14 @@ def index_entries(prepared: EntryWords, lang: str, words: WordTerms) -> Language
     analysed once (`words` keeps them) and filed with all the entry words it is."""
     code = field_language(lang)
     index = LanguageIndex(code, np.array([len(ws) for ws in prepared.words], dtype=np.int64),
-                          prepared.words)
+                          prepared.words, prepared.spellings)
+    spellings = prepared.spellings
     for surface, typos, keys in [*prepared.groups.get(None, ()), *prepared.groups.get(code, ())]:
         for term, latin in words.terms(code, surface):
             index.exact.setdefault(term, []).append((keys, latin))
             if term.isascii():
-                index.folded.setdefault(fold(term), []).append(keys)
-            if latin and is_abjad(surface) and len(bones := skeleton(term)) >= 3:
+                index.folded.setdefault(spellings.fold(term), []).append(keys)
+            if latin and is_abjad(surface) and len(bones := spellings.skeleton(term)) >= 3:
                 index.skeletons.setdefault(bones, []).append(keys)
             if typos and (edits := max_edits(term, len(surface))):
                 index.typo_terms.setdefault(term, []).append(keys)
@@ -206,48 +230,59 @@ def paragraph_terms(texts: Iterable[str], lang: str) -> Terms:
     return found
 
 
-def entries_found(index: LanguageIndex, terms: Terms, min_coverage: float
-                  ) -> dict[int, tuple[float, tuple[TermMatch, ...]]]:
-    """The entries a paragraph with `terms` matches (holding at least `min_coverage` of
-    their words): each one's coverage and its words found, in the entry's order, each in its
-    strongest form (as search.ranking.explain names them) with the paragraph's spellings."""
-    listed = list(terms.items())
-    reached: list[tuple[int, bool, _Ways]] = []  # (term's number, Latin form?, entry words)
-    for number, (term, (spellings, latin)) in enumerate(listed):
-        ways = _lookups(index, term, latin or any(s[:1].isupper() for s in spellings))
-        if len(ways.keys):
-            reached.append((number, latin, ways))
+# (paragraph's number, entry) -> the entry's coverage there and its words found.
+Found = dict[tuple[int, int], tuple[float, tuple[TermMatch, ...]]]
+
+
+def entries_found(index: LanguageIndex, paragraphs: Sequence[Terms], min_coverage: float
+                  ) -> Found:
+    """The entries each paragraph (by its terms) matches, holding at least `min_coverage`
+    of their words: each one's coverage and its words found, in the entry's order, each in
+    its strongest form (as search.ranking.explain names them) with the paragraph's
+    spellings. All paragraphs are counted at once: a key (paragraph, entry, word) per way a
+    paragraph's term reaches an entry word."""
+    reached: list[tuple[int, tuple[set[str], bool], _Ways]] = []
+    for number, terms in enumerate(paragraphs):
+        for term, spelled in terms.items():
+            spellings, latin = spelled
+            ways = _lookups(index, term, latin or any(s[:1].isupper() for s in spellings))
+            if len(ways.keys):
+                reached.append((number, spelled, ways))
     if not reached:
         return {}
+    sizes = [len(ways.keys) for _, _, ways in reached]
     key = np.concatenate([ways.keys for _, _, ways in reached])
     rank = np.concatenate([ways.ranks for _, _, ways in reached])
-    sizes = [len(ways.keys) for _, _, ways in reached]
-    owner = np.repeat(np.array([number for number, _, _ in reached], dtype=np.int32), sizes)
     # A word found through a Latin form of the paragraph's is found in Latin form.
-    latin_form = np.repeat(np.array([latin for _, latin, _ in reached]), sizes)
+    latin_form = np.repeat(np.array([spelled[1] for _, spelled, _ in reached]), sizes)
     rank[latin_form] = np.maximum(rank[latin_form], _RANK[MatchForm.LATIN])
-    entry_of = np.unique(key) >> _WORD_BITS
-    entries, counts = np.unique(entry_of, return_counts=True)
-    passing = entries[counts / index.sizes[entries] >= min_coverage]
+    width = _WORD_BITS + len(index.sizes).bit_length()  # a key: entry, then word
+    key |= np.repeat(np.array([number for number, _, _ in reached], dtype=np.int64),
+                     sizes) << width
+    pairs, counts = np.unique(np.unique(key) >> _WORD_BITS, return_counts=True)
+    entry_mask = (1 << (width - _WORD_BITS)) - 1
+    passing = pairs[counts / index.sizes[pairs & entry_mask] >= min_coverage]
     if not len(passing):
         return {}
+    chosen = np.flatnonzero(np.isin(key >> _WORD_BITS, passing))
+    owner = np.repeat(np.arange(len(reached), dtype=np.int64), sizes)[chosen]
     best: dict[int, tuple[int, set[str]]] = {}  # key -> its best rank, with the spellings
-    chosen = np.isin(key >> _WORD_BITS, passing)
-    for k, r, t in zip(key[chosen].tolist(), rank[chosen].tolist(), owner[chosen].tolist(),
+    for k, r, t in zip(key[chosen].tolist(), rank[chosen].tolist(), owner.tolist(),
                        strict=True):
         old = best.get(k)
         if old is None or r < old[0]:
-            best[k] = (r, set(listed[t][1][0]))
+            best[k] = (r, set(reached[t][1][0]))
         elif r == old[0]:
-            old[1].update(listed[t][1][0])
-    found: dict[int, list[TermMatch]] = {}
+            old[1].update(reached[t][1][0])
+    words: dict[tuple[int, int], list[TermMatch]] = {}
+    word_mask = (1 << _WORD_BITS) - 1
     for k in sorted(best):
-        entry, word = k >> _WORD_BITS, k & ((1 << _WORD_BITS) - 1)
         r, spellings = best[k]
-        found.setdefault(entry, []).append(
+        entry, word = (k >> _WORD_BITS) & entry_mask, k & word_mask
+        words.setdefault((k >> width, entry), []).append(
             TermMatch(index.words[entry][word], _FORMS[r], tuple(sorted(spellings))))
-    return {entry: (round(len(words) / len(index.words[entry]), 4), tuple(words))
-            for entry, words in found.items()}
+    return {(number, entry): (round(len(found) / len(index.words[entry]), 4), tuple(found))
+            for (number, entry), found in words.items()}
 
 
 def _lookups(index: LanguageIndex, term: str, named: bool) -> _Ways:
@@ -260,9 +295,11 @@ def _lookups(index: LanguageIndex, term: str, named: bool) -> _Ways:
     found = [(keys, MatchForm.LATIN if latin else MatchForm.TYPED)
              for keys, latin in index.exact.get(term, ())]
     if term.isascii():
-        found += [(keys, MatchForm.LATIN) for keys in index.folded.get(fold(term), ())]
+        found += [(keys, MatchForm.LATIN)
+                  for keys in index.folded.get(index.spellings.fold(term), ())]
         if index.skeletons:
-            found += [(keys, MatchForm.LATIN) for keys in index.skeletons.get(skeleton(term), ())]
+            found += [(keys, MatchForm.LATIN)
+                      for keys in index.skeletons.get(index.spellings.skeleton(term), ())]
         if index.typo_terms and index.vocabulary is not None and len(term) >= 4 and named:
             for near in index.vocabulary.near(term, 2):
                 if index.code in near.languages and near.edits <= index.edits[near.term]:

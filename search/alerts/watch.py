@@ -119,8 +119,10 @@ def _evaluate(backend: Backend, catalog: Catalog, store: AlertStore, alerts: lis
         bias = language_bias(catalog, settings.language_centering)
         langs = _alert_langs(store, alerts, catalog.languages)
         queries = _alert_vectors(store, alerts, catalog, encoder)
-        marks = {code: analysis_mark(code)
-                 for code in {field_language(r.lang) for r in records}}
+        # Words are analysed in the paragraphs' languages, the queries' own and none (lists).
+        codes = {field_language(lang) for lang in [*(r.lang for r in records),
+                                                   *langs.values(), None]}
+        marks = {code: analysis_mark(code) for code in codes}
         analysed = store.word_terms(marks)
         matches = evaluate(alerts, store.since(), queries, paragraphs, vectors, settings,
                            semantic_floors(catalog.model, settings), bias, langs, analysed)
