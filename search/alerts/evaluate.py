@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -48,13 +48,56 @@ class NewParagraph:
 
 
 class Match(NamedTuple):
-    """An alert fired on a paragraph: its evidence (0.5..1) and why. (A tuple: a generation
-    at 10,000 alerts makes hundreds of thousands.)"""
+    """An alert fired on a paragraph: its evidence (0.5..1) and why."""
 
     alert_id: int
     pid: int
     score: float
     why: Why
+
+
+@dataclass
+class Matches(Sequence[Match]):
+    """A generation's matches as columns, by alert then pid (a generation at 10,000 alerts
+    makes hundreds of thousands): the cosine of each that searched meaning (None otherwise),
+    and the words found where there were some (row -> why)."""
+
+    alert_ids: list[int] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    cosines: list[float | None] = field(default_factory=list)
+    worded: dict[int, Why] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, matches: Sequence[Match]) -> Matches:
+        worded = {n: m.why for n, m in enumerate(matches)
+                  if m.why.words or m.why.coverage is not None}
+        return cls([m.alert_id for m in matches], [m.pid for m in matches],
+                   [m.score for m in matches], [m.why.cosine for m in matches], worded)
+
+    def add(self, more: Matches) -> None:
+        self.worded.update({len(self.pids) + n: why for n, why in more.worded.items()})
+        self.alert_ids += more.alert_ids
+        self.pids += more.pids
+        self.scores += more.scores
+        self.cosines += more.cosines
+
+    def why(self, n: int) -> Why:
+        found = self.worded.get(n)
+        return found if found is not None else Why(cosine=self.cosines[n])
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+    @overload
+    def __getitem__(self, n: int) -> Match: ...
+    @overload
+    def __getitem__(self, n: slice) -> list[Match]: ...
+    def __getitem__(self, n: int | slice) -> Match | list[Match]:
+        if isinstance(n, slice):
+            return [self[i] for i in range(len(self))[n]]
+        n = range(len(self))[n]
+        return Match(self.alert_ids[n], self.pids[n], self.scores[n], self.why(n))
 
 
 def searches_meaning(alert: Alert) -> bool:
@@ -74,20 +117,20 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
              vectors: np.ndarray, settings: Settings, floors: SemanticFloors,
              bias: LanguageBias | None = None,
              alert_langs: Mapping[int, str] | None = None,
-             analysed: WordTerms | None = None) -> list[Match]:
+             analysed: WordTerms | None = None) -> Matches:
     """The matches of `alerts` among `paragraphs` (whose unit vectors are the rows of
     `vectors`), each alert only on paragraphs from its `since` id on and admitted by its
     filters; by alert, then pid. `alert_langs` are the queries' languages (a query without
     one has its words looked for in every language); a cosine is held to the floor for a
     paragraph in the query's language or in another (`floors`). Words' terms are taken from
     `analysed` where it has them, and added to it."""
+    matches = Matches()
     if not alerts or not paragraphs:
-        return []
+        return matches
     langs = alert_langs or {}
     words = _words(alerts, langs, paragraphs, settings.min_coverage, analysed or WordTerms())
     told = _Told.of(paragraphs)
     order = sorted(range(len(alerts)), key=lambda a: alerts[a].id)
-    matches: list[Match] = []
     # One BLAS thread: the products are small, and OpenBLAS's threads spin against whatever
     # else runs (serve workers' queries, the writer): 10x slower on a busy 2-core machine
     # (OpenMathLib/OpenBLAS#731).
@@ -96,8 +139,8 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
             block = [alerts[a] for a in order[start : start + ALERT_BLOCK]]
             worded = {(r, j): why for r, a in enumerate(order[start : start + ALERT_BLOCK])
                       for j, why in words.get(a, {}).items()}
-            matches += _block(block, worded, since, alert_vectors, paragraphs, vectors,
-                              settings, floors, bias, langs, told)
+            matches.add(_block(block, worded, since, alert_vectors, paragraphs, vectors,
+                              settings, floors, bias, langs, told))
     return matches
 
 
@@ -105,7 +148,7 @@ def _block(alerts: Sequence[Alert], words: Mapping[tuple[int, int], Why],
            since: Mapping[int, int], alert_vectors: Mapping[int, np.ndarray],
            paragraphs: Sequence[NewParagraph], vectors: np.ndarray, settings: Settings,
            floors: SemanticFloors, bias: LanguageBias | None, langs: Mapping[int, str],
-           told: _Told) -> list[Match]:
+           told: _Told) -> Matches:
     """The matches of a block of alerts (`words`: (row, paragraph) -> the words found): the
     evidence of every alert and paragraph as one matrix, the matches read from it at once."""
     meaning = [r for r, alert in enumerate(alerts)
@@ -118,28 +161,31 @@ def _block(alerts: Sequence[Alert], words: Mapping[tuple[int, int], Why],
         evidence[r, j] = max(evidence[r, j], scaled(why.coverage or 0.0, settings.min_coverage))
     firsts = np.array([since.get(alert.id, 0) for alert in alerts], dtype=np.int64)
     pids = np.array([p.record.pid for p in paragraphs], dtype=np.int64)
-    rows, columns = np.nonzero((evidence >= MATCH) & (pids[None, :] >= firsts[:, None]))
-    scores = np.round(evidence[rows, columns].astype(np.float64), 4).tolist()
+    fired = (evidence >= MATCH) & (pids[None, :] >= firsts[:, None])
+    for r, alert in enumerate(alerts):
+        if not alert.filters.is_empty():
+            fired[r] &= [_admits(alert, p) for p in paragraphs]
+    rows, columns = np.nonzero(fired)
     cosine_row = np.full(len(alerts), -1, dtype=np.int64)
     cosine_row[meaning] = np.arange(len(meaning))
-    has_cosine = (cosine_row[rows] >= 0).tolist()
-    cosine = (np.round(cosines[np.maximum(cosine_row[rows], 0), columns].astype(np.float64), 4)
-              .tolist() if meaning else [0.0] * len(has_cosine))
-    filtered = [not alert.filters.is_empty() for alert in alerts]
-    by_cosine: dict[float, Why] = {}  # most matches are a cosine alone, of few values
-    matches = []
-    for n, (r, j) in enumerate(zip(rows.tolist(), columns.tolist(), strict=True)):
-        if filtered[r] and not _admits(alerts[r], paragraphs[j]):
-            continue
-        found = words.get((r, j))
-        if found is not None:
-            why = Why(found.words, found.coverage, cosine[n] if has_cosine[n] else None)
-        elif has_cosine[n]:
-            why = by_cosine.get(cosine[n]) or by_cosine.setdefault(cosine[n], Why(cosine=cosine[n]))
-        else:
-            why = Why()
-        matches.append(Match(alerts[r].id, paragraphs[j].record.pid, scores[n], why))
-    return matches
+    has_cosine = cosine_row[rows] >= 0
+    cosine: list[float | None] = [None] * len(rows)
+    if meaning:
+        values = np.round(cosines[np.maximum(cosine_row[rows], 0), columns].astype(np.float64), 4)
+        cosine = [c if has else None
+                  for c, has in zip(values.tolist(), has_cosine.tolist(), strict=True)]
+    # np.nonzero gives row-major order: a (row, paragraph)'s place found by its flat position.
+    flat = rows * len(paragraphs) + columns
+    placed = list(words.items())
+    wanted = np.array([r * len(paragraphs) + j for (r, j), _ in placed], dtype=np.int64)
+    at = np.minimum(np.searchsorted(flat, wanted), max(len(flat) - 1, 0))
+    fired_too = (flat[at] == wanted).tolist() if len(flat) else [False] * len(placed)
+    worded = {n: Why(found.words, found.coverage, cosine[n])
+              for (_, found), n, ok in zip(placed, at.tolist(), fired_too, strict=True) if ok}
+    ids = np.array([alert.id for alert in alerts], dtype=np.int64)
+    return Matches(ids[rows].tolist(), pids[columns].tolist(),
+                   np.round(evidence[rows, columns].astype(np.float64), 4).tolist(), cosine,
+                   worded)
 
 
 @dataclass(frozen=True)

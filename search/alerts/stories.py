@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from search.alerts.evaluate import Match, NewParagraph
-from search.alerts.records import Alert, Why
+from search.alerts.evaluate import Matches, NewParagraph
+from search.alerts.records import Alert
 from search.alerts.schema import select_in
 from search.alerts.store import AlertStore, why_to_dict
 
@@ -34,7 +34,7 @@ class Recorded:
 
 
 def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
-           alerts: Sequence[Alert], matches: Sequence[Match],
+           alerts: Sequence[Alert], matches: Matches,
            paragraphs: Mapping[int, NewParagraph], partners: Mapping[int, Sequence[int]]
            ) -> Recorded:
     """Write the matches of the paragraphs from `watermark` to `next_pid` (`partners`: the
@@ -55,19 +55,19 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
         matched: list[tuple[int, int, str]] = []  # (hit id, pid, why)
         reported: set[tuple[int, int]] = set()
         touched: dict[int, set[int]] = {}
-        for match in matches:
-            on = hits_on.setdefault(story_of[match.pid], {})
-            hit_id = on.get(match.alert_id)
+        whys = _whys(matches)
+        for n, (alert_id, pid) in enumerate(zip(matches.alert_ids, matches.pids, strict=True)):
+            on = hits_on.setdefault(story_of[pid], {})
+            hit_id = on.get(alert_id)
             if hit_id is None:
-                hit_id = on[match.alert_id] = next_hit
+                hit_id = on[alert_id] = next_hit
                 next_hit += 1
-                hits.append((hit_id, match.alert_id, match.pid, match.score,
-                             _json(match.why)))
+                hits.append((hit_id, alert_id, pid, matches.scores[n], whys[n]))
             else:
-                matched.append((hit_id, match.pid, _json(match.why)))
+                matched.append((hit_id, pid, whys[n]))
                 done.translations += 1
-            reported.add((match.alert_id, match.pid))
-            touched.setdefault(match.alert_id, set()).add(hit_id)
+            reported.add((alert_id, pid))
+            touched.setdefault(alert_id, set()).add(hit_id)
         # The other new paragraphs of stories with hits: the same story in another language.
         kept_pids = [pid for pid in sorted(paragraphs) if hits_on.get(story_of[pid])]
         for pid in kept_pids:
@@ -155,9 +155,20 @@ def _paragraph_row(row: int, story: int, batch: int, generation: str, paragraph:
             p.lang, p.text, article.url, now)
 
 
-def _json(why: Why) -> str:
-    """`why` as stored. A cosine alone, by far the most frequent, is written directly (a
-    float's repr is JSON)."""
-    if not why.words and why.coverage is None:
-        return "{}" if why.cosine is None else f'{{"cosine": {float(why.cosine)!r}}}'
-    return json.dumps(why_to_dict(why))
+def _whys(matches: Matches) -> list[str]:
+    """Each match's why as stored. A cosine alone, by far the most frequent, is written
+    directly (a float's repr is JSON), once per value."""
+    cosine_alone: dict[float, str] = {}
+    whys = []
+    for n, cosine in enumerate(matches.cosines):
+        why = matches.worded.get(n)
+        if why is not None:
+            whys.append(json.dumps(why_to_dict(why)))
+        elif cosine is None:
+            whys.append("{}")
+        else:
+            text = cosine_alone.get(cosine)
+            if text is None:
+                text = cosine_alone[cosine] = f'{{"cosine": {float(cosine)!r}}}'
+            whys.append(text)
+    return whys
