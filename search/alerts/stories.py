@@ -17,6 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
+
+from search.alerts.assign import assign
 from search.alerts.evaluate import Matches, NewParagraph
 from search.alerts.records import Alert
 from search.alerts.schema import select_in
@@ -49,48 +52,30 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
                                             for m in partners.get(pid, ())
                                             if m not in paragraphs}))
         story_of = _stories(sorted(paragraphs), partners, kept.story_of)
-        hits_on = kept.hits_on
         first_row, next_hit = _next_ids(db)
-        hits: list[tuple] = []  # (hit id, alert id, pid, score, why)
-        matched: list[tuple[int, int, str]] = []  # (hit id, pid, why)
-        reported: set[tuple[int, int]] = set()
-        touched: dict[int, set[int]] = {}
-        whys = _whys(matches)
-        for n, (alert_id, pid) in enumerate(zip(matches.alert_ids, matches.pids, strict=True)):
-            on = hits_on.setdefault(story_of[pid], {})
-            hit_id = on.get(alert_id)
-            if hit_id is None:
-                hit_id = on[alert_id] = next_hit
-                next_hit += 1
-                hits.append((hit_id, alert_id, pid, matches.scores[n], whys[n]))
-            else:
-                matched.append((hit_id, pid, whys[n]))
-                done.translations += 1
-            reported.add((alert_id, pid))
-            touched.setdefault(alert_id, set()).add(hit_id)
-        # The other new paragraphs of stories with hits: the same story in another language.
-        kept_pids = [pid for pid in sorted(paragraphs) if hits_on.get(story_of[pid])]
-        for pid in kept_pids:
-            for alert_id, hit_id in hits_on[story_of[pid]].items():
-                if alert_id in by_id and (alert_id, pid) not in reported:
-                    done.translations += 1
-                    touched.setdefault(alert_id, set()).add(hit_id)
+        done_by = assign(matches, story_of, kept.hits_on, next_hit, by_id)
+        kept_pids = done_by.kept_pids.tolist()
         row = {pid: first_row + n for n, pid in enumerate(kept_pids)}
         story = {key: row[-key] if key < 0 else key for key in set(story_of.values())
                  if key >= 0 or -key in row}
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        whys = _whys(matches)
+        hit_of = done_by.hit_of.tolist()
+        opening = done_by.opening.tolist()
+        others = np.ones(len(hit_of), dtype=bool)
+        others[done_by.opening] = False
         _write(
             db, [_paragraph_row(row[pid], story[story_of[pid]], first_row, generation,
                                 paragraphs[pid], now) for pid in kept_pids],
-            [(hit_id, alert_id, row[pid], score, why)
-             for hit_id, alert_id, pid, score, why in hits],
-            sorted((hit_id, row[pid], why) for hit_id, pid, why in matched))
-        done.hits = len(hits)
-        for alert_id, hit_ids in touched.items():
+            [(hit_of[n], matches.alert_ids[n], row[matches.pids[n]], matches.scores[n], whys[n])
+             for n in opening],
+            [(hit_of[n], row[matches.pids[n]], whys[n]) for n in np.flatnonzero(others).tolist()])
+        done.hits, done.translations = len(opening), done_by.translations
+        for alert_id, hit_ids in done_by.touched.items():
             for channel in by_id[alert_id].channels:
                 db.execute("INSERT OR IGNORE INTO outbox (alert_id, channel, generation,"
                            " hit_ids) VALUES (?, ?, ?, ?)",
-                           (alert_id, channel.value, generation, json.dumps(sorted(hit_ids))))
+                           (alert_id, channel.value, generation, json.dumps(hit_ids)))
                 done.deliveries += 1
         db.execute("INSERT OR REPLACE INTO state VALUES ('watermark', ?)", (str(next_pid),))
     return done
