@@ -27,6 +27,8 @@ def fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except SearchError as exc:
             raise click.ClickException(printable(str(exc))) from None
+        except BrokenPipeError:
+            raise  # the reader stopped reading (`| head`): click ends quietly, as tools do
         except OSError as exc:
             raise click.ClickException(
                 printable(f"{exc.strerror or exc}: {exc.filename or ''}")) from None

@@ -196,6 +196,20 @@ def test_kill_during_index_keeps_previous_generation(tmp_path, seeds_copy):
     assert stats["articles"] == 47
 
 
+def test_output_cut_short_by_its_reader_ends_quietly(seed_index):
+    """`search query ... | head`: the closed pipe is no error to report."""
+    with subprocess.Popen(
+            [sys.executable, "-m", "search", "query", "prisoner exchange", "--limit", "50",
+             "--index", str(seed_index)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=120) == 1  # as Python exits on a broken pipe
+    assert "matches for 'prisoner exchange'" in stderr
+    assert "Error" not in stderr and "Traceback" not in stderr, stderr
+
+
 def test_every_command_has_help(runner):
     for name, command in main.commands.items():
         result = runner.invoke(main, [name, "--help"])
