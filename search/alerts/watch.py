@@ -9,8 +9,10 @@ problem comes back as a warning, and what was not done is done by the next run.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,8 +82,9 @@ def evaluate_new(store: AlertStore, backend: Backend, settings: Settings,
     while watermark < catalog.next_pid:
         pids = _new_pids(catalog, watermark)[:CHUNK]
         upto = pids[-1] + 1 if len(pids) == CHUNK else catalog.next_pid
-        found = (_evaluate(backend, catalog, store, alerts, settings, encoder, new, pids,
-                           watermark, upto) if alerts and pids else None)
+        with _cycles_collected_after():
+            found = (_evaluate(backend, catalog, store, alerts, settings, encoder, new, pids,
+                               watermark, upto) if alerts and pids else None)
         if found is None:
             found = record(store, name, watermark, upto, alerts, Matches(), {}, {})
         run.evaluated += len(pids)
@@ -91,6 +94,21 @@ def evaluate_new(store: AlertStore, backend: Backend, settings: Settings,
         if found.skipped:
             return
         watermark = upto
+
+
+@contextmanager
+def _cycles_collected_after() -> Iterator[None]:
+    """No cyclic garbage collection while an evaluation runs: the hundreds of thousands of
+    objects it makes at 10,000 alerts set off collections that scan the whole heap (a loaded
+    model's too), a quarter of its time here (bench/alerts.py). Cycles it leaves are
+    collected when it ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _new_pids(catalog: Catalog, watermark: int) -> list[int]:

@@ -4,6 +4,7 @@ watchlists across scripts, the matching rule, stories across translations, rebui
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from alert_helpers import article, base, names, update
 from helpers import write
 from pytest import approx
@@ -150,3 +151,29 @@ def test_a_story_told_in_the_query_language_counts_when_no_new_paragraph_is_in_i
                        np.stack([_at_cosine(0.7), _at_cosine(0.7)]), Settings(),
                        SemanticFloors(same=0.83, cross=0.75), None, {1: "en"})
     assert [(m.pid, m.why.cosine) for m in matches] == [(1, approx(0.9))]
+
+
+def test_cycles_are_collected_after_an_evaluation_not_during_it(tmp_path, monkeypatch):
+    import gc
+
+    from search.alerts import watch
+
+    seeds, index = base(tmp_path / "seeds"), tmp_path / "index"
+    update(seeds, index)
+    add_alert(index, "talks", "Istanbul delegation Wednesday", mode=Mode.KEYWORD)
+    during = []
+    evaluate = watch.evaluate
+
+    def watched(*args, **kwargs):
+        during.append(gc.isenabled())
+        if len(during) == 2:
+            raise RuntimeError("failed mid-evaluation")
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(watch, "evaluate", watched)
+    update(names(seeds), index)
+    assert during == [False] and gc.isenabled()
+    write(seeds / "more.md", article("More", "en", "A second delegation leaves on Wednesday."))
+    with pytest.raises(RuntimeError, match="mid-evaluation"):
+        update(seeds, index)
+    assert during == [False, False] and gc.isenabled()
