@@ -9,10 +9,8 @@ problem comes back as a warning, and what was not done is done by the next run.
 
 from __future__ import annotations
 
-import gc
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from search.alerts.terms import analysis_mark
 from search.analysis import field_language
 from search.backends.base import Backend, Catalog, GenerationReader
 from search.config import Settings
+from search.cycles import cycles_collected_after
 from search.encoders.base import Encoder
 from search.encoders.calibration import semantic_floors
 from search.errors import SearchError
@@ -82,7 +81,7 @@ def evaluate_new(store: AlertStore, backend: Backend, settings: Settings,
     while watermark < catalog.next_pid:
         pids = _new_pids(catalog, watermark)[:CHUNK]
         upto = pids[-1] + 1 if len(pids) == CHUNK else catalog.next_pid
-        with _cycles_collected_after():
+        with cycles_collected_after():
             found = (_evaluate(backend, catalog, store, alerts, settings, encoder, new, pids,
                                watermark, upto) if alerts and pids else None)
         if found is None:
@@ -94,21 +93,6 @@ def evaluate_new(store: AlertStore, backend: Backend, settings: Settings,
         if found.skipped:
             return
         watermark = upto
-
-
-@contextmanager
-def _cycles_collected_after() -> Iterator[None]:
-    """No cyclic garbage collection while an evaluation runs: the hundreds of thousands of
-    objects it makes at 10,000 alerts set off collections that scan the whole heap (a loaded
-    model's too), a quarter of its time here (bench/alerts.py). Cycles it leaves are
-    collected when it ends."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _new_pids(catalog: Catalog, watermark: int) -> list[int]:
