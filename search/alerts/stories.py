@@ -143,17 +143,9 @@ def _paragraph_row(row: int, story: int, batch: int, generation: str, paragraph:
 def _whys(matches: Matches) -> list[str]:
     """Each match's why as stored. A cosine alone, by far the most frequent, is written
     directly (a float's repr is JSON), once per value."""
-    cosine_alone: dict[float, str] = {}
-    whys = []
-    for n, cosine in enumerate(matches.cosines):
-        why = matches.worded.get(n)
-        if why is not None:
-            whys.append(json.dumps(why_to_dict(why)))
-        elif cosine is None:
-            whys.append("{}")
-        else:
-            text = cosine_alone.get(cosine)
-            if text is None:
-                text = cosine_alone[cosine] = f'{{"cosine": {float(cosine)!r}}}'
-            whys.append(text)
+    alone = {cosine: "{}" if cosine is None else f'{{"cosine": {float(cosine)!r}}}'
+             for cosine in set(matches.cosines)}
+    whys = [alone[cosine] for cosine in matches.cosines]
+    for n, why in matches.worded.items():
+        whys[n] = json.dumps(why_to_dict(why))
     return whys
