@@ -74,9 +74,8 @@ def assign(matches: Matches, story_of: Mapping[int, int],
     rows = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
     member = np.repeat(new_pids, counts)
     member_alerts = table_keys[rows] & ((1 << _ALERT_BITS) - 1)
-    # (alert, pid) pairs of the matches come sorted: matches are by alert, then pid.
     joins = _within(member_alerts, np.sort(np.fromiter(alert_ids, dtype=np.int64))) & ~_within(
-        member_alerts << _ALERT_BITS | member, alerts << _ALERT_BITS | pids)
+        member_alerts << _ALERT_BITS | member, np.sort(alerts << _ALERT_BITS | pids))
 
     pairs = np.concatenate([alerts << _ALERT_BITS | hit_of,
                             member_alerts[joins] << _ALERT_BITS | table_hits[rows][joins]])
