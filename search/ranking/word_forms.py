@@ -47,12 +47,15 @@ def word_forms(surface: str, code: str, query_code: str) -> Forms:
 
 class WordTable:
     """The forms of the words of a batch's hits, kept for the batch alone: each word is
-    analysed once, outside the memo (its stems aside), and the table goes with the batch.
-    At most `capacity` words, the oldest dropped first."""
+    analysed once a language, outside the memo (its stems aside), and the table goes with
+    the batch. At most `capacity` words, the oldest dropped first."""
 
     def __init__(self, capacity: int = TABLE_WORDS) -> None:
         self.capacity = capacity
         self._forms: dict[tuple[str, str, str], Forms] = {}
+        # A word's terms by language: a paragraph's words are read under its language and
+        # the query's, and one language is the query's for some and the paragraph's for others.
+        self._terms: dict[tuple[str, bool], dict[str, tuple[tuple[str, bool], ...]]] = {}
 
     def __len__(self) -> int:
         return len(self._forms)
@@ -61,8 +64,26 @@ class WordTable:
         key = (surface, code, query_code)
         found = self._forms.get(key)
         if found is None:
-            found = _forms(surface, code, query_code, word_analysis)
-            if len(self._forms) >= self.capacity:
-                del self._forms[next(iter(self._forms))]
-            self._forms[key] = found
+            found = _forms(surface, code, query_code, self._terms_of)
+            self._keep(self._forms, key, found)
         return found
+
+    def _terms_of(self, code: str, query: bool) -> WordTerms:
+        table = self._terms.get((code, query))
+        if table is None:
+            table = self._terms[code, query] = {}
+        analysed = word_analysis(code, query)
+
+        def terms_of(surface: str) -> tuple[tuple[str, bool], ...]:
+            found = table.get(surface)
+            if found is None:
+                found = analysed(surface)
+                self._keep(table, surface, found)
+            return found
+
+        return terms_of
+
+    def _keep(self, table: dict, key: object, value: object) -> None:
+        if len(table) >= self.capacity:
+            del table[next(iter(table))]
+        table[key] = value
