@@ -11,9 +11,10 @@ side's per-term work with them (on the 100,000-paragraph benchmark, 1,000 names 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
-from search.analysis import WordTerms, word_analysis, word_terms
+from search.analysis import word_analysis, word_terms
 from search.memo import memo
 
 # A word's own terms, its Latin forms, and its own terms under the query's analyzer (none
@@ -23,15 +24,17 @@ Forms = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 # The forms of a word (`surface`, `code`, `query_code`): word_forms or a WordTable.
 WordForms = Callable[[str, str, str], Forms]
 
-# A batch's table holds this many words (~400 bytes each), the oldest dropped first.
-TABLE_WORDS = 100_000
+# A batch's table holds at most this many words' forms and as many words' terms, the oldest
+# dropped first: 40 MB when full (measured), about the memo's size (1,000 names' hits hold
+# 67,500 words; 300 hybrid questions' over 100,000).
+TABLE_WORDS = 50_000
 
 
-def _forms(surface: str, code: str, query_code: str,
-           terms_of: Callable[[str, bool], WordTerms]) -> Forms:
-    terms = terms_of(code, False)(surface)
-    typed = (() if query_code == code else
-             tuple(t for t, latin in terms_of(query_code, False)(surface) if not latin))
+def _forms(terms: tuple[tuple[str, bool], ...],
+           query_terms: tuple[tuple[str, bool], ...] | None) -> Forms:
+    """A word's forms from its terms under its language and under the query's (None when
+    that is the same)."""
+    typed = () if query_terms is None else tuple(t for t, latin in query_terms if not latin)
     return (tuple(t for t, latin in terms if not latin), tuple(t for t, latin in terms if latin),
             typed)
 
@@ -42,20 +45,22 @@ def word_forms(surface: str, code: str, query_code: str) -> Forms:
     by word rather than the text in one pass of the analyzer: the memo then fills with the
     words of the paragraphs shown, and a serving process reaches its steady size early
     (tests/web_layer/test_soak.py)."""
-    return _forms(surface, code, query_code, word_terms)
+    return _forms(word_terms(code)(surface),
+                  None if query_code == code else word_terms(query_code)(surface))
 
 
 class WordTable:
     """The forms of the words of a batch's hits, kept for the batch alone: each word is
     analysed once a language, outside the memo (its stems aside), and the table goes with
-    the batch. At most `capacity` words, the oldest dropped first."""
+    the batch. At most `capacity` words' forms and as many words' terms, the oldest
+    dropped first."""
 
     def __init__(self, capacity: int = TABLE_WORDS) -> None:
         self.capacity = capacity
-        self._forms: dict[tuple[str, str, str], Forms] = {}
+        self._forms: OrderedDict[tuple[str, str, str], Forms] = OrderedDict()
         # A word's terms by language: a paragraph's words are read under its language and
         # the query's, and one language is the query's for some and the paragraph's for others.
-        self._terms: dict[tuple[str, bool], dict[str, tuple[tuple[str, bool], ...]]] = {}
+        self._terms: OrderedDict[tuple[str, str], tuple[tuple[str, bool], ...]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._forms)
@@ -64,26 +69,20 @@ class WordTable:
         key = (surface, code, query_code)
         found = self._forms.get(key)
         if found is None:
-            found = _forms(surface, code, query_code, self._terms_of)
+            found = _forms(self._terms_of(surface, code),
+                           None if query_code == code else self._terms_of(surface, query_code))
             self._keep(self._forms, key, found)
         return found
 
-    def _terms_of(self, code: str, query: bool) -> WordTerms:
-        table = self._terms.get((code, query))
-        if table is None:
-            table = self._terms[code, query] = {}
-        analysed = word_analysis(code, query)
+    def _terms_of(self, surface: str, code: str) -> tuple[tuple[str, bool], ...]:
+        key = (code, surface)
+        found = self._terms.get(key)
+        if found is None:
+            found = word_analysis(code)(surface)
+            self._keep(self._terms, key, found)
+        return found
 
-        def terms_of(surface: str) -> tuple[tuple[str, bool], ...]:
-            found = table.get(surface)
-            if found is None:
-                found = analysed(surface)
-                self._keep(table, surface, found)
-            return found
-
-        return terms_of
-
-    def _keep(self, table: dict, key: object, value: object) -> None:
+    def _keep(self, table: OrderedDict, key: object, value: object) -> None:
         if len(table) >= self.capacity:
-            del table[next(iter(table))]
+            table.popitem(last=False)
         table[key] = value
