@@ -45,8 +45,11 @@ def word_forms(surface: str, code: str, query_code: str) -> Forms:
     by word rather than the text in one pass of the analyzer: the memo then fills with the
     words of the paragraphs shown, and a serving process reaches its steady size early
     (tests/web_layer/test_soak.py)."""
-    return _forms(word_terms(code)(surface),
-                  None if query_code == code else word_terms(query_code)(surface))
+    # False written out: functools.cache keys word_terms(code) apart from
+    # word_terms(code, False), which the highlighting reads, and the memo would hold each
+    # word's terms twice.
+    return _forms(word_terms(code, False)(surface),
+                  None if query_code == code else word_terms(query_code, False)(surface))
 
 
 class WordTable:
@@ -78,7 +81,7 @@ class WordTable:
         key = (code, surface)
         found = self._terms.get(key)
         if found is None:
-            found = word_analysis(code)(surface)
+            found = word_analysis(code, False)(surface)
             self._keep(self._terms, key, found)
         return found
 

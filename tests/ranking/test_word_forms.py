@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from search.analysis import word_analyzer
 from search.memo import ANALYSIS
 from search.ranking.explain import explain_terms
 from search.ranking.highlight import highlight_and_snippet
@@ -55,3 +56,11 @@ def test_a_table_keeps_at_most_its_capacity_the_oldest_dropped_first():
     table("harbour", "en", "en")
     assert len(table) == 2
     assert table("Exchanges", "en", "en") == first == (("exchang",), (), ())
+
+
+def test_a_page_reads_a_word_from_the_memo_once_for_its_highlight_and_its_explanation():
+    ANALYSIS.clear()
+    word_forms("harbours", "en", "en")
+    remembered = len(ANALYSIS)
+    assert word_analyzer("en")("harbours") == "harbour"
+    assert len(ANALYSIS) == remembered
