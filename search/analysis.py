@@ -317,14 +317,16 @@ def term_spans(text: str, code: str) -> list[Marked]:
             for token in analyzer_for(code)(text, mode="index", chars=True)]
 
 
+WordTerms = Callable[[str], tuple[tuple[str, bool], ...]]
+
+
 @cache
-def word_terms(code: str, query: bool = False) -> Callable[[str], tuple[tuple[str, bool], ...]]:
+def word_analysis(code: str, query: bool = False) -> WordTerms:
     """Every term the analyzer makes of one word (the word's own, then Latin forms, each
-    with whether it is a transliteration), remembered per language."""
+    with whether it is a transliteration), analysed each time it is asked."""
     analyzer = analyzer_for(code)
     mode = "query" if query else "index"
 
-    @memo
     def terms_of(surface: str) -> tuple[tuple[str, bool], ...]:
         return tuple((token.text, bool(getattr(token, "transliterated", False)))
                      for token in analyzer(surface, tokenize=False, mode=mode))
@@ -333,14 +335,19 @@ def word_terms(code: str, query: bool = False) -> Callable[[str], tuple[tuple[st
 
 
 @cache
+def word_terms(code: str, query: bool = False) -> WordTerms:
+    """`word_analysis`, remembered per language."""
+    return memo(word_analysis(code, query))
+
+
+@cache
 def word_analyzer(code: str) -> Callable[[str], str | None]:
     """The analyzed term of one word (None for a stop word), remembered per language. Every
     filter of an analyzer works on one token at a time, so a word alone analyzes as it does
-    inside a text; highlighting a page then costs a lookup per word, not a stemming. It is
-    the first of the word's terms (its own comes before its Latin forms), read from the
-    same memo as they are, so that highlighting a hit and explaining it analyse each word
-    once."""
-    terms_of = word_terms(code, False)  # the key explain uses: one memo for both
+    inside a text; analysing a query's words then costs a lookup per word, not a stemming.
+    It is the first of the word's terms (its own comes before its Latin forms), read from
+    the same memo as they are (search.ranking.word_forms reads a hit's words so too)."""
+    terms_of = word_terms(code, False)
 
     def term_of(surface: str) -> str | None:
         terms = terms_of(surface)

@@ -44,6 +44,7 @@ from search.ranking.matching import MATCH
 from search.ranking.ordering import Collapse
 from search.ranking.policy import candidates, rank
 from search.ranking.query import Mode, Query, Understood, understand
+from search.ranking.word_forms import WordForms
 from search.results import (
     ArticleView,
     Hit,
@@ -220,13 +221,16 @@ class Engine:
 
     # -- queries ---------------------------------------------------------------------------
     def search(self, query: Query, *, vector: np.ndarray | None = None,
-               count_window: int | None = None, whole: int | None = None) -> SearchPage:
+               count_window: int | None = None, whole: int | None = None,
+               words: WordForms | None = None) -> SearchPage:
         """Run a query; raises InvalidQuery with a user-facing reason for bad input.
         `vector`: the query's vector when the caller encoded it already (with others, see
         `encode_queries`); `count_window`: candidates a side counts matches among, when
         more than the settings' (a batch wants exact counts); `whole`: how many hits (of
         the page, and of the closest) are highlighted and given their translations, None
-        all (a batch shows a few and reads only the explanations of the others)."""
+        all (a batch shows a few and reads only the explanations of the others); `words`:
+        a batch's table of the forms of its hits' words (search.ranking.word_forms), None
+        the process's memo."""
         started = time.perf_counter()
         counted = max(count_window or 0, self.settings.count_window)
         with self._generation() as generation:
@@ -249,8 +253,8 @@ class Engine:
                 listing = self._listing(q, generation, known, vector, window, counted, today)
                 first = (q.page - 1) * q.size
                 hits = build_hits(listing.listed[first : first + q.size], q, reader, known,
-                                  whole)
-                closest = build_hits(listing.closest, q, reader, known, whole)
+                                  whole, words)
+                closest = build_hits(listing.closest, q, reader, known, whole, words)
             page = SearchPage(q, q.page, q.size, listing.total, hits,
                               round((time.perf_counter() - started) * 1000, 2),
                               reader.catalog.name, listing.total_relation, listing.facets,

@@ -7,7 +7,8 @@ generation, so names a batch repeats across queries cost one lookup. Matches are
 among `BATCH_COUNT_WINDOW` candidates a side (queries that search meaning among
 `MEANING_COUNT_WINDOW`, see `_counted`), so a count is exact up to it and marked "at least"
 beyond. Only the first hits shown are highlighted; the others of the spelling sample are
-explained alone (Engine.search's `whole`).
+explained alone (Engine.search's `whole`). The forms of their words are kept in a table of
+the batch's own (search.ranking.word_forms), not in the process's memo.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from search.errors import SearchError
 from search.investigate.batch_input import BatchInput, BatchItem
 from search.investigate.export import BOM, csv_line, plain, why
 from search.ranking.query import Mode, Query
+from search.ranking.word_forms import WordTable
 from search.records import Filters
 from search.results import Hit, SearchPage
 
@@ -75,12 +77,13 @@ def run_batch(engine: Engine, batch: BatchInput, mode: Mode = Mode.KEYWORD,
     line, in line order. `progress(done, total)` is called after each chunk."""
     results = [QueryResult(p.line, p.text, "", error=p.reason) for p in batch.problems]
     items = batch.items
+    words = WordTable()
     for start in range(0, len(items), CHUNK):
         chunk = items[start : start + CHUNK]
         queries = [_query(item, mode, first_hits) for item in chunk]
         vectors = engine.encode_queries(queries)
         for item, query, vector in zip(chunk, queries, vectors, strict=True):
-            results.append(_run_one(engine, item, query, vector, first_hits))
+            results.append(_run_one(engine, item, query, vector, first_hits, words))
         if progress is not None:
             progress(min(start + CHUNK, len(items)), len(items))
     return sorted(results, key=lambda result: result.line)
@@ -94,9 +97,9 @@ def _query(item: BatchItem, mode: Mode, first_hits: int) -> Query:
 
 
 def _run_one(engine: Engine, item: BatchItem, query: Query, vector: np.ndarray | None,
-             first_hits: int) -> QueryResult:
+             first_hits: int, words: WordTable) -> QueryResult:
     try:
-        page = _counted(engine, query, vector, first_hits)
+        page = _counted(engine, query, vector, first_hits, words)
     except SearchError as exc:
         return QueryResult(item.line, item.text, Mode(query.mode).value, error=str(exc))
     hits = tuple(_batch_hit(hit) for hit in page.hits[:first_hits]) if page.total else ()
@@ -106,15 +109,16 @@ def _run_one(engine: Engine, item: BatchItem, query: Query, vector: np.ndarray |
                        page.total_relation, dict(page.facets.languages), spellings, hits)
 
 
-def _counted(engine: Engine, query: Query, vector: np.ndarray | None, first_hits: int
-             ) -> SearchPage:
+def _counted(engine: Engine, query: Query, vector: np.ndarray | None, first_hits: int,
+             words: WordTable) -> SearchPage:
     """The query's page with its matches counted among BATCH_COUNT_WINDOW candidates a side,
     or MEANING_COUNT_WINDOW for a query that searches meaning: its semantic side always
     fills the window, and every candidate is read and judged, so on the 100,000-paragraph
     benchmark index (docs/benchmarks.md) a hybrid question cost 3.8 times more counted among
     10,000 than among 1,000. Its count is then "at least" more often."""
     window = BATCH_COUNT_WINDOW if query.mode is Mode.KEYWORD else MEANING_COUNT_WINDOW
-    return engine.search(query, vector=vector, count_window=window, whole=first_hits)
+    return engine.search(query, vector=vector, count_window=window, whole=first_hits,
+                         words=words)
 
 
 def _batch_hit(hit: Hit) -> BatchHit:

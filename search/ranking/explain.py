@@ -24,6 +24,7 @@ from rapidfuzz.distance import OSA
 
 from search.analysis import field_language, pieces, word_terms
 from search.memo import memo
+from search.ranking.word_forms import WordForms, word_forms
 from search.spelling import SHORTEST, SHORTEST_SKELETON, fold, max_edits, skeleton
 from search.transliteration import is_abjad
 
@@ -69,10 +70,10 @@ class _Text:
         return found
 
     @classmethod
-    def read(cls, text: str, code: str, query_code: str) -> _Text:
+    def read(cls, text: str, code: str, query_code: str, words: WordForms) -> _Text:
         found = cls([], {}, {}, {}, {})
         for surface, start, end in pieces(text):
-            own, latin, typed = _word_forms(surface, code, query_code)
+            own, latin, typed = words(surface, code, query_code)
             if not own and not latin and not typed:
                 continue
             number = len(found.spans)
@@ -81,21 +82,6 @@ class _Text:
                 for term in terms:
                     index.setdefault(term, []).append(number)
         return found
-
-
-@memo
-def _word_forms(surface: str, code: str, query_code: str
-                ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """A paragraph word's own terms and Latin forms under its language's analyzer, and its
-    own terms under the query's (none when that is the same): one lookup a word, in tuples
-    (a word has a term or two; a frozenset would take four times the memo's bytes). Word by
-    word through the memo rather than the text in one pass of the analyzer: the pass kept a
-    serving process growing past its warm-up (tests/web_layer/test_soak.py)."""
-    terms = word_terms(code, False)(surface)
-    typed = (() if query_code == code else
-             tuple(t for t, latin in word_terms(query_code, False)(surface) if not latin))
-    return (tuple(t for t, latin in terms if not latin), tuple(t for t, latin in terms if latin),
-            typed)
 
 
 def query_words(query: str) -> list[tuple[str, list[tuple[str, int, int]]]]:
@@ -204,16 +190,17 @@ def _query_word(typed: str, tokens: Sequence[tuple[str, int, int]], code: str,
                       code in _ABJAD_LANGUAGES or is_abjad(typed))
 
 
-def explain_terms(query: str, text: str, lang: str | None, query_lang: str | None = None
-                  ) -> tuple[TermMatch, ...]:
+def explain_terms(query: str, text: str, lang: str | None, query_lang: str | None = None,
+                  words: WordForms | None = None) -> tuple[TermMatch, ...]:
     """For each word of `query` that the paragraph `text` (in language `lang`) holds, the
     form it is found in and the spellings found, in query order. `query_lang` is the
     query's language: its analyzer also decides what counts as typed, as in highlighting;
     near spellings are looked for in the query's language and, in others, for names only,
-    as the keyword side does."""
+    as the keyword side does. `words`: a batch's table of its hits' words
+    (search.ranking.word_forms); None: the process's memo."""
     code = field_language(lang)
     query_code = field_language(query_lang or lang)
-    read = _Text.read(text, code, query_code)
+    read = _Text.read(text, code, query_code, word_forms if words is None else words)
     found: list[TermMatch] = []
     for typed, tokens in query_words(query):
         word = _query_word(typed, tokens, code, query_code,

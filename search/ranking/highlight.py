@@ -15,6 +15,7 @@ import unicodedata
 import regex
 
 from search.analysis import field_language, pieces, tokens, word_analyzer
+from search.ranking.word_forms import WordForms
 
 ELLIPSIS = "\u2026"
 _SURROGATE = regex.compile(r"[\ud800-\udfff]")
@@ -25,18 +26,32 @@ Span = tuple[int, int]
 
 
 def match_spans(
-    text: str, query: str, lang: str | None, query_lang: str | None = None
+    text: str, query: str, lang: str | None, query_lang: str | None = None,
+    words: WordForms | None = None,
 ) -> list[Span]:
-    """Character spans of ``text`` whose terms match the query's, merged, in text order."""
-    codes = dict.fromkeys([field_language(lang), field_language(query_lang or lang)])
-    wanted = {code: terms for code in codes if (terms := set(tokens(query, code)))}
+    """Character spans of ``text`` whose terms match the query's, merged, in text order.
+    ``words``: a batch's table of its hits' words (search.ranking.word_forms), which its
+    explanations read too; None: each word's term from the process's memo, per language."""
+    code, query_code = field_language(lang), field_language(query_lang or lang)
+    wanted = {c: terms for c in dict.fromkeys([code, query_code])
+              if (terms := set(tokens(query, c)))}
     if not wanted:
         return []
-    words = list(pieces(text))
     found: list[Span] = []
-    for code, terms in wanted.items():
-        term_of = word_analyzer(code)
-        found += [(start, end) for surface, start, end in words if term_of(surface) in terms]
+    if words is None:
+        pieces_of = list(pieces(text))
+        for c, terms in wanted.items():
+            term_of = word_analyzer(c)
+            found += [(start, end) for surface, start, end in pieces_of
+                      if term_of(surface) in terms]
+        return _merge(found)
+    own = wanted.get(code, set())
+    typed = wanted.get(query_code, set()) if query_code != code else set()
+    for surface, start, end in pieces(text):
+        # A word's own term comes first of its terms, before any Latin form of it.
+        mine, _, as_typed = words(surface, code, query_code)
+        if (mine and mine[0] in own) or (as_typed and as_typed[0] in typed):
+            found.append((start, end))
     return _merge(found)
 
 
@@ -90,11 +105,12 @@ def snippet(
 
 
 def highlight_and_snippet(
-    text: str, query: str, lang: str | None, query_lang: str | None = None, max_chars: int = 300
+    text: str, query: str, lang: str | None, query_lang: str | None = None, max_chars: int = 300,
+    words: WordForms | None = None,
 ) -> tuple[str, str]:
     """``(highlight(...), snippet(...))`` of one text, analyzing it once instead of twice."""
     text = _clean(text)
-    spans = match_spans(text, _clean(query), lang, query_lang)
+    spans = match_spans(text, _clean(query), lang, query_lang, words)
     return _render(text, spans, 0, len(text)), _snippet(text, spans, max_chars)
 
 

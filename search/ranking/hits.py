@@ -11,16 +11,19 @@ from search.ranking.highlight import highlight_and_snippet
 from search.ranking.known import KnownFacts
 from search.ranking.listing import Listed
 from search.ranking.query import Mode, Understood
+from search.ranking.word_forms import WordForms
 from search.records import ParagraphFacts, ParagraphRecord
 from search.results import Explanation, Hit, Translation
 
 
 def build_hits(shown: Sequence[Fused | Listed], q: Understood, reader: GenerationReader,
-               known: KnownFacts, whole: int | None = None) -> list[Hit]:
+               known: KnownFacts, whole: int | None = None, words: WordForms | None = None
+               ) -> list[Hit]:
     """The hits of one page: their texts in one call (the rest is known). A `Fused` item
     shows its fused score; a `Listed` one its own shown score and evidence. Only the first
     `whole` (None: all) are highlighted, cut to a snippet and given their translations; the
-    others carry their text and explanation alone (what a batch reads of them)."""
+    others carry their text and explanation alone (what a batch reads of them). `words`:
+    a batch's table of its hits' words (search.ranking.word_forms); None: the memo."""
     if not shown:
         return []
     listed = [item if isinstance(item, Listed) else
@@ -30,17 +33,19 @@ def build_hits(shown: Sequence[Fused | Listed], q: Understood, reader: Generatio
     facts = known.of(pids)
     whole = len(pids) if whole is None else min(whole, len(pids))
     groups = known.translations(pids[:whole]) + [()] * (len(pids) - whole)
-    return [_hit(item, p, f, q, g, at < whole) for at, (item, p, f, g)
+    return [_hit(item, p, f, q, g, at < whole, words) for at, (item, p, f, g)
             in enumerate(zip(listed, records, facts, groups, strict=True))]
 
 
 def _hit(item: Listed, paragraph: ParagraphRecord, article: ParagraphFacts,
-         q: Understood, group: tuple[Translation, ...], marked_up: bool) -> Hit:
+         q: Understood, group: tuple[Translation, ...], marked_up: bool,
+         words: WordForms | None) -> Hit:
     fused = item.fused
-    marked, cut = (highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang)
+    marked, cut = (highlight_and_snippet(paragraph.text, q.text, paragraph.lang, q.lang,
+                                         words=words)
                    if marked_up else ("", ""))
     terms = (() if q.mode is Mode.SEMANTIC
-             else explain_terms(q.text, paragraph.text, paragraph.lang, q.lang))
+             else explain_terms(q.text, paragraph.text, paragraph.lang, q.lang, words))
     return Hit(
         paragraph_id=paragraph.paragraph_id,
         article_id=article.article_id,
