@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from search.cycles import cycles_collected_after
 from search.engine import Engine
 from search.errors import SearchError
 from search.investigate.batch_input import BatchInput, BatchItem
@@ -82,8 +83,9 @@ def run_batch(engine: Engine, batch: BatchInput, mode: Mode = Mode.KEYWORD,
         chunk = items[start : start + CHUNK]
         queries = [_query(item, mode, first_hits) for item in chunk]
         vectors = engine.encode_queries(queries)
-        for item, query, vector in zip(chunk, queries, vectors, strict=True):
-            results.append(_run_one(engine, item, query, vector, first_hits, words))
+        with cycles_collected_after():  # a chunk at a time: what cycles it leaves stay few
+            for item, query, vector in zip(chunk, queries, vectors, strict=True):
+                results.append(_run_one(engine, item, query, vector, first_hits, words))
         if progress is not None:
             progress(min(start + CHUNK, len(items)), len(items))
     return sorted(results, key=lambda result: result.line)

@@ -296,3 +296,23 @@ def test_a_batch_counts_each_query_as_a_single_search_does(index, encoder, mode)
             assert result.spellings == tuple(spelled)
     assert any(r.total for r in results)
     assert any(r.spellings for r in results) is (mode != "semantic")  # meaning has no words
+
+
+def test_a_batch_runs_its_queries_without_cycle_collection_and_resumes_it(index, monkeypatch):
+    import gc
+
+    from search.engine import Engine
+    from search.investigate.batch import run_batch
+    from search.investigate.batch_input import BatchInput, BatchItem
+
+    seen = []
+    with Engine(index, encoder_factory=lambda model: FakeEncoder()).open() as engine:
+        search = engine.search
+
+        def watched(*args, **kwargs):
+            seen.append(gc.isenabled())
+            return search(*args, **kwargs)
+
+        monkeypatch.setattr(engine, "search", watched)
+        run_batch(engine, BatchInput([BatchItem(1, "Peskov"), BatchItem(2, "Zelensky")]))
+    assert seen == [False, False] and gc.isenabled()
