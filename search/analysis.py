@@ -304,19 +304,6 @@ def token_spans(text: str, lang: str | None) -> list[tuple[str, int, int]]:
             if (term := term_of(surface)) is not None]
 
 
-Marked = tuple[str, int, int, bool]  # a term, its surface's offsets, whether a Latin form
-
-
-def term_spans(text: str, code: str) -> list[Marked]:
-    """Every term the analyzer of `code` gives for `text` (index mode, as `word_terms`),
-    with the offsets of the word it came from and whether it is a Latin form: in one pass
-    of the analyzer over the text, whose words are not remembered one by one (alerts read
-    each new paragraph once)."""
-    return [(token.text, token.startchar, token.endchar,
-             bool(getattr(token, "transliterated", False)))
-            for token in analyzer_for(code)(text, mode="index", chars=True)]
-
-
 WordTerms = Callable[[str], tuple[tuple[str, bool], ...]]
 
 

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from search.alerts.records import Alert, AlertKind, Why
 from search.alerts.terms import (
+    AnalysedWord,
     Entry,
     EntryWords,
     WordTerms,
@@ -288,8 +289,10 @@ def _words(alerts: Sequence[Alert], langs: Mapping[int, str],
     share_typos(list(indexes.values()))
     best: dict[int, dict[int, Why]] = {}
     for lang, members in by_lang.items():
+        analysed_words: dict[str, AnalysedWord] = {}
         found = entries_found(indexes[lang], [
-            paragraph_terms((paragraphs[j].record.text, paragraphs[j].article.title), lang)
+            paragraph_terms((paragraphs[j].record.text, paragraphs[j].article.title), lang,
+                            analysed_words)
             for j in members], min_coverage)
         for (number, entry), (share, words) in found.items():
             j = members[number]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from search.analysis import field_language, pieces, term_spans, word_terms
+from search.analysis import field_language, pieces, word_analysis, word_terms
 from search.ranking.explain import MatchForm, TermMatch
 from search.spelling import fold, max_edits, skeleton
 from search.transliteration import is_abjad
@@ -219,14 +219,21 @@ def share_typos(indexes: Sequence[LanguageIndex]) -> None:
             index.vocabulary = vocabulary
 
 
-def paragraph_terms(texts: Iterable[str], lang: str) -> Terms:
+def paragraph_terms(texts: Iterable[str], lang: str, analysed: dict[str, AnalysedWord]
+                    ) -> Terms:
     """The terms the keyword index holds for a paragraph (its text and its article's title),
-    with the words that give each: each text analysed whole, as the writer analyses it (a
-    third of the time of analysing it word by word)."""
+    with the words that give each. Each word is analysed once an evaluation (`analysed`:
+    those of the language's paragraphs so far): every filter of an analyzer works on one
+    token at a time, so a word alone gives what it gives in its text (tests/test_analysis.py)."""
+    terms_of = word_analysis(field_language(lang), False)
     found: Terms = {}
     for text in texts:
-        for term, start, end, latin in term_spans(text, field_language(lang)):
-            found.setdefault(term, (set(), latin))[0].add(text[start:end])
+        for surface, _, _ in pieces(text):
+            terms = analysed.get(surface)
+            if terms is None:
+                terms = analysed[surface] = terms_of(surface)
+            for term, latin in terms:
+                found.setdefault(term, (set(), latin))[0].add(surface)
     return found
 
 

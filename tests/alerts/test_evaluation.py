@@ -76,9 +76,9 @@ def test_a_rebuild_is_not_new(tmp_path):
     assert [h.paragraph_id for h in alert_hits(index, "people")[1]] == ["more.md:0"]
 
 
-def test_a_paragraph_analysed_whole_gives_the_terms_and_spellings_of_its_words():
+def test_a_paragraph_read_word_by_word_gives_the_terms_and_spellings_the_index_holds():
     from search.alerts.terms import paragraph_terms
-    from search.analysis import field_language, pieces, word_terms
+    from search.analysis import analyzer_for, field_language
 
     texts = {"en": "Zelensky met Peskov's envoys; talks resumed in Istanbul on 12 May.",
              "ru": "Зеленский и Песков обсуждали обмен пленными в Стамбуле.",
@@ -87,13 +87,14 @@ def test_a_paragraph_analysed_whole_gives_the_terms_and_spellings_of_its_words()
              "ar": "التقى زيلينسكي وبيسكوف في إسطنبول لتبادل الأسرى.",
              "de": "Die Häuser der Gefangenen wurden in Kyjiw übergeben."}
     for lang, text in texts.items():
-        terms_of = word_terms(field_language(lang))
-        word_by_word: dict[str, tuple[set[str], bool]] = {}
-        for surface, _, _ in pieces(text):
-            for term, latin in terms_of(surface):
-                word_by_word.setdefault(term, (set(), latin))[0].add(surface)
-        assert word_by_word, lang
-        assert paragraph_terms((text,), lang) == word_by_word, lang
+        whole: dict[str, tuple[set[str], bool]] = {}  # as the writer analyses the text
+        for token in analyzer_for(field_language(lang))(text, mode="index", chars=True):
+            whole.setdefault(token.text, (set(), bool(getattr(token, "transliterated", False)))
+                             )[0].add(text[token.startchar : token.endchar])
+        assert whole, lang
+        analysed: dict = {}
+        assert paragraph_terms((text,), lang, analysed) == whole, lang
+        assert analysed and paragraph_terms((text,), lang, analysed) == whole, lang  # kept
 
 
 def _at_cosine(cosine: float) -> np.ndarray:
