@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from search.alerts.deliver import DeliveryPolicy
-from search.alerts.evaluate import Matches, NewParagraph, evaluate, searches_meaning
-from search.alerts.records import Alert, AlertHit, AlertKind, Channel, Why
+from search.alerts.evaluate import NewParagraph, evaluate, searches_meaning
+from search.alerts.records import Alert, AlertHit, AlertKind, AlertMatches, Channel, Why
 from search.alerts.store import AlertStore
 from search.alerts.watch import AlertRun, after_publish, encode_queries
 from search.backends import open_backend
@@ -84,7 +84,7 @@ def remove_alert(index_dir: Path | str, name: str) -> None:
 
 
 def try_alert(index_dir: Path | str, name: str, encoder: Callable[[], Encoder],
-               settings: Settings | None = None, last: int = 5_000) -> Matches:
+               settings: Settings | None = None, last: int = 5_000) -> AlertMatches:
     """What the alert would fire on among the live generation's newest `last` paragraphs,
     without recording or delivering anything (the alert's since-id is ignored)."""
     settings = settings or Settings()
@@ -93,7 +93,7 @@ def try_alert(index_dir: Path | str, name: str, encoder: Callable[[], Encoder],
     backend = open_backend(Path(index_dir), settings)
     live = backend.current()
     if live is None:
-        return Matches()
+        return AlertMatches()
     reader = backend.open(live)
     try:
         pids = sorted(p for e in reader.catalog.files.values() for p in e.pids)[-last:]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.alerts.evaluate import Matches
+from search.alerts.records import AlertMatches
 from search.alerts.terms import sorted_runs
 
 _ALERT_BITS = 32  # a (story, alert) or (alert, hit) pair as one int64
@@ -33,7 +33,7 @@ class Assignment:
     touched: dict[int, list[int]]
 
 
-def assign(matches: Matches, story_of: Mapping[int, int],
+def assign(matches: AlertMatches, story_of: Mapping[int, int],
            earlier: Mapping[int, Mapping[int, int]], next_hit: int,
            alert_ids: Collection[int]) -> Assignment:
     """`story_of`: each new paragraph's story; `earlier`: story -> alert -> its hit from an

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, overload
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from search.alerts.records import Alert, AlertKind, Why
+from search.alerts.records import Alert, AlertKind, AlertMatches, Why
 from search.alerts.terms import (
     AnalysedWord,
     Entry,
@@ -48,59 +47,6 @@ class NewParagraph:
     translations: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
-class Match(NamedTuple):
-    """An alert fired on a paragraph: its evidence (0.5..1) and why."""
-
-    alert_id: int
-    pid: int
-    score: float
-    why: Why
-
-
-@dataclass
-class Matches(Sequence[Match]):
-    """A generation's matches as columns, by alert then pid (a generation at 10,000 alerts
-    makes hundreds of thousands): the cosine of each that searched meaning (None otherwise),
-    and the words found where there were some (row -> why)."""
-
-    alert_ids: list[int] = field(default_factory=list)
-    pids: list[int] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    cosines: list[float | None] = field(default_factory=list)
-    worded: dict[int, Why] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, matches: Sequence[Match]) -> Matches:
-        worded = {n: m.why for n, m in enumerate(matches)
-                  if m.why.words or m.why.coverage is not None}
-        return cls([m.alert_id for m in matches], [m.pid for m in matches],
-                   [m.score for m in matches], [m.why.cosine for m in matches], worded)
-
-    def add(self, more: Matches) -> None:
-        self.worded.update({len(self.pids) + n: why for n, why in more.worded.items()})
-        self.alert_ids += more.alert_ids
-        self.pids += more.pids
-        self.scores += more.scores
-        self.cosines += more.cosines
-
-    def why(self, n: int) -> Why:
-        found = self.worded.get(n)
-        return found if found is not None else Why(cosine=self.cosines[n])
-
-    def __len__(self) -> int:
-        return len(self.pids)
-
-    @overload
-    def __getitem__(self, n: int) -> Match: ...
-    @overload
-    def __getitem__(self, n: slice) -> list[Match]: ...
-    def __getitem__(self, n: int | slice) -> Match | list[Match]:
-        if isinstance(n, slice):
-            return [self[i] for i in range(len(self))[n]]
-        n = range(len(self))[n]
-        return Match(self.alert_ids[n], self.pids[n], self.scores[n], self.why(n))
-
-
 def searches_meaning(alert: Alert) -> bool:
     return alert.kind is AlertKind.QUERY and alert.mode is not Mode.KEYWORD
 
@@ -118,14 +64,14 @@ def evaluate(alerts: Sequence[Alert], since: Mapping[int, int],
              vectors: np.ndarray, settings: Settings, floors: SemanticFloors,
              bias: LanguageBias | None = None,
              alert_langs: Mapping[int, str] | None = None,
-             analysed: WordTerms | None = None) -> Matches:
+             analysed: WordTerms | None = None) -> AlertMatches:
     """The matches of `alerts` among `paragraphs` (whose unit vectors are the rows of
     `vectors`), each alert only on paragraphs from its `since` id on and admitted by its
     filters; by alert, then pid. `alert_langs` are the queries' languages (a query without
     one has its words looked for in every language); a cosine is held to the floor for a
     paragraph in the query's language or in another (`floors`). Words' terms are taken from
     `analysed` where it has them, and added to it."""
-    matches = Matches()
+    matches = AlertMatches()
     if not alerts or not paragraphs:
         return matches
     langs = alert_langs or {}
@@ -149,7 +95,7 @@ def _block(alerts: Sequence[Alert], words: Mapping[tuple[int, int], Why],
            since: Mapping[int, int], alert_vectors: Mapping[int, np.ndarray],
            paragraphs: Sequence[NewParagraph], vectors: np.ndarray, settings: Settings,
            floors: SemanticFloors, bias: LanguageBias | None, langs: Mapping[int, str],
-           told: _Told) -> Matches:
+           told: _Told) -> AlertMatches:
     """The matches of a block of alerts (`words`: (row, paragraph) -> the words found): the
     evidence of every alert and paragraph as one matrix, the matches read from it at once."""
     meaning = [r for r, alert in enumerate(alerts)
@@ -184,7 +130,7 @@ def _block(alerts: Sequence[Alert], words: Mapping[tuple[int, int], Why],
     worded = {n: Why(found.words, found.coverage, cosine[n])
               for (_, found), n, ok in zip(placed, at.tolist(), fired_too, strict=True) if ok}
     ids = np.array([alert.id for alert in alerts], dtype=np.int64)
-    return Matches(ids[rows].tolist(), pids[columns].tolist(),
+    return AlertMatches(ids[rows].tolist(), pids[columns].tolist(),
                    np.round(evidence[rows, columns].astype(np.float64), 4).tolist(), cosine,
                    worded)
 

@@ -3,8 +3,10 @@ and what a delivery channel is handed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple, overload
 
 from search.ranking.explain import MatchForm, TermMatch
 from search.ranking.query import Mode
@@ -124,3 +126,56 @@ class Delivery:
     generation: str
     hits: tuple[AlertHit, ...]
     attempts: int = 0
+
+
+class Match(NamedTuple):
+    """An alert fired on a paragraph: its evidence (0.5..1) and why."""
+
+    alert_id: int
+    pid: int
+    score: float
+    why: Why
+
+
+@dataclass
+class AlertMatches(Sequence[Match]):
+    """A generation's matches as columns, by alert then pid (a generation at 10,000 alerts
+    makes hundreds of thousands): the cosine of each that searched meaning (None otherwise),
+    and the words found where there were some (row -> why)."""
+
+    alert_ids: list[int] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    cosines: list[float | None] = field(default_factory=list)
+    worded: dict[int, Why] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, matches: Sequence[Match]) -> AlertMatches:
+        worded = {n: m.why for n, m in enumerate(matches)
+                  if m.why.words or m.why.coverage is not None}
+        return cls([m.alert_id for m in matches], [m.pid for m in matches],
+                   [m.score for m in matches], [m.why.cosine for m in matches], worded)
+
+    def add(self, more: AlertMatches) -> None:
+        self.worded.update({len(self.pids) + n: why for n, why in more.worded.items()})
+        self.alert_ids += more.alert_ids
+        self.pids += more.pids
+        self.scores += more.scores
+        self.cosines += more.cosines
+
+    def why(self, n: int) -> Why:
+        found = self.worded.get(n)
+        return found if found is not None else Why(cosine=self.cosines[n])
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+    @overload
+    def __getitem__(self, n: int) -> Match: ...
+    @overload
+    def __getitem__(self, n: slice) -> list[Match]: ...
+    def __getitem__(self, n: int | slice) -> Match | list[Match]:
+        if isinstance(n, slice):
+            return [self[i] for i in range(len(self))[n]]
+        n = range(len(self))[n]
+        return Match(self.alert_ids[n], self.pids[n], self.scores[n], self.why(n))

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from search.alerts.assign import assign
-from search.alerts.evaluate import Matches, NewParagraph
-from search.alerts.records import Alert
+from search.alerts.evaluate import NewParagraph
+from search.alerts.records import Alert, AlertMatches
 from search.alerts.schema import select_in
 from search.alerts.store import AlertStore, why_to_dict
 
@@ -37,7 +37,7 @@ class Recorded:
 
 
 def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
-           alerts: Sequence[Alert], matches: Matches,
+           alerts: Sequence[Alert], matches: AlertMatches,
            paragraphs: Mapping[int, NewParagraph], partners: Mapping[int, Sequence[int]]
            ) -> Recorded:
     """Write the matches of the paragraphs from `watermark` to `next_pid` (`partners`: the
@@ -140,7 +140,7 @@ def _paragraph_row(row: int, story: int, batch: int, generation: str, paragraph:
             p.lang, p.text, article.url, now)
 
 
-def _whys(matches: Matches) -> list[str]:
+def _whys(matches: AlertMatches) -> list[str]:
     """Each match's why as stored. A cosine alone, by far the most frequent, is written
     directly (a float's repr is JSON), once per value."""
     alone = {cosine: "{}" if cosine is None else f'{{"cosine": {float(cosine)!r}}}'

@@ -7,8 +7,8 @@ under their terms; then each new paragraph's terms (text and title, as the keywo
 holds them: Latin forms of names added) are looked up once. A word is found:
 
 - as typed: its analysed term is the paragraph's (so any inflection with the same stem);
-- in Latin form: equal after the loose folding of Latin spellings (search.backends.local.
-  spelling.fold: Zelenskyy, Selenskyj, Зеленский -> selenski), or, for a word in Arabic or
+- in Latin form: equal after the loose folding of Latin spellings (search.spelling.fold:
+  Zelenskyy, Selenskyj, Зеленский -> selenski), or, for a word in Arabic or
   Hebrew script, by consonant skeleton, as the keyword side compares names;
 - as a typo (watchlists only): within the keyword side's edits (one from 5 letters, two from
   9), found through a deletion index over the watchlists' terms.
@@ -107,7 +107,7 @@ class EntryWords:
 
     words: list[list[str]]
     groups: dict[str | None, list[tuple[str, bool, np.ndarray]]]
-    spellings: Spellings = field(default_factory=lambda: Spellings())
+    spellings: Spellings = field(default_factory=Spellings)
 
     @classmethod
     def of(cls, entries: Sequence[Entry], analysed: WordTerms) -> EntryWords:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from search.alerts.deliver import DeliveryPolicy, DeliveryReport, deliver_pending
-from search.alerts.evaluate import Matches, NewParagraph, evaluate, searches_meaning
-from search.alerts.records import Alert, AlertKind
+from search.alerts.evaluate import NewParagraph, evaluate, searches_meaning
+from search.alerts.records import Alert, AlertKind, AlertMatches
 from search.alerts.store import AlertStore
 from search.alerts.stories import Recorded, record
 from search.alerts.terms import analysis_mark
@@ -85,7 +85,7 @@ def evaluate_new(store: AlertStore, backend: Backend, settings: Settings,
             found = (_evaluate(backend, catalog, store, alerts, settings, encoder, new, pids,
                                watermark, upto) if alerts and pids else None)
         if found is None:
-            found = record(store, name, watermark, upto, alerts, Matches(), {}, {})
+            found = record(store, name, watermark, upto, alerts, AlertMatches(), {}, {})
         run.evaluated += len(pids)
         run.recorded.hits += found.hits
         run.recorded.translations += found.translations

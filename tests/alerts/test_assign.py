@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from search.alerts.assign import assign
-from search.alerts.evaluate import Matches
+from search.alerts.records import AlertMatches
 
 
 def test_a_story_s_first_match_opens_the_hit_and_its_other_versions_join_it():
     # Paragraphs 10 and 11 join a kept story (row 5) on which alert 1 has hit 100 (and alert
     # 3, not evaluated now, hit 300); 12 and 13 are a new story, named by its first pid.
     story_of = {10: 5, 11: 5, 12: -12, 13: -12}
-    matches = Matches([2, 1, 2, 2, 1], [10, 11, 11, 13, 12], [0.6] * 5, [0.9] * 5)
+    matches = AlertMatches([2, 1, 2, 2, 1], [10, 11, 11, 13, 12], [0.6] * 5, [0.9] * 5)
     done = assign(matches, story_of, {5: {1: 100, 3: 300}}, 200, {1: None, 2: None})
     assert done.hit_of.tolist() == [200, 100, 200, 201, 202]
     assert done.opening.tolist() == [0, 3, 4]
@@ -22,6 +22,6 @@ def test_a_story_s_first_match_opens_the_hit_and_its_other_versions_join_it():
 
 
 def test_no_matches_keep_nothing():
-    done = assign(Matches(), {10: -10}, {}, 1, {1: None})
+    done = assign(AlertMatches(), {10: -10}, {}, 1, {1: None})
     assert (done.hit_of.tolist(), done.kept_pids.tolist(), done.translations,
             done.touched) == ([], [], 0, {})

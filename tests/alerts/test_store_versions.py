@@ -7,7 +7,8 @@ import sqlite3
 from pathlib import Path
 
 from search.alerts import AlertStore, MatchForm, Why
-from search.alerts.evaluate import Match, Matches, NewParagraph
+from search.alerts.evaluate import NewParagraph
+from search.alerts.records import AlertMatches, Match
 from search.alerts.schema import VERSION
 from search.alerts.stories import record
 from search.records import ArticleRecord, ParagraphRecord
@@ -102,7 +103,7 @@ def test_a_first_version_store_is_moved_with_every_hit_and_translation(tmp_path)
         talks, other = store.alerts()
         # A Spanish version of pid 7 joins the moved story; a new hit takes a new id.
         record(store, "g000004", 10, 12, [talks, other],
-               Matches.of([Match(other.id, 10, 0.6, Why())]),
+               AlertMatches.of([Match(other.id, 10, 0.6, Why())]),
                {10: _paragraph(10, "fr"), 11: _paragraph(11, "es")}, {11: [7]})
         assert [t.lang for t in store.hits(talks.id)[0].translations] == ["de", "es"]
         assert [h.id for h in store.hits(other.id)] == [7, 6]
