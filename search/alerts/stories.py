@@ -53,25 +53,25 @@ def record(store: AlertStore, generation: str, watermark: int, next_pid: int,
                                             if m not in paragraphs}))
         story_of = _stories(sorted(paragraphs), partners, kept.story_of)
         first_row, next_hit = _next_ids(db)
-        done_by = assign(matches, story_of, kept.hits_on, next_hit, by_id)
-        kept_pids = done_by.kept_pids.tolist()
+        assigned = assign(matches, story_of, kept.hits_on, next_hit, by_id)
+        kept_pids = assigned.kept_pids.tolist()
         row = {pid: first_row + n for n, pid in enumerate(kept_pids)}
         story = {key: row[-key] if key < 0 else key for key in set(story_of.values())
                  if key >= 0 or -key in row}
         now = datetime.now(UTC).isoformat(timespec="seconds")
         whys = _whys(matches)
-        hit_of = done_by.hit_of.tolist()
-        opening = done_by.opening.tolist()
+        hit_of = assigned.hit_of.tolist()
+        opening = assigned.opening.tolist()
         others = np.ones(len(hit_of), dtype=bool)
-        others[done_by.opening] = False
+        others[assigned.opening] = False
         _write(
             db, [_paragraph_row(row[pid], story[story_of[pid]], first_row, generation,
                                 paragraphs[pid], now) for pid in kept_pids],
             [(hit_of[n], matches.alert_ids[n], row[matches.pids[n]], matches.scores[n], whys[n])
              for n in opening],
             [(hit_of[n], row[matches.pids[n]], whys[n]) for n in np.flatnonzero(others).tolist()])
-        done.hits, done.translations = len(opening), done_by.translations
-        for alert_id, hit_ids in done_by.touched.items():
+        done.hits, done.translations = len(opening), assigned.translations
+        for alert_id, hit_ids in assigned.touched.items():
             for channel in by_id[alert_id].channels:
                 db.execute("INSERT OR IGNORE INTO outbox (alert_id, channel, generation,"
                            " hit_ids) VALUES (?, ?, ?, ?)",
