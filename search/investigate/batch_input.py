@@ -92,7 +92,11 @@ def _read_csv(text: str) -> BatchInput:
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None:
         return BatchInput()
-    header = [cell.strip().lower() for cell in _cells(lines[header_at])]
+    try:
+        header = [cell.strip().lower() for cell in _cells(lines[header_at])]
+    except csv.Error as exc:
+        raise InvalidQuery(f"line {header_at + 1}: the CSV header cannot be read ({exc})"
+                           ) from None
     if "query" not in header:
         raise InvalidQuery(f"line {header_at + 1}: a CSV batch needs a query column; the "
                            f"columns it may have are {', '.join(CSV_COLUMNS)}")

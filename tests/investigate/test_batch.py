@@ -152,6 +152,8 @@ def test_reading_lines_and_guessing_the_format():
     assert [(i.line, i.text) for i in text.items] == [(2, "Zelensky"), (4, "Peskov")]
     with pytest.raises(InvalidQuery, match="query column"):
         read_batch("name,lang\nZelensky,en\n", InputFormat.CSV)
+    with pytest.raises(InvalidQuery, match="line 1: the CSV header cannot be read"):
+        read_batch('"query,lang\nZelensky,en\n', InputFormat.CSV)
     listed = read_items(["Zelensky", {"query": "Peskov", "lang": "ru"}, 3, {"q": "x"}])
     assert [i.line for i in listed.items] == [1, 2] and listed.items[1].languages == ("ru",)
     assert [p.line for p in listed.problems] == [3, 4]
