@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from search.alerts.arrays import sorted_runs, within
 from search.alerts.records import AlertMatches
-from search.alerts.terms import sorted_runs
 
 _ALERT_BITS = 32  # a (story, alert) or (alert, hit) pair as one int64
 
@@ -45,12 +45,12 @@ def assign(matches: AlertMatches, story_of: Mapping[int, int],
     pids = np.asarray(matches.pids, dtype=np.int64)
     keys = stories[np.searchsorted(new_pids, pids)] << _ALERT_BITS | alerts
 
-    old = [(story << _ALERT_BITS | alert, hit) for story, hits in earlier.items()
-           for alert, hit in hits.items()]
-    old_keys = np.array(sorted(key for key, _ in old), dtype=np.int64)
-    old_hits = np.array([hit for _, hit in sorted(old)], dtype=np.int64)
+    old = sorted((story << _ALERT_BITS | alert, hit) for story, hits in earlier.items()
+                 for alert, hit in hits.items())
+    old_keys = np.array([key for key, _ in old], dtype=np.int64)
+    old_hits = np.array([hit for _, hit in old], dtype=np.int64)
     hit_of = np.zeros(len(keys), dtype=np.int64)
-    on_old = _within(keys, old_keys)
+    on_old = within(keys, old_keys)
     hit_of[on_old] = old_hits[np.searchsorted(old_keys, keys[on_old])]
 
     fresh = np.flatnonzero(~on_old)
@@ -74,7 +74,7 @@ def assign(matches: AlertMatches, story_of: Mapping[int, int],
     rows = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
     member = np.repeat(new_pids, counts)
     member_alerts = table_keys[rows] & ((1 << _ALERT_BITS) - 1)
-    joins = _within(member_alerts, np.sort(np.fromiter(alert_ids, dtype=np.int64))) & ~_within(
+    joins = within(member_alerts, np.sort(np.fromiter(alert_ids, dtype=np.int64))) & ~within(
         member_alerts << _ALERT_BITS | member, np.sort(alerts << _ALERT_BITS | pids))
 
     pairs = np.concatenate([alerts << _ALERT_BITS | hit_of,
@@ -85,10 +85,3 @@ def assign(matches: AlertMatches, story_of: Mapping[int, int],
     return Assignment(hit_of, opening, new_pids[counts > 0],
                       len(keys) - len(opening) + int(joins.sum()), touched)
 
-
-def _within(values: np.ndarray, ordered: np.ndarray) -> np.ndarray:
-    """Whether each of `values` is in the sorted `ordered` (np.isin sorts both together)."""
-    if not len(ordered):
-        return np.zeros(len(values), dtype=bool)
-    place = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
-    return ordered[place] == values

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from search.alerts.arrays import within
 from search.alerts.records import Alert, AlertKind, AlertMatches, Why
 from search.alerts.terms import (
     AnalysedWord,
@@ -125,14 +126,14 @@ def _block(alerts: Sequence[Alert], words: Mapping[tuple[int, int], Why],
     flat = rows * len(paragraphs) + columns
     placed = list(words.items())
     wanted = np.array([r * len(paragraphs) + j for (r, j), _ in placed], dtype=np.int64)
-    at = np.minimum(np.searchsorted(flat, wanted), max(len(flat) - 1, 0))
-    fired_too = (flat[at] == wanted).tolist() if len(flat) else [False] * len(placed)
     worded = {n: Why(found.words, found.coverage, cosine[n])
-              for (_, found), n, ok in zip(placed, at.tolist(), fired_too, strict=True) if ok}
+              for (_, found), n, fired_too in zip(placed, np.searchsorted(flat, wanted).tolist(),
+                                                  within(wanted, flat).tolist(), strict=True)
+              if fired_too}
     ids = np.array([alert.id for alert in alerts], dtype=np.int64)
     return AlertMatches(ids[rows].tolist(), pids[columns].tolist(),
-                   np.round(evidence[rows, columns].astype(np.float64), 4).tolist(), cosine,
-                   worded)
+                        np.round(evidence[rows, columns].astype(np.float64), 4).tolist(),
+                        cosine, worded)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from search.alerts.arrays import sorted_runs, within
 from search.analysis import field_language, pieces, word_analysis, word_terms
 from search.ranking.explain import MatchForm, TermMatch
 from search.spelling import fold, max_edits, skeleton
@@ -271,7 +272,7 @@ def entries_found(index: LanguageIndex, paragraphs: Sequence[Terms], min_coverag
     passing = pairs[counts / index.sizes[pairs & entry_mask] >= min_coverage]
     if not len(passing):
         return {}
-    chosen = np.flatnonzero(np.isin(key >> _WORD_BITS, passing))
+    chosen = np.flatnonzero(within(key >> _WORD_BITS, passing))
     owner = np.repeat(np.arange(len(reached), dtype=np.int64), sizes)[chosen]
     best: dict[int, tuple[int, set[str]]] = {}  # key -> its best rank, with the spellings
     for k, r, t in zip(key[chosen].tolist(), rank[chosen].tolist(), owner.tolist(),
@@ -294,15 +295,6 @@ def entries_found(index: LanguageIndex, paragraphs: Sequence[Terms], min_coverag
         words.setdefault((k >> width, entry), []).append(found)
     return {(number, entry): (round(len(found) / len(index.words[entry]), 4), tuple(found))
             for (number, entry), found in words.items()}
-
-
-def sorted_runs(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values of a sorted array, and how often each occurs (np.unique hashes:
-    0.9 s against 0.01 s for 1.3 million keys here)."""
-    if not len(ordered):
-        return ordered, np.empty(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    return ordered[starts], np.diff(np.append(starts, len(ordered)))
 
 
 def _lookups(index: LanguageIndex, term: str, named: bool) -> _Ways:
