@@ -304,17 +304,18 @@ def token_spans(text: str, lang: str | None) -> list[tuple[str, int, int]]:
             if (term := term_of(surface)) is not None]
 
 
-WordTerms = Callable[[str], tuple[tuple[str, bool], ...]]
+AnalysedWord = tuple[tuple[str, bool], ...]  # a word's terms, each with whether it is Latin
+WordAnalysis = Callable[[str], AnalysedWord]
 
 
 @cache
-def word_analysis(code: str, query: bool = False) -> WordTerms:
+def word_analysis(code: str, query: bool = False) -> WordAnalysis:
     """Every term the analyzer makes of one word (the word's own, then Latin forms, each
     with whether it is a transliteration), analysed each time it is asked."""
     analyzer = analyzer_for(code)
     mode = "query" if query else "index"
 
-    def terms_of(surface: str) -> tuple[tuple[str, bool], ...]:
+    def terms_of(surface: str) -> AnalysedWord:
         return tuple((token.text, bool(getattr(token, "transliterated", False)))
                      for token in analyzer(surface, tokenize=False, mode=mode))
 
@@ -322,7 +323,7 @@ def word_analysis(code: str, query: bool = False) -> WordTerms:
 
 
 @cache
-def word_terms(code: str, query: bool = False) -> WordTerms:
+def word_terms(code: str, query: bool = False) -> WordAnalysis:
     """`word_analysis`, remembered per language."""
     return memo(word_analysis(code, query))
 

@@ -21,7 +21,6 @@ from threadpoolctl import threadpool_limits
 from search.alerts.arrays import within
 from search.alerts.records import Alert, AlertKind, AlertMatches, Why
 from search.alerts.terms import (
-    AnalysedWord,
     Entry,
     EntryWords,
     WordTerms,
@@ -30,6 +29,7 @@ from search.alerts.terms import (
     paragraph_terms,
     share_typos,
 )
+from search.analysis import AnalysedWord
 from search.config import Settings
 from search.encoders.calibration import SemanticFloors
 from search.ranking.language_bias import LanguageBias

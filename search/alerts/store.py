@@ -37,7 +37,8 @@ from search.alerts.records import (
     Translation,
     Why,
 )
-from search.alerts.terms import AnalysedWord, WordTerms
+from search.alerts.terms import WordTerms
+from search.analysis import AnalysedWord
 from search.errors import AlertNotFound, IndexUnwritable, InvalidAlert
 from search.ranking.explain import MatchForm, TermMatch
 from search.ranking.query import Mode

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from search.alerts.arrays import sorted_runs, within
-from search.analysis import field_language, pieces, word_analysis, word_terms
+from search.analysis import AnalysedWord, field_language, pieces, word_analysis, word_terms
 from search.ranking.explain import MatchForm, TermMatch
 from search.spelling import fold, max_edits, skeleton
 from search.transliteration import is_abjad
@@ -142,7 +142,6 @@ class _Ways:
 _NONE = _Ways(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8))
 
 
-AnalysedWord = tuple[tuple[str, bool], ...]  # a word's terms, each with whether it is Latin
 # Words in several scripts whose terms change when an analyzer's rules change.
 _PROBE = ("Zelensky", "Зеленского", "Ζελένσκι", "زيلينسكي", "negotiations", "2024")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 
-from search.analysis import word_analysis, word_terms
+from search.analysis import AnalysedWord, word_analysis, word_terms
 from search.memo import memo
 
 # A word's own terms, its Latin forms, and its own terms under the query's analyzer (none
@@ -30,8 +30,8 @@ WordForms = Callable[[str, str, str], Forms]
 TABLE_WORDS = 50_000
 
 
-def _forms(terms: tuple[tuple[str, bool], ...],
-           query_terms: tuple[tuple[str, bool], ...] | None) -> Forms:
+def _forms(terms: AnalysedWord,
+           query_terms: AnalysedWord | None) -> Forms:
     """A word's forms from its terms under its language and under the query's (None when
     that is the same)."""
     typed = () if query_terms is None else tuple(t for t, latin in query_terms if not latin)
@@ -63,7 +63,7 @@ class WordTable:
         self._forms: OrderedDict[tuple[str, str, str], Forms] = OrderedDict()
         # A word's terms by language: a paragraph's words are read under its language and
         # the query's, and one language is the query's for some and the paragraph's for others.
-        self._terms: OrderedDict[tuple[str, str], tuple[tuple[str, bool], ...]] = OrderedDict()
+        self._terms: OrderedDict[tuple[str, str], AnalysedWord] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._forms)
@@ -77,7 +77,7 @@ class WordTable:
             self._keep(self._forms, key, found)
         return found
 
-    def _terms_of(self, surface: str, code: str) -> tuple[tuple[str, bool], ...]:
+    def _terms_of(self, surface: str, code: str) -> AnalysedWord:
         key = (code, surface)
         found = self._terms.get(key)
         if found is None:
